@@ -1,0 +1,53 @@
+using System.CommandLine;
+using Orchestrator.Contracts;
+
+namespace Orchestrator.Cli.Commands;
+
+/// <summary>The options every task-creating command shares, and how they become a <see cref="TaskSubmission"/>.</summary>
+internal sealed class TaskInput
+{
+    public Argument<string> Description { get; } = new("description") { Description = "What the task should do, e.g. \"Create user registration with form and API\"" };
+    public Option<string[]> Requirements { get; } = new("--requirement", "-r") { Description = "A requirement; repeat for more", AllowMultipleArgumentsPerToken = false };
+    public Option<string?> Context { get; } = new("--context") { Description = "A JSON object with context for the agents, e.g. '{\"project_type\":\"node-express\"}'" };
+    public Option<string?> Priority { get; } = new("--priority", "-p") { Description = "low, normal (default) or high" };
+    public Option<int?> Timeout { get; } = new("--timeout") { Description = "Seconds each domain may take (default 300)" };
+    public Option<string[]> Domains { get; } = new("--domain", "-d") { Description = "Send to this domain instead of routing by keywords; repeat for more" };
+
+    public void AddTo(Command command)
+    {
+        command.Add(Description);
+        command.Add(Requirements);
+        command.Add(Context);
+        command.Add(Priority);
+        command.Add(Timeout);
+        command.Add(Domains);
+    }
+
+    public TaskSubmission Read(ParseResult parse)
+    {
+        var priorityText = parse.GetValue(Priority);
+        if (priorityText is not null && !StateNames.TryParsePriority(priorityText, out _))
+        {
+            throw new InvalidTaskRequestException($"Invalid priority '{priorityText}': use low, normal or high.");
+        }
+
+        StateNames.TryParsePriority(priorityText ?? "normal", out var priority);
+        return new TaskSubmission
+        {
+            Description = parse.GetValue(Description) ?? "",
+            Requirements = parse.GetValue(Requirements) ?? [],
+            ContextJson = parse.GetValue(Context),
+            Priority = priority,
+            TimeoutSeconds = parse.GetValue(Timeout),
+            Domains = parse.GetValue(Domains) ?? [],
+            Source = "cli",
+        };
+    }
+}
+
+internal static class CommonOptions
+{
+    public static Option<bool> Json() => new("--json") { Description = "Print JSON for programs instead of tables" };
+
+    public static Argument<string> TaskId() => new("task-id") { Description = "The task's id, as `orchestrator tasks` lists it" };
+}

@@ -1,0 +1,147 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Orchestrator.Client;
+using Orchestrator.Contracts;
+using Orchestrator.Core.Aggregation;
+using Spectre.Console;
+
+namespace Orchestrator.Cli.Commands;
+
+/// <summary>Tables for people, JSON for programs.</summary>
+internal static class Render
+{
+    private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
+
+    /// <summary>Progress and logs go to stderr when stdout carries JSON.</summary>
+    public static IAnsiConsole Progress(bool json) =>
+        json ? AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) }) : AnsiConsole.Console;
+
+    public static void Json(JsonNode node) => Console.Out.WriteLine(node.ToJsonString(Indented));
+
+    public static string StateMarkup(string wire) => wire switch
+    {
+        "completed" => "[green]completed[/]",
+        "partially_completed" => "[yellow]partially_completed[/]",
+        "failed" or "timed_out" => $"[red]{wire}[/]",
+        "cancelled" => "[grey]cancelled[/]",
+        _ => $"[blue]{wire}[/]",
+    };
+
+    public static void Result(TaskView task, bool json)
+    {
+        if (json)
+        {
+            Json(ResultAggregator.ToResultJson(task));
+            return;
+        }
+
+        var console = AnsiConsole.Console;
+        console.MarkupLine($"Task [bold]{task.TaskId}[/]: {StateMarkup(task.State.ToWire())}  (priority {task.Priority.ToWire()})");
+        console.MarkupLine($"  {Markup.Escape(task.Description)}");
+        var table = new Table().Border(TableBorder.Rounded).AddColumns("Domain", "Status", "Attempts", "Agent", "Workers", "Error");
+        foreach (var subtask in task.Subtasks)
+        {
+            table.AddRow(
+                Markup.Escape(subtask.Domain),
+                StateMarkup(subtask.State.ToWire()),
+                subtask.Attempts.ToString(),
+                Markup.Escape(subtask.AgentId ?? ""),
+                Markup.Escape(string.Join(", ", subtask.Workers)),
+                Markup.Escape(subtask.Error ?? ""));
+        }
+
+        console.Write(table);
+        foreach (var subtask in task.Subtasks)
+        {
+            var files = ResultAggregator.FilesOf(subtask, "files_created").Select(f => "  + " + f)
+                .Concat(ResultAggregator.FilesOf(subtask, "files_modified").Select(f => "  ~ " + f))
+                .Concat(ResultAggregator.FilesOf(subtask, "files_deleted").Select(f => "  - " + f))
+                .ToArray();
+            console.MarkupLine($"[bold]{Markup.Escape(subtask.Domain)}[/] files ({files.Length}):");
+            foreach (var file in files)
+            {
+                console.WriteLine(file);
+            }
+        }
+
+        var result = ResultAggregator.ToResultJson(task);
+        console.WriteLine($"Files created: {string.Join(", ", result["files_created"]!.AsArray().Select(f => f!.GetValue<string>()))}");
+        console.WriteLine($"Files modified: {string.Join(", ", result["files_modified"]!.AsArray().Select(f => f!.GetValue<string>()))}");
+    }
+
+    public static void LogLines(IAnsiConsole console, IEnumerable<LogEntry> entries)
+    {
+        foreach (var entry in entries)
+        {
+            console.MarkupLine($"[grey]{Markup.Escape(entry.Source),-12}[/] {Markup.Escape(entry.Line)}");
+        }
+    }
+
+    /// <summary>Streams a task's changes and log lines until it is final; returns the final view.</summary>
+    public static async Task<TaskView> FollowAsync(OrchestratorClient client, string taskId, bool json, CancellationToken cancellationToken)
+    {
+        var console = Progress(json);
+        TaskView? last = null;
+        await foreach (var update in client.WatchAsync(taskId, cancellationToken))
+        {
+            foreach (var subtask in update.ChangedSubtasks)
+            {
+                console.MarkupLine($"[bold]{Markup.Escape(subtask.Domain),-12}[/] {StateMarkup(subtask.State.ToWire())}" +
+                    (subtask.Error is null ? "" : $" [red]{Markup.Escape(subtask.Error)}[/]"));
+            }
+
+            LogLines(console, update.Logs);
+            last = update.Task;
+        }
+
+        return last!;
+    }
+
+    public static void Plan(TaskPlan plan, bool json)
+    {
+        if (json)
+        {
+            Json(new JsonObject
+            {
+                ["domains"] = new JsonArray(plan.Domains.Select(d => (JsonNode?)d).ToArray()),
+                ["subtasks"] = new JsonArray(plan.Subtasks.Select(s => (JsonNode?)new JsonObject
+                {
+                    ["domain"] = s.Domain,
+                    ["description"] = s.Description,
+                    ["requirements"] = new JsonArray(s.Requirements.Select(r => (JsonNode?)r).ToArray()),
+                    ["workers"] = new JsonArray(s.Workers.Select(w => (JsonNode?)w).ToArray()),
+                }).ToArray()),
+            });
+            return;
+        }
+
+        AnsiConsole.MarkupLine($"Domains: [bold]{Markup.Escape(string.Join(", ", plan.Domains))}[/]");
+        var table = new Table().Border(TableBorder.Rounded).AddColumns("Domain", "Workers", "Requirements");
+        foreach (var s in plan.Subtasks)
+        {
+            table.AddRow(Markup.Escape(s.Domain), Markup.Escape(string.Join(", ", s.Workers)),
+                Markup.Escape(s.Requirements.Count == 0 ? "(the description itself)" : string.Join("\n", s.Requirements.Select(r => "- " + r))));
+        }
+
+        AnsiConsole.Write(table);
+    }
+
+    public static JsonObject TaskSummaryJson(TaskView t) => new()
+    {
+        ["task_id"] = t.TaskId,
+        ["status"] = t.State.ToWire(),
+        ["priority"] = t.Priority.ToWire(),
+        ["description"] = t.Description,
+        ["domains"] = new JsonArray(t.Subtasks.Select(s => (JsonNode?)s.Domain).ToArray()),
+        ["created_at"] = t.CreatedAt.ToString("O"),
+        ["completed_at"] = t.CompletedAt?.ToString("O"),
+    };
+
+    public static string Age(DateTimeOffset since) => (DateTimeOffset.UtcNow - since) switch
+    {
+        { TotalSeconds: < 60 } a => $"{a.TotalSeconds:0}s",
+        { TotalMinutes: < 60 } a => $"{a.TotalMinutes:0}m",
+        { TotalHours: < 48 } a => $"{a.TotalHours:0}h",
+        var a => $"{a.TotalDays:0}d",
+    };
+}

@@ -1,0 +1,42 @@
+using System.Net;
+
+namespace Orchestrator.Client;
+
+/// <summary>Which cluster to join or reach, bound from the <c>Cluster</c> configuration section.</summary>
+public sealed class ClusterConnectionOptions
+{
+    public const string SectionName = "Cluster";
+
+    public string ClusterId { get; set; } = "orchestrator";
+
+    public string ServiceId { get; set; } = "orchestrator";
+
+    /// <summary>Gateways a client connects to, comma-separated <c>host:port</c>.</summary>
+    public string Gateway { get; set; } = "127.0.0.1:30000";
+
+    /// <summary>The silo-to-silo port of a silo.</summary>
+    public int SiloPort { get; set; } = 11111;
+
+    /// <summary>The client gateway port of a silo.</summary>
+    public int GatewayPort { get; set; } = 30000;
+
+    public IPEndPoint[] GatewayEndpoints() => Gateway
+        .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+        .Select(ParseEndpoint)
+        .ToArray();
+
+    private static IPEndPoint ParseEndpoint(string text)
+    {
+        var colon = text.LastIndexOf(':');
+        if (colon <= 0 || !int.TryParse(text[(colon + 1)..], out var port) || port is <= 0 or > 65535)
+        {
+            throw new ArgumentException($"Cluster:Gateway '{text}' is not host:port (for example 127.0.0.1:30000).");
+        }
+
+        var host = text[..colon];
+        var address = host == "localhost" ? IPAddress.Loopback
+            : IPAddress.TryParse(host, out var parsed) ? parsed
+            : Dns.GetHostAddresses(host).FirstOrDefault() ?? throw new ArgumentException($"Cluster:Gateway host '{host}' does not resolve.");
+        return new IPEndPoint(address, port);
+    }
+}

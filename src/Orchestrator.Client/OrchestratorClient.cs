@@ -1,0 +1,155 @@
+using System.Runtime.CompilerServices;
+using Orchestrator.Contracts;
+using Orchestrator.Core.Domains;
+using Orchestrator.Core.Routing;
+using Orchestrator.Core.Validation;
+using Orleans.Runtime;
+using Polly;
+using Polly.Retry;
+
+namespace Orchestrator.Client;
+
+/// <summary>
+/// Everything a program does with the orchestrator, over Orleans client calls. The CLI is built on this and
+/// nothing else. Get one from <see cref="OrchestratorConnection"/> or from DI after <c>AddOrchestratorClient</c>.
+/// </summary>
+public sealed class OrchestratorClient(IClusterClient cluster, TaskPlanner planner, TaskRequestValidator validator)
+{
+    /// <summary>How long one long-poll for changes waits; below Orleans' 30 s response timeout.</summary>
+    private static readonly TimeSpan ChangeWait = TimeSpan.FromSeconds(20);
+
+    /// <summary>Submitting is idempotent per task id, so a call whose reply was lost is safely sent again.</summary>
+    private static readonly ResiliencePipeline SubmitRetry = new ResiliencePipelineBuilder()
+        .AddRetry(new RetryStrategyOptions
+        {
+            MaxRetryAttempts = 3,
+            Delay = TimeSpan.FromMilliseconds(500),
+            BackoffType = DelayBackoffType.Exponential,
+            ShouldHandle = new PredicateBuilder().Handle<SiloUnavailableException>().Handle<TimeoutException>().Handle<OrleansMessageRejectionException>(),
+        })
+        .Build();
+
+    public IReadOnlyList<string> KnownDomains => planner.KnownDomains;
+
+    /// <summary>The plan for a task, without running anything. Throws <see cref="InvalidTaskRequestException"/> for bad input.</summary>
+    public TaskPlan Analyze(TaskSubmission submission) => planner.Plan(validator.Validate(submission));
+
+    /// <summary>Submits a task; returns as soon as it is stored and queued.</summary>
+    public async Task<TaskView> SubmitAsync(TaskSubmission submission, CancellationToken cancellationToken = default)
+    {
+        var valid = validator.Validate(submission);
+        var taskId = Guid.NewGuid().ToString();
+        return await SubmitRetry.ExecuteAsync(async token => await TaskGrain(taskId).Submit(valid).WaitAsync(token), cancellationToken);
+    }
+
+    public Task<TaskView> GetAsync(string taskId) => TaskGrain(taskId).GetView();
+
+    public Task<TaskView> CancelAsync(string taskId) => TaskGrain(taskId).Cancel();
+
+    /// <summary>Runs the failed, timed-out and cancelled parts of a finished task again.</summary>
+    public Task<TaskView> RetryAsync(string taskId) => TaskGrain(taskId).Retry();
+
+    public Task<LogPage> GetLogsAsync(string taskId, LogCursor? cursor = null) => TaskGrain(taskId).GetLogs(cursor ?? LogCursor.Start);
+
+    /// <summary>The task as it changes, with its new log lines, until it is final. Waits on the grain; never polls on a timer.</summary>
+    public async IAsyncEnumerable<TaskUpdate> WatchAsync(string taskId, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        var grain = TaskGrain(taskId);
+        var view = await grain.GetView().WaitAsync(cancellationToken);
+        var cursor = LogCursor.Start;
+        var known = new Dictionary<string, SubtaskView>();
+        while (true)
+        {
+            var logs = await grain.GetLogs(cursor).WaitAsync(cancellationToken);
+            cursor = logs.Next;
+            var changed = view.Subtasks.Where(s => !known.TryGetValue(s.TaskId, out var old) || old != s).ToArray();
+            foreach (var subtask in changed)
+            {
+                known[subtask.TaskId] = subtask;
+            }
+
+            if (changed.Length > 0 || logs.Entries.Count > 0 || view.State.IsFinal())
+            {
+                yield return new TaskUpdate(view, changed, logs.Entries);
+            }
+
+            if (view.State.IsFinal())
+            {
+                yield break;
+            }
+
+            view = await grain.WaitForChange(view.Version, ChangeWait).WaitAsync(cancellationToken);
+        }
+    }
+
+    /// <summary>Waits until the task is final and returns it.</summary>
+    public async Task<TaskView> WaitForResultAsync(string taskId, CancellationToken cancellationToken = default)
+    {
+        var grain = TaskGrain(taskId);
+        var view = await grain.GetView().WaitAsync(cancellationToken);
+        while (!view.State.IsFinal())
+        {
+            view = await grain.WaitForChange(view.Version, ChangeWait).WaitAsync(cancellationToken);
+        }
+
+        return view;
+    }
+
+    /// <summary>The most recent tasks, newest first.</summary>
+    public async Task<IReadOnlyList<TaskView>> ListTasksAsync(int limit = 20)
+    {
+        var recent = await cluster.GetGrain<ITaskIndexGrain>(0).Recent(limit);
+        return await Task.WhenAll(recent.Select(r => TaskGrain(r.TaskId).GetView()));
+    }
+
+    public async Task<IReadOnlyList<DomainPoolView>> ListDomainsAsync()
+    {
+        return await Task.WhenAll(planner.KnownDomains.Select(async type => new DomainPoolView(
+            type,
+            await cluster.GetGrain<IDomainPoolGrain>(type).List(),
+            await cluster.GetGrain<IDomainSchedulerGrain>(type).GetView())));
+    }
+
+    public Task<DomainView> SpawnDomainAsync(string domainType) => Pool(domainType).Spawn();
+
+    /// <summary>Stops a domain instance by id (<c>{domain_type}-{8 hex}</c>); false if no such instance runs.</summary>
+    public Task<bool> StopDomainAsync(string domainId)
+    {
+        var type = planner.KnownDomains.FirstOrDefault(t => domainId.StartsWith(t + "-", StringComparison.Ordinal) && domainId.Length == t.Length + 9)
+            ?? throw new InvalidTaskRequestException($"'{domainId}' is not a domain id; ids look like backend-1a2b3c4d. List them with `orchestrator domains`.");
+        return Pool(type).Stop(domainId);
+    }
+
+    /// <summary>Removes stopped domains, or with <paramref name="all"/> stops and removes every one. Returns the removed ids.</summary>
+    public async Task<IReadOnlyList<string>> CleanupDomainsAsync(bool all)
+    {
+        var removed = await Task.WhenAll(planner.KnownDomains.Select(type => all ? Pool(type).CleanupAll() : Pool(type).CleanupStopped()));
+        return removed.SelectMany(r => r).ToArray();
+    }
+
+    public Task<IReadOnlyList<AgentInfo>> ListAgentsAsync() => cluster.GetGrain<IAgentRegistryGrain>(0).List();
+
+    private ITaskGrain TaskGrain(string taskId)
+    {
+        if (string.IsNullOrWhiteSpace(taskId))
+        {
+            throw new InvalidTaskRequestException("The task id is empty; list tasks with `orchestrator tasks`.");
+        }
+
+        return cluster.GetGrain<ITaskGrain>(taskId.Trim());
+    }
+
+    private IDomainPoolGrain Pool(string domainType)
+    {
+        var type = domainType.Trim().ToLowerInvariant();
+        if (!planner.IsKnownDomain(type))
+        {
+            throw new InvalidTaskRequestException($"Unknown domain '{domainType}'. Known domains: {string.Join(", ", planner.KnownDomains)}.");
+        }
+
+        return cluster.GetGrain<IDomainPoolGrain>(type);
+    }
+}
+
+/// <summary>One step of <see cref="OrchestratorClient.WatchAsync"/>: the task now, the subtasks that changed, and new log lines.</summary>
+public sealed record TaskUpdate(TaskView Task, IReadOnlyList<SubtaskView> ChangedSubtasks, IReadOnlyList<LogEntry> Logs);

@@ -1,0 +1,85 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Orchestrator.Core.Routing;
+using Orleans.Configuration;
+
+namespace Orchestrator.Client;
+
+public static class OrchestratorClientHosting
+{
+    /// <summary>Adds an Orleans client that reaches the cluster's gateways (<c>Cluster:Gateway</c>), and <see cref="OrchestratorClient"/>.</summary>
+    public static IHostApplicationBuilder AddOrchestratorClient(this IHostApplicationBuilder builder)
+    {
+        var cluster = builder.Configuration.GetSection(ClusterConnectionOptions.SectionName).Get<ClusterConnectionOptions>() ?? new();
+        builder.UseOrleansClient(client =>
+        {
+            client.Configure<ClusterOptions>(o =>
+            {
+                o.ClusterId = cluster.ClusterId;
+                o.ServiceId = cluster.ServiceId;
+            });
+            client.UseStaticClustering(cluster.GatewayEndpoints());
+        });
+        builder.Services.AddTaskRouting(builder.Configuration);
+        builder.Services.AddSingleton<OrchestratorClient>();
+        return builder;
+    }
+
+    /// <summary>routing.json, appsettings.json and environment variables, as every host of ours reads them.</summary>
+    public static IConfigurationBuilder AddOrchestratorConfiguration(this IConfigurationBuilder configuration) => configuration
+        .AddJsonFile(Path.Combine(AppContext.BaseDirectory, "routing.json"), optional: false)
+        .AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), optional: true)
+        .AddEnvironmentVariables();
+}
+
+/// <summary>A started client host: <c>await using var connection = await OrchestratorConnection.ConnectAsync();</c></summary>
+public sealed class OrchestratorConnection : IAsyncDisposable
+{
+    private readonly IHost _host;
+
+    private OrchestratorConnection(IHost host)
+    {
+        _host = host;
+        Client = host.Services.GetRequiredService<OrchestratorClient>();
+    }
+
+    public OrchestratorClient Client { get; }
+
+    /// <summary>Connects to the gateways in <c>Cluster:Gateway</c> (default 127.0.0.1:30000).</summary>
+    public static async Task<OrchestratorConnection> ConnectAsync(IConfiguration? configuration = null, CancellationToken cancellationToken = default)
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Configuration.AddOrchestratorConfiguration();
+        if (configuration is not null)
+        {
+            builder.Configuration.AddConfiguration(configuration);
+        }
+
+        builder.Logging.AddFilter("Orleans", LogLevel.Error).AddFilter("Microsoft", LogLevel.Warning);
+        builder.AddOrchestratorClient();
+        var host = builder.Build();
+        try
+        {
+            await host.StartAsync(cancellationToken);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            host.Dispose();
+            var gateway = builder.Configuration[$"{ClusterConnectionOptions.SectionName}:Gateway"] ?? new ClusterConnectionOptions().Gateway;
+            throw new OrchestratorUnreachableException(
+                $"Could not reach an orchestrator at {gateway} ({e.GetBaseException().Message}). Start one with `dotnet run --project silo`, or set Cluster__Gateway.", e);
+        }
+
+        return new OrchestratorConnection(host);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _host.StopAsync();
+        _host.Dispose();
+    }
+}
+
+public sealed class OrchestratorUnreachableException(string message, Exception inner) : Exception(message, inner);

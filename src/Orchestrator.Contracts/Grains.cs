@@ -1,0 +1,157 @@
+using Orleans.Concurrency;
+
+namespace Orchestrator.Contracts;
+
+/// <summary>A submitted task: the parent of one subtask per domain. Keyed by task id.</summary>
+[Alias("orchestrator.ITaskGrain")]
+public interface ITaskGrain : IGrainWithStringKey
+{
+    /// <summary>Plans and starts the task. Idempotent: submitting the same id again returns the existing task.</summary>
+    [Alias("Submit")] Task<TaskView> Submit(TaskSubmission request);
+
+    /// <summary>The current view; throws <see cref="UnknownTaskException"/> if no task has this id.</summary>
+    [Alias("GetView"), ReadOnly] Task<TaskView> GetView();
+
+    /// <summary>Returns as soon as the task's version exceeds <paramref name="knownVersion"/>, or after <paramref name="maxWait"/>.</summary>
+    [Alias("WaitForChange"), AlwaysInterleave] Task<TaskView> WaitForChange(long knownVersion, TimeSpan maxWait);
+
+    /// <summary>Log lines of the task and its subtasks after <paramref name="cursor"/>.</summary>
+    [Alias("GetLogs"), AlwaysInterleave] Task<LogPage> GetLogs(LogCursor cursor);
+
+    [Alias("Cancel")] Task<TaskView> Cancel();
+
+    /// <summary>Re-runs the failed, timed-out and cancelled parts of a finished task.</summary>
+    [Alias("Retry")] Task<TaskView> Retry();
+
+    [Alias("OnSubtaskChanged")] Task OnSubtaskChanged(SubtaskView subtask);
+
+    /// <summary>New log lines exist for this task or one of its subtasks.</summary>
+    [Alias("OnActivity"), OneWay] Task OnActivity();
+}
+
+/// <summary>One domain's part of a task. Keyed by the subtask id, which is the wire message's task_id.</summary>
+[Alias("orchestrator.ISubtaskGrain")]
+public interface ISubtaskGrain : IGrainWithStringKey
+{
+    /// <summary>Stores the spec and queues it with its domain's scheduler. Idempotent.</summary>
+    [Alias("Start")] Task<SubtaskView> Start(SubtaskSpec spec);
+
+    [Alias("GetView"), ReadOnly] Task<SubtaskView> GetView();
+
+    /// <summary>The scheduler's turn for this subtask: publish it to the domain's workers. Returns false if it should not run any more.</summary>
+    [Alias("Dispatch")] Task<bool> Dispatch(int attempt);
+
+    [Alias("OnStarted")] Task OnStarted(string agentId, DateTimeOffset startedAt);
+
+    [Alias("OnResult")] Task OnResult(AgentResult result);
+
+    /// <summary>The scheduler saw this attempt's deadline pass.</summary>
+    [Alias("OnDeadlinePassed")] Task OnDeadlinePassed(int attempt);
+
+    /// <summary>An agent stopped heart-beating; if it held this subtask, run it again.</summary>
+    [Alias("OnAgentLost")] Task OnAgentLost(string agentId);
+
+    [Alias("Cancel")] Task<SubtaskView> Cancel();
+
+    [Alias("Retry")] Task<SubtaskView> Retry();
+
+    /// <summary>Called after a restart for work the scheduler had in flight: picks up results whose notification was missed.</summary>
+    [Alias("Reconcile")] Task Reconcile();
+
+    [Alias("OnLogsAppended"), OneWay] Task OnLogsAppended();
+}
+
+/// <summary>A subtask waiting for, or holding, a slot of its domain.</summary>
+[GenerateSerializer, Alias("orchestrator.queue-entry")]
+public sealed record QueueEntry(
+    [property: Id(0)] string SubtaskId,
+    [property: Id(1)] TaskPriority Priority,
+    [property: Id(2)] int TimeoutSeconds,
+    [property: Id(3)] int Attempt,
+    [property: Id(4)] DateTimeOffset NotBefore);
+
+/// <summary>
+/// Orders one domain type's work: a priority queue held by the orchestrator, fed to the workers only as far
+/// ahead as they can take, with the deadlines of what is in flight. Keyed by domain type.
+/// </summary>
+[Alias("orchestrator.IDomainSchedulerGrain")]
+public interface IDomainSchedulerGrain : IGrainWithStringKey
+{
+    [Alias("Enqueue")] Task Enqueue(QueueEntry entry);
+
+    /// <summary>The subtask no longer needs its queue place or slot (finished, cancelled, or about to be queued again).</summary>
+    [Alias("Release")] Task Release(string subtaskId);
+
+    [Alias("SetCapacity")] Task SetCapacity(int capacity);
+
+    [Alias("AgentLost")] Task AgentLost(string agentId);
+
+    [Alias("GetView"), ReadOnly] Task<SchedulerView> GetView();
+}
+
+/// <summary>The domain instances of one domain type: the seed's get-healthy-or-spawn, health checks and cleanup. Keyed by domain type.</summary>
+[Alias("orchestrator.IDomainPoolGrain")]
+public interface IDomainPoolGrain : IGrainWithStringKey
+{
+    /// <summary>Makes sure a healthy domain exists, spawning one if none is.</summary>
+    [Alias("EnsureHealthy")] Task<DomainView> EnsureHealthy();
+
+    [Alias("Spawn")] Task<DomainView> Spawn();
+
+    [Alias("List")] Task<IReadOnlyList<DomainView>> List();
+
+    [Alias("Stop")] Task<bool> Stop(string domainId);
+
+    [Alias("CleanupStopped")] Task<IReadOnlyList<string>> CleanupStopped();
+
+    [Alias("CleanupAll")] Task<IReadOnlyList<string>> CleanupAll();
+
+    /// <summary>Checks every instance now; replaces the dead ones.</summary>
+    [Alias("CheckHealth")] Task CheckHealth();
+}
+
+/// <summary>The agent registry of the network. A single grain (key 0); the agents' own records live in the registry store.</summary>
+[Alias("orchestrator.IAgentRegistryGrain")]
+public interface IAgentRegistryGrain : IGrainWithIntegerKey
+{
+    [Alias("Register")] Task Register(AgentInfo agent);
+
+    [Alias("Heartbeat")] Task Heartbeat(string agentId);
+
+    [Alias("Deregister")] Task Deregister(string agentId);
+
+    [Alias("List")] Task<IReadOnlyList<AgentInfo>> List();
+
+    /// <summary>Registers this orchestrator as the main agent and starts its heartbeat.</summary>
+    [Alias("Start")] Task Start();
+}
+
+/// <summary>Recently submitted tasks, newest first. A single grain (key 0) that writes in batches.</summary>
+[Alias("orchestrator.ITaskIndexGrain")]
+public interface ITaskIndexGrain : IGrainWithIntegerKey
+{
+    /// <summary>Fire and forget: the index is written at most once a second, off the submit path.</summary>
+    [Alias("Add"), OneWay] Task Add(TaskSummary summary);
+
+    [Alias("Recent"), ReadOnly] Task<IReadOnlyList<TaskSummary>> Recent(int limit);
+}
+
+/// <summary>Asked about a task id that no task has.</summary>
+[GenerateSerializer, Alias("orchestrator.unknown-task")]
+public sealed class UnknownTaskException(string taskId)
+    : Exception($"No task with id '{taskId}'. List tasks with `orchestrator tasks`.")
+{
+    [Id(0)] public string TaskId { get; } = taskId;
+}
+
+/// <summary>A request that was refused because it was invalid; the message says what and how to fix it.</summary>
+[GenerateSerializer, Alias("orchestrator.invalid-request")]
+public sealed class InvalidTaskRequestException(string message) : Exception(message);
+
+/// <summary>An operation that does not fit the task's current state (e.g. retrying a running task).</summary>
+[GenerateSerializer, Alias("orchestrator.conflict")]
+public sealed class TaskConflictException(string message) : Exception(message);
+
+/// <summary>No domain could be started; the message carries the runtime's error and what to do.</summary>
+[GenerateSerializer, Alias("orchestrator.domain-spawn-failed")]
+public sealed class DomainSpawnException(string message) : Exception(message);

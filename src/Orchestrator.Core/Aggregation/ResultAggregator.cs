@@ -1,0 +1,109 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Orchestrator.Contracts;
+
+namespace Orchestrator.Core.Aggregation;
+
+/// <summary>The seed's aggregated result: status, domains used, files created and modified, and each subtask.</summary>
+public static class ResultAggregator
+{
+    /// <summary>The parent's state from its subtasks' states.</summary>
+    public static TaskState StateOf(IReadOnlyCollection<SubtaskView> subtasks, bool cancelRequested)
+    {
+        if (subtasks.Count == 0)
+        {
+            return TaskState.Pending;
+        }
+
+        if (subtasks.Any(s => !s.State.IsFinal()))
+        {
+            return subtasks.All(s => s.State == SubtaskState.Pending) ? TaskState.Pending : TaskState.InProgress;
+        }
+
+        var completed = subtasks.Count(s => s.State == SubtaskState.Completed);
+        if (completed == subtasks.Count)
+        {
+            return TaskState.Completed;
+        }
+
+        if (cancelRequested)
+        {
+            return TaskState.Cancelled;
+        }
+
+        return completed > 0 ? TaskState.PartiallyCompleted : TaskState.Failed;
+    }
+
+    /// <summary>A file list from a subtask's output (<c>files_created</c>, <c>files_modified</c> or <c>files_deleted</c>); empty when absent or malformed.</summary>
+    public static IReadOnlyList<string> FilesOf(SubtaskView subtask, string field)
+    {
+        if (string.IsNullOrEmpty(subtask.OutputJson))
+        {
+            return [];
+        }
+
+        try
+        {
+            if (JsonNode.Parse(subtask.OutputJson) is JsonObject output && output[field] is JsonArray files)
+            {
+                return files.Where(f => f is JsonValue v && v.GetValueKind() == JsonValueKind.String).Select(f => f!.GetValue<string>()).ToArray();
+            }
+        }
+        catch (JsonException)
+        {
+            // An output that is not JSON has no file lists; the raw text is still shown as the output.
+        }
+
+        return [];
+    }
+
+    /// <summary>The seed-shaped result object (snake_case), for <c>--json</c> and the HTTP API.</summary>
+    public static JsonObject ToResultJson(TaskView task)
+    {
+        var completed = task.Subtasks.Where(s => s.State == SubtaskState.Completed).ToArray();
+        return new JsonObject
+        {
+            ["task_id"] = task.TaskId,
+            ["description"] = task.Description,
+            ["status"] = task.State.ToWire(),
+            ["priority"] = task.Priority.ToWire(),
+            ["domains_used"] = new JsonArray(task.Subtasks.Select(s => (JsonNode?)s.Domain).ToArray()),
+            ["files_created"] = Distinct(completed.SelectMany(s => FilesOf(s, "files_created"))),
+            ["files_modified"] = Distinct(completed.SelectMany(s => FilesOf(s, "files_modified"))),
+            ["files_deleted"] = Distinct(completed.SelectMany(s => FilesOf(s, "files_deleted"))),
+            ["created_at"] = task.CreatedAt.ToString("O"),
+            ["completed_at"] = task.CompletedAt?.ToString("O"),
+            ["subtasks"] = new JsonArray(task.Subtasks.Select(s => (JsonNode?)new JsonObject
+            {
+                ["task_id"] = s.TaskId,
+                ["domain"] = s.Domain,
+                ["status"] = s.State.ToWire(),
+                ["error"] = s.Error,
+                ["output"] = ParseOutput(s.OutputJson),
+                ["attempts"] = s.Attempts,
+                ["agent_id"] = s.AgentId,
+                ["workers"] = new JsonArray(s.Workers.Select(w => (JsonNode?)w).ToArray()),
+            }).ToArray()),
+        };
+    }
+
+    private static JsonArray Distinct(IEnumerable<string> paths) =>
+        new(paths.Distinct(StringComparer.Ordinal).Select(p => (JsonNode?)p).ToArray());
+
+    private static JsonNode? ParseOutput(string? outputJson)
+    {
+        if (string.IsNullOrEmpty(outputJson))
+        {
+            return null;
+        }
+
+        try
+        {
+            return JsonNode.Parse(outputJson);
+        }
+        catch (JsonException)
+        {
+            return JsonValue.Create(outputJson);
+        }
+    }
+}

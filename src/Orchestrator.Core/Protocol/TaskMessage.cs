@@ -1,0 +1,151 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Orchestrator.Contracts;
+
+namespace Orchestrator.Core.Protocol;
+
+/// <summary>
+/// The reference's task message (<c>type: task_assignment</c>). Our extra fields — <c>payload.workers</c>,
+/// <c>metadata.attempt</c>, <c>metadata.parent_task_id</c> — are ignored by the reference's runners.
+/// </summary>
+public sealed record TaskMessage
+{
+    public const string AssignmentType = "task_assignment";
+
+    public required string TaskId { get; init; }
+    public string Type { get; init; } = AssignmentType;
+    public string Source { get; init; } = "main-orchestrator";
+    public required string Destination { get; init; }
+    public DateTimeOffset Timestamp { get; init; }
+    public required string Description { get; init; }
+    public IReadOnlyList<string> Requirements { get; init; } = [];
+    /// <summary>The context object as JSON text ("{}" when none).</summary>
+    public string ContextJson { get; init; } = "{}";
+    public IReadOnlyList<string> Workers { get; init; } = [];
+    public TaskPriority Priority { get; init; } = TaskPriority.Normal;
+    public int TimeoutSeconds { get; init; } = 300;
+    public int Attempt { get; init; } = 1;
+    public string? ParentTaskId { get; init; }
+
+    public static TaskMessage From(SubtaskSpec spec, int attempt, DateTimeOffset now) => new()
+    {
+        TaskId = spec.TaskId,
+        Source = spec.Source,
+        Destination = spec.Domain,
+        Timestamp = now,
+        Description = spec.Description,
+        Requirements = spec.Requirements,
+        ContextJson = spec.ContextJson ?? "{}",
+        Workers = spec.Workers,
+        Priority = spec.Priority,
+        TimeoutSeconds = spec.TimeoutSeconds,
+        Attempt = attempt,
+        ParentTaskId = spec.ParentTaskId,
+    };
+
+    public string ToJson()
+    {
+        var message = new JsonObject
+        {
+            ["task_id"] = TaskId,
+            ["type"] = Type,
+            ["source"] = Source,
+            ["destination"] = Destination,
+            ["timestamp"] = WireFormat.Timestamp(Timestamp),
+            ["payload"] = new JsonObject
+            {
+                ["description"] = Description,
+                ["requirements"] = new JsonArray(Requirements.Select(r => (JsonNode?)r).ToArray()),
+                ["context"] = JsonNode.Parse(ContextJson),
+                ["workers"] = new JsonArray(Workers.Select(w => (JsonNode?)w).ToArray()),
+            },
+            ["metadata"] = new JsonObject
+            {
+                ["priority"] = Priority.ToWire(),
+                ["timeout_seconds"] = TimeoutSeconds,
+                ["attempt"] = Attempt,
+                ["parent_task_id"] = ParentTaskId,
+            },
+        };
+        return message.ToJsonString();
+    }
+
+    /// <summary>Parses a message as any reference producer writes it; throws <see cref="WireFormatException"/> naming the bad field.</summary>
+    public static TaskMessage Parse(string json)
+    {
+        JsonObject root;
+        try
+        {
+            root = JsonNode.Parse(json) as JsonObject ?? throw new WireFormatException("the message is not a JSON object");
+        }
+        catch (JsonException e)
+        {
+            throw new WireFormatException($"the message is not valid JSON: {e.Message}");
+        }
+
+        var payload = root["payload"] as JsonObject ?? throw new WireFormatException("'payload' is missing or not an object");
+        var metadata = root["metadata"] as JsonObject ?? [];
+        var context = payload["context"];
+        if (context is not null and not JsonObject)
+        {
+            throw new WireFormatException("'payload.context' is not an object");
+        }
+
+        var priorityText = OptionalString(metadata, "priority", "metadata.priority");
+        if (priorityText is not null && !StateNames.TryParsePriority(priorityText, out _))
+        {
+            throw new WireFormatException($"'metadata.priority' is '{priorityText}', not low, normal or high");
+        }
+
+        StateNames.TryParsePriority(priorityText ?? "normal", out var priority);
+        var timeout = OptionalInt(metadata, "timeout_seconds") ?? 300;
+        if (timeout <= 0)
+        {
+            throw new WireFormatException($"'metadata.timeout_seconds' is {timeout}; it must be positive");
+        }
+
+        return new TaskMessage
+        {
+            TaskId = RequiredString(root, "task_id", "task_id"),
+            Type = OptionalString(root, "type", "type") ?? AssignmentType,
+            Source = OptionalString(root, "source", "source") ?? "unknown",
+            Destination = OptionalString(root, "destination", "destination") ?? "",
+            Timestamp = WireFormat.ParseTimestamp(OptionalString(root, "timestamp", "timestamp")) ?? DateTimeOffset.UtcNow,
+            Description = RequiredString(payload, "description", "payload.description"),
+            Requirements = StringList(payload, "requirements", "payload.requirements"),
+            ContextJson = context?.ToJsonString() ?? "{}",
+            Workers = StringList(payload, "workers", "payload.workers"),
+            Priority = priority,
+            TimeoutSeconds = timeout,
+            Attempt = OptionalInt(metadata, "attempt") ?? 1,
+            ParentTaskId = OptionalString(metadata, "parent_task_id", "metadata.parent_task_id"),
+        };
+    }
+
+    private static string RequiredString(JsonObject obj, string name, string path) =>
+        OptionalString(obj, name, path) ?? throw new WireFormatException($"'{path}' is missing");
+
+    private static string? OptionalString(JsonObject obj, string name, string path) => obj[name] switch
+    {
+        null => null,
+        JsonValue v when v.GetValueKind() == JsonValueKind.String => v.GetValue<string>(),
+        _ => throw new WireFormatException($"'{path}' is not a string"),
+    };
+
+    private static int? OptionalInt(JsonObject obj, string name) => obj[name] switch
+    {
+        null => null,
+        JsonValue v when v.GetValueKind() == JsonValueKind.Number && v.TryGetValue<int>(out var i) => i,
+        JsonValue v when v.GetValueKind() == JsonValueKind.Number && v.TryGetValue<double>(out var d) && d == Math.Floor(d) && d is > int.MinValue and < int.MaxValue => (int)d,
+        _ => throw new WireFormatException($"'metadata.{name}' is not a whole number"),
+    };
+
+    private static IReadOnlyList<string> StringList(JsonObject obj, string name, string path) => obj[name] switch
+    {
+        null => [],
+        JsonArray array => array.Select((item, i) => item is JsonValue v && v.GetValueKind() == JsonValueKind.String
+            ? v.GetValue<string>()
+            : throw new WireFormatException($"'{path}[{i}]' is not a string")).ToArray(),
+        _ => throw new WireFormatException($"'{path}' is not a list"),
+    };
+}

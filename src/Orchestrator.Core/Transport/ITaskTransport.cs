@@ -1,0 +1,87 @@
+using Orchestrator.Contracts;
+using Orchestrator.Core.Protocol;
+
+namespace Orchestrator.Core.Transport;
+
+/// <summary>
+/// The orchestrator's side of the wire between grains and domain workers. The Redis implementation is the
+/// reference protocol (<c>tasks:pending:{domain}</c>, <c>results:{task_id}</c>, ...); the in-memory one serves the embedded default.
+/// Results and starts come back through <see cref="ITaskEventSink"/>.
+/// </summary>
+public interface ITaskTransport
+{
+    /// <summary>Queues a message for the domain's workers and records its result as pending.</summary>
+    Task PublishAsync(TaskMessage message, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Takes a task back from the workers: removes it from the domain's pending and active lists and asks a worker
+    /// that holds it to stop. Used for cancel and before running a task again.
+    /// </summary>
+    Task WithdrawAsync(string domain, string taskId, CancellationToken cancellationToken = default);
+
+    /// <summary>The final result stored for a task, or null; finds results whose notification was missed.</summary>
+    Task<AgentResult?> GetResultAsync(string taskId, CancellationToken cancellationToken = default);
+
+    /// <summary>Appends lines (already time-stamped) to the task's log (the seed's add_log).</summary>
+    Task AppendLogsAsync(string taskId, IReadOnlyList<string> lines, CancellationToken cancellationToken = default);
+
+    /// <summary>The task's log lines from <paramref name="fromIndex"/> on.</summary>
+    Task<IReadOnlyList<string>> ReadLogsAsync(string taskId, long fromIndex, CancellationToken cancellationToken = default);
+}
+
+/// <summary>Where a transport delivers what workers report. The silo routes these to the subtask grains.</summary>
+public interface ITaskEventSink
+{
+    Task OnStartedAsync(string taskId, string agentId, DateTimeOffset startedAt);
+
+    Task OnResultAsync(AgentResult result);
+
+    Task OnLogsAppendedAsync(string taskId);
+}
+
+/// <summary>The worker's side of the wire.</summary>
+public interface IWorkerTransport
+{
+    /// <summary>Waits up to <paramref name="wait"/> for the next message of a domain and moves it to the active list; null if none came.</summary>
+    Task<TaskLease?> TakeAsync(string domain, TimeSpan wait, CancellationToken cancellationToken);
+
+    /// <summary>Records <c>in_progress</c> and <c>started_at</c>.</summary>
+    Task MarkStartedAsync(TaskLease lease, string agentId, DateTimeOffset startedAt, CancellationToken cancellationToken);
+
+    Task AppendLogsAsync(string taskId, IReadOnlyList<string> lines, CancellationToken cancellationToken);
+
+    /// <summary>Writes the final result, removes the message from the active list and notifies.</summary>
+    Task CompleteAsync(TaskLease lease, AgentResult result, CancellationToken cancellationToken);
+
+    /// <summary>Drops a message that cannot be run (malformed beyond reading its task id) from the active list.</summary>
+    Task DiscardAsync(TaskLease lease, CancellationToken cancellationToken);
+}
+
+/// <summary>A message a worker took. <see cref="Withdrawn"/> fires when the orchestrator takes the task back.</summary>
+public sealed record TaskLease(string Domain, string RawMessage, CancellationToken Withdrawn);
+
+/// <summary>The agent registry's records (the reference's <c>agents:*</c> keys), with the 30 s heartbeat TTL.</summary>
+public interface IAgentDirectory
+{
+    Task RegisterAsync(AgentInfo agent, CancellationToken cancellationToken = default);
+
+    /// <summary>Refreshes the heartbeat; false when the agent is not registered (it should register again).</summary>
+    Task<bool> HeartbeatAsync(string agentId, CancellationToken cancellationToken = default);
+
+    Task SetStatusAsync(string agentId, string status, CancellationToken cancellationToken = default);
+
+    Task DeregisterAsync(string agentId, CancellationToken cancellationToken = default);
+
+    Task<AgentInfo?> GetAsync(string agentId, CancellationToken cancellationToken = default);
+
+    Task<IReadOnlyList<AgentInfo>> ListAsync(CancellationToken cancellationToken = default);
+}
+
+public static class Heartbeats
+{
+    /// <summary>The reference's heartbeat key TTL: an agent is healthy while its last heartbeat is younger.</summary>
+    public static readonly TimeSpan Ttl = TimeSpan.FromSeconds(30);
+
+    /// <summary>The reference's heartbeat period.</summary>
+    public static readonly TimeSpan Interval = TimeSpan.FromSeconds(10);
+}

@@ -1,0 +1,314 @@
+using Orleans.Concurrency;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Orchestrator.Contracts;
+using Orchestrator.Grains.Persistence;
+
+namespace Orchestrator.Grains.Domains;
+
+[GenerateSerializer, Alias("orchestrator.scheduler-state")]
+public sealed class DomainSchedulerState
+{
+    [Id(0)] public List<QueueEntry> Queued { get; set; } = [];
+    [Id(1)] public List<InFlightEntry> InFlight { get; set; } = [];
+}
+
+[GenerateSerializer, Alias("orchestrator.in-flight-entry")]
+public sealed record InFlightEntry(
+    [property: Id(0)] string SubtaskId,
+    [property: Id(1)] int Attempt,
+    [property: Id(2)] DateTimeOffset Deadline);
+
+/// <summary>
+/// The scheduler of one domain type. Queued work stays here, in priority order (high, normal, low; first come
+/// first served within a priority), and is handed to the workers only as far ahead as they can take it, so a
+/// high-priority task never waits behind a backlog sitting in the workers' queue. It also watches the deadlines
+/// of what is in flight. Reentrant: dispatches run concurrently, state changes happen between awaits and are
+/// written in coalesced batches, so this grain does not serialise tasks behind storage writes.
+/// </summary>
+[Reentrant]
+public sealed partial class DomainSchedulerGrain(
+    [PersistentState("scheduler", StorageNames.Orchestrator)] IPersistentState<DomainSchedulerState> state,
+    IOptions<OrchestratorOptions> options,
+    TimeProvider time,
+    ILogger<DomainSchedulerGrain> logger) : Grain, IDomainSchedulerGrain, IRemindable
+{
+    private const string WakeReminder = "wake";
+
+    private readonly Dictionary<string, QueueEntry> _queued = new(StringComparer.Ordinal);
+    private readonly SortedSet<(int Rank, long Seq, string SubtaskId)> _ready = [];
+    private readonly Dictionary<string, (int Rank, long Seq)> _readyKeys = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, InFlight> _inFlight = new(StringComparer.Ordinal);
+    private CoalescingStateWriter<DomainSchedulerState>? _writer;
+    private long _seq;
+    private int _capacity;
+    private bool _askedForDomain;
+
+    private string Domain => this.GetPrimaryKeyString();
+
+    private IDomainPoolGrain Pool => GrainFactory.GetGrain<IDomainPoolGrain>(Domain);
+
+    /// <summary>At least one message may wait in the workers' queue while a domain is being found or spawned.</summary>
+    private int EffectiveCapacity => Math.Max(_capacity, 1);
+
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        _writer = new CoalescingStateWriter<DomainSchedulerState>(state, CaptureState);
+        foreach (var entry in state.State.Queued)
+        {
+            AddQueued(entry);
+        }
+
+        foreach (var entry in state.State.InFlight)
+        {
+            _inFlight[entry.SubtaskId] = new InFlight(entry.Attempt, entry.Deadline);
+        }
+
+        this.RegisterGrainTimer(TickAsync, new GrainTimerCreationOptions(options.Value.SchedulerTick, options.Value.SchedulerTick) { Interleave = true });
+        // The reminder brings this scheduler back after a restart, so queued work and deadlines are never orphaned.
+        await this.RegisterOrUpdateReminder(WakeReminder, TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1));
+
+        if (_inFlight.Count > 0)
+        {
+            LogRecovered(Domain, _queued.Count, _inFlight.Count);
+            // Results published while no silo listened are found in the results store.
+            foreach (var id in _inFlight.Keys.ToArray())
+            {
+                _ = Observe(GrainFactory.GetGrain<ISubtaskGrain>(id).Reconcile(), "reconcile", id);
+            }
+        }
+
+        if (_queued.Count > 0 || _inFlight.Count > 0)
+        {
+            AskForDomain();
+        }
+
+        Pump();
+    }
+
+    public Task ReceiveReminder(string reminderName, TickStatus status) => Task.CompletedTask;
+
+    public Task Enqueue(QueueEntry entry)
+    {
+        _inFlight.Remove(entry.SubtaskId);
+        RemoveQueued(entry.SubtaskId);
+        AddQueued(entry);
+        if (_capacity == 0)
+        {
+            AskForDomain();
+        }
+
+        Pump();
+        return _writer!.WriteAsync();
+    }
+
+    public Task Release(string subtaskId)
+    {
+        var removed = _inFlight.Remove(subtaskId) | RemoveQueued(subtaskId);
+        if (!removed)
+        {
+            return Task.CompletedTask;
+        }
+
+        Pump();
+        return _writer!.WriteAsync();
+    }
+
+    public Task SetCapacity(int capacity)
+    {
+        if (capacity != _capacity)
+        {
+            LogCapacity(Domain, _capacity, capacity);
+            _capacity = capacity;
+            _askedForDomain = capacity > 0 && _askedForDomain;
+        }
+
+        Pump();
+        return Task.CompletedTask;
+    }
+
+    public Task AgentLost(string agentId)
+    {
+        foreach (var id in _inFlight.Keys.ToArray())
+        {
+            _ = Observe(GrainFactory.GetGrain<ISubtaskGrain>(id).OnAgentLost(agentId), "agent-lost", id);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task<SchedulerView> GetView() => Task.FromResult(new SchedulerView
+    {
+        Domain = Domain,
+        QueuedHigh = _queued.Values.Count(e => e.Priority == TaskPriority.High),
+        QueuedNormal = _queued.Values.Count(e => e.Priority == TaskPriority.Normal),
+        QueuedLow = _queued.Values.Count(e => e.Priority == TaskPriority.Low),
+        InFlight = _inFlight.Count,
+        Capacity = _capacity,
+    });
+
+    /// <summary>Hands ready work to the workers while they have room.</summary>
+    private void Pump()
+    {
+        var dispatched = false;
+        while (_inFlight.Count < EffectiveCapacity && _ready.Count > 0)
+        {
+            var next = _ready.Min;
+            _ready.Remove(next);
+            _readyKeys.Remove(next.SubtaskId);
+            var entry = _queued[next.SubtaskId];
+            _queued.Remove(next.SubtaskId);
+            var deadline = time.GetUtcNow() + TimeSpan.FromSeconds(entry.TimeoutSeconds) + options.Value.DeadlineGrace;
+            _inFlight[entry.SubtaskId] = new InFlight(entry.Attempt, deadline);
+            _ = DispatchAsync(entry);
+            dispatched = true;
+        }
+
+        if (dispatched)
+        {
+            _ = Observe(_writer!.WriteAsync(), "persist", Domain);
+        }
+    }
+
+    private async Task DispatchAsync(QueueEntry entry)
+    {
+        try
+        {
+            if (!await GrainFactory.GetGrain<ISubtaskGrain>(entry.SubtaskId).Dispatch(entry.Attempt))
+            {
+                // The subtask moved on (cancelled, or a newer attempt is queued): free the slot.
+                if (_inFlight.TryGetValue(entry.SubtaskId, out var slot) && slot.Attempt == entry.Attempt)
+                {
+                    _inFlight.Remove(entry.SubtaskId);
+                    Pump();
+                }
+            }
+        }
+        catch (Exception e)
+        {
+            LogDispatchFailed(e, entry.SubtaskId, Domain);
+            if (_inFlight.TryGetValue(entry.SubtaskId, out var slot) && slot.Attempt == entry.Attempt)
+            {
+                _inFlight.Remove(entry.SubtaskId);
+                AddQueued(entry with { NotBefore = time.GetUtcNow() + TimeSpan.FromSeconds(1) });
+            }
+        }
+    }
+
+    private Task TickAsync(CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        foreach (var (id, slot) in _inFlight.Where(f => f.Value.Deadline <= now && !f.Value.DeadlineReported).ToArray())
+        {
+            slot.DeadlineReported = true;
+            _ = Observe(GrainFactory.GetGrain<ISubtaskGrain>(id).OnDeadlinePassed(slot.Attempt), "deadline", id);
+        }
+
+        foreach (var entry in _queued.Values.Where(e => e.NotBefore <= now && !_readyKeys.ContainsKey(e.SubtaskId)).ToArray())
+        {
+            MakeReady(entry);
+        }
+
+        Pump();
+        return Task.CompletedTask;
+    }
+
+    private void AddQueued(QueueEntry entry)
+    {
+        _queued[entry.SubtaskId] = entry;
+        if (entry.NotBefore <= time.GetUtcNow())
+        {
+            MakeReady(entry);
+        }
+    }
+
+    private void MakeReady(QueueEntry entry)
+    {
+        var key = (Rank: -(int)entry.Priority, Seq: ++_seq);
+        _readyKeys[entry.SubtaskId] = key;
+        _ready.Add((key.Rank, key.Seq, entry.SubtaskId));
+    }
+
+    private bool RemoveQueued(string subtaskId)
+    {
+        if (!_queued.Remove(subtaskId))
+        {
+            return false;
+        }
+
+        if (_readyKeys.Remove(subtaskId, out var key))
+        {
+            _ready.Remove((key.Rank, key.Seq, subtaskId));
+        }
+
+        return true;
+    }
+
+    private void AskForDomain()
+    {
+        if (_askedForDomain)
+        {
+            return;
+        }
+
+        _askedForDomain = true;
+        _ = EnsureDomainAsync();
+    }
+
+    private async Task EnsureDomainAsync()
+    {
+        try
+        {
+            await Pool.EnsureHealthy();
+        }
+        catch (Exception e)
+        {
+            _askedForDomain = false;
+            LogNoDomain(e, Domain);
+        }
+    }
+
+    /// <summary>Queued entries in priority order, so the stored copy reads like the queue.</summary>
+    private void CaptureState()
+    {
+        state.State.Queued = _queued.Values
+            .OrderBy(e => _readyKeys.TryGetValue(e.SubtaskId, out var k) ? k : (int.MaxValue, long.MaxValue))
+            .ThenBy(e => e.NotBefore)
+            .ToList();
+        state.State.InFlight = _inFlight.Select(f => new InFlightEntry(f.Key, f.Value.Attempt, f.Value.Deadline)).ToList();
+    }
+
+    private async Task Observe(Task task, string what, string id)
+    {
+        try
+        {
+            await task;
+        }
+        catch (Exception e)
+        {
+            LogBackgroundFailed(e, what, id, Domain);
+        }
+    }
+
+    private sealed class InFlight(int attempt, DateTimeOffset deadline)
+    {
+        public int Attempt { get; } = attempt;
+        public DateTimeOffset Deadline { get; } = deadline;
+        public bool DeadlineReported { get; set; }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Scheduler {Domain} recovered {Queued} queued and {InFlight} in-flight subtasks")]
+    private partial void LogRecovered(string domain, int queued, int inFlight);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Scheduler {Domain} capacity {Old} -> {New}")]
+    private partial void LogCapacity(string domain, int old, int @new);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Dispatching {SubtaskId} to {Domain} failed; it stays queued")]
+    private partial void LogDispatchFailed(Exception e, string subtaskId, string domain);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "No healthy {Domain} domain could be found or spawned")]
+    private partial void LogNoDomain(Exception e, string domain);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Scheduler {Domain}: {What} for {Id} failed")]
+    private partial void LogBackgroundFailed(Exception e, string what, string id, string domain);
+}

@@ -1,0 +1,60 @@
+namespace Orchestrator.Grains;
+
+/// <summary>Task lifecycle settings, bound from the <c>Orchestrator</c> configuration section.</summary>
+public sealed class OrchestratorOptions
+{
+    public const string SectionName = "Orchestrator";
+
+    /// <summary>The agent id this orchestrator registers as (role main).</summary>
+    public string MainAgentId { get; set; } = "main-orchestrator";
+
+    /// <summary>Per-subtask timeout when the task names none.</summary>
+    public int DefaultTimeoutSeconds { get; set; } = 300;
+
+    /// <summary>The orchestrator's deadline is the timeout plus this grace, so that a worker's own kill reports first.</summary>
+    public TimeSpan DeadlineGrace { get; set; } = TimeSpan.FromSeconds(5);
+
+    public RetryPolicyOptions Retry { get; set; } = new();
+
+    /// <summary>How often schedulers look for passed deadlines and due retries.</summary>
+    public TimeSpan SchedulerTick { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>How often domain pools check their instances' health (the reminder only brings them back after a restart).</summary>
+    public TimeSpan HealthCheckInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>A new instance is not judged by its heartbeat until this long after it was spawned.</summary>
+    public TimeSpan StartupGrace { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>An agent is healthy while its last heartbeat is younger than this (the reference's key TTL).</summary>
+    public TimeSpan HeartbeatTtl { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How many recent tasks <c>orchestrator tasks</c> can list.</summary>
+    public int TaskIndexSize { get; set; } = 1000;
+}
+
+/// <summary>Attempts and backoff for subtasks that time out, whose worker fails, or whose agent dies.</summary>
+public sealed class RetryPolicyOptions
+{
+    /// <summary>Attempts in all, the first included (1 = no retry).</summary>
+    public int MaxAttempts { get; set; } = 2;
+
+    public TimeSpan InitialBackoff { get; set; } = TimeSpan.FromSeconds(2);
+
+    public double BackoffMultiplier { get; set; } = 2;
+
+    public TimeSpan MaxBackoff { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>The wait before attempt number <paramref name="nextAttempt"/> (2 for the first retry).</summary>
+    public TimeSpan BackoffBefore(int nextAttempt)
+    {
+        var factor = Math.Pow(BackoffMultiplier, Math.Max(0, nextAttempt - 2));
+        var wait = TimeSpan.FromTicks((long)Math.Min(InitialBackoff.Ticks * factor, MaxBackoff.Ticks));
+        return wait < TimeSpan.Zero ? TimeSpan.Zero : wait;
+    }
+}
+
+public static class StorageNames
+{
+    /// <summary>The grain storage every orchestrator grain uses.</summary>
+    public const string Orchestrator = "orchestrator";
+}

@@ -1,0 +1,267 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Orchestrator.Contracts;
+using Orchestrator.Core.Protocol;
+using Orchestrator.Core.Transport;
+using Orchestrator.Grains.Persistence;
+
+namespace Orchestrator.Grains.Tasks;
+
+[GenerateSerializer, Alias("orchestrator.subtask-grain-state")]
+public sealed class SubtaskGrainState
+{
+    [Id(0)] public SubtaskSpec? Spec { get; set; }
+    [Id(1)] public SubtaskState State { get; set; }
+    /// <summary>The number of the current (or last) attempt.</summary>
+    [Id(2)] public int Attempt { get; set; }
+    /// <summary>The attempt that began the current run (1, or the first attempt after a user's retry).</summary>
+    [Id(3)] public int RunFirstAttempt { get; set; }
+    [Id(4)] public string? Error { get; set; }
+    [Id(5)] public string? OutputJson { get; set; }
+    [Id(6)] public string? AgentId { get; set; }
+    [Id(7)] public DateTimeOffset? StartedAt { get; set; }
+    [Id(8)] public DateTimeOffset? CompletedAt { get; set; }
+    [Id(9)] public long Revision { get; set; }
+}
+
+/// <summary>
+/// One domain's part of a task, from queued to final: dispatch through the transport, results from workers,
+/// the retry policy for failures, timeouts and lost agents, cancel and user retry. It reports every change to its parent.
+/// </summary>
+public sealed partial class SubtaskGrain(
+    [PersistentState("subtask", StorageNames.Orchestrator)] IPersistentState<SubtaskGrainState> state,
+    ITaskTransport transport,
+    IOptions<OrchestratorOptions> options,
+    TimeProvider time,
+    ILogger<SubtaskGrain> logger) : Grain, ISubtaskGrain
+{
+    private readonly CoalescingStateWriter<SubtaskGrainState> _writer = new(state);
+
+    private string SubtaskId => this.GetPrimaryKeyString();
+
+    private SubtaskGrainState S => state.State;
+
+    private SubtaskSpec Spec => S.Spec ?? throw new UnknownTaskException(SubtaskId);
+
+    private IDomainSchedulerGrain Scheduler => GrainFactory.GetGrain<IDomainSchedulerGrain>(Spec.Domain);
+
+    public async Task<SubtaskView> Start(SubtaskSpec spec)
+    {
+        if (S.Spec is null)
+        {
+            state.State = new SubtaskGrainState { Spec = spec, State = SubtaskState.Pending, Attempt = 1, RunFirstAttempt = 1, Revision = 1 };
+            await _writer.WriteAsync();
+            await AddLogAsync($"Queued for the {spec.Domain} domain with priority {spec.Priority.ToWire()}");
+        }
+
+        if (S.State == SubtaskState.Pending)
+        {
+            await EnqueueAsync(time.GetUtcNow());
+        }
+
+        return View();
+    }
+
+    public Task<SubtaskView> GetView() => Task.FromResult(View());
+
+    public async Task<bool> Dispatch(int attempt)
+    {
+        if (S.Spec is null || S.State != SubtaskState.Pending || attempt != S.Attempt)
+        {
+            return false;
+        }
+
+        await transport.PublishAsync(TaskMessage.From(Spec, attempt, time.GetUtcNow()));
+        S.State = SubtaskState.Dispatched;
+        await ChangedAsync($"Dispatched to the {Spec.Domain} domain (attempt {attempt})");
+        return true;
+    }
+
+    public async Task OnStarted(string agentId, DateTimeOffset startedAt)
+    {
+        if (S.State is not (SubtaskState.Dispatched or SubtaskState.Pending))
+        {
+            return;
+        }
+
+        S.State = SubtaskState.InProgress;
+        S.AgentId = agentId;
+        S.StartedAt = startedAt;
+        await ChangedAsync(null);
+    }
+
+    public async Task OnResult(AgentResult result)
+    {
+        if (S.Spec is null)
+        {
+            LogUnknownResult(SubtaskId);
+            DeactivateOnIdle();
+            return;
+        }
+
+        if (S.State.IsFinal())
+        {
+            return; // a duplicate or late result changes nothing
+        }
+
+        S.AgentId = result.AgentId ?? S.AgentId;
+        S.StartedAt ??= result.StartedAt;
+        if (result.Succeeded)
+        {
+            // A success counts even when it comes from an attempt we had given up on: the work is done.
+            S.State = SubtaskState.Completed;
+            S.OutputJson = result.OutputJson;
+            S.Error = null;
+            S.CompletedAt = result.CompletedAt ?? time.GetUtcNow();
+            await Scheduler.Release(SubtaskId);
+            await ChangedAsync("Completed");
+            return;
+        }
+
+        if (S.State is SubtaskState.Dispatched or SubtaskState.InProgress)
+        {
+            S.OutputJson = result.OutputJson;
+            await FailOrRetryAsync(string.IsNullOrWhiteSpace(result.Error) ? "The worker reported a failure without a reason" : result.Error, SubtaskState.Failed);
+        }
+    }
+
+    public async Task OnDeadlinePassed(int attempt)
+    {
+        if (attempt != S.Attempt || S.State is not (SubtaskState.Dispatched or SubtaskState.InProgress))
+        {
+            return;
+        }
+
+        await transport.WithdrawAsync(Spec.Domain, SubtaskId);
+        await FailOrRetryAsync($"Timed out after {Spec.TimeoutSeconds} s (attempt {attempt})", SubtaskState.TimedOut);
+    }
+
+    public async Task OnAgentLost(string agentId)
+    {
+        if (S.State != SubtaskState.InProgress || S.AgentId != agentId)
+        {
+            return;
+        }
+
+        await transport.WithdrawAsync(Spec.Domain, SubtaskId);
+        await FailOrRetryAsync($"Agent {agentId} stopped heart-beating while it ran attempt {S.Attempt}", SubtaskState.Failed);
+    }
+
+    public async Task<SubtaskView> Cancel()
+    {
+        if (S.Spec is null || S.State.IsFinal())
+        {
+            return View();
+        }
+
+        await transport.WithdrawAsync(Spec.Domain, SubtaskId);
+        await Scheduler.Release(SubtaskId);
+        S.State = SubtaskState.Cancelled;
+        S.Error = "Cancelled by the user";
+        S.CompletedAt = time.GetUtcNow();
+        await ChangedAsync("Cancelled", notifyParent: false);
+        return View();
+    }
+
+    public async Task<SubtaskView> Retry()
+    {
+        if (S.Spec is null || !S.State.IsFinal() || S.State == SubtaskState.Completed)
+        {
+            return View();
+        }
+
+        S.Attempt++;
+        S.RunFirstAttempt = S.Attempt;
+        S.State = SubtaskState.Pending;
+        S.Error = null;
+        S.OutputJson = null;
+        S.AgentId = null;
+        S.StartedAt = null;
+        S.CompletedAt = null;
+        await ChangedAsync($"Retry requested: attempt {S.Attempt} queued", notifyParent: false);
+        await EnqueueAsync(time.GetUtcNow());
+        return View();
+    }
+
+    public async Task Reconcile()
+    {
+        if (S.State is not (SubtaskState.Dispatched or SubtaskState.InProgress))
+        {
+            return;
+        }
+
+        if (await transport.GetResultAsync(SubtaskId) is { } result)
+        {
+            LogReconciled(SubtaskId);
+            await OnResult(result);
+        }
+    }
+
+    public Task OnLogsAppended() =>
+        S.Spec is null ? Task.CompletedTask : GrainFactory.GetGrain<ITaskGrain>(Spec.ParentTaskId).OnActivity();
+
+    private async Task FailOrRetryAsync(string reason, SubtaskState finalState)
+    {
+        var retry = options.Value.Retry;
+        var attemptsUsed = S.Attempt - S.RunFirstAttempt + 1;
+        S.AgentId = null;
+        S.Error = reason;
+        if (attemptsUsed < retry.MaxAttempts)
+        {
+            var backoff = retry.BackoffBefore(attemptsUsed + 1);
+            S.Attempt++;
+            S.State = SubtaskState.Pending;
+            await ChangedAsync($"{reason}; attempt {S.Attempt} of {retry.MaxAttempts} in {backoff.TotalSeconds:0.#} s");
+            await EnqueueAsync(time.GetUtcNow() + backoff);
+            return;
+        }
+
+        S.State = finalState;
+        S.CompletedAt = time.GetUtcNow();
+        await Scheduler.Release(SubtaskId);
+        await ChangedAsync($"{reason}; no attempts left ({attemptsUsed} made)");
+    }
+
+    private Task EnqueueAsync(DateTimeOffset notBefore) =>
+        Scheduler.Enqueue(new QueueEntry(SubtaskId, Spec.Priority, Spec.TimeoutSeconds, S.Attempt, notBefore));
+
+    private async Task ChangedAsync(string? logText, bool notifyParent = true)
+    {
+        S.Revision++;
+        await _writer.WriteAsync();
+        if (logText is not null)
+        {
+            await AddLogAsync(logText);
+        }
+
+        if (notifyParent)
+        {
+            await GrainFactory.GetGrain<ITaskGrain>(Spec.ParentTaskId).OnSubtaskChanged(View());
+        }
+    }
+
+    private Task AddLogAsync(string text) =>
+        transport.AppendLogsAsync(SubtaskId, [WireFormat.LogLine(time.GetUtcNow(), text)]);
+
+    private SubtaskView View() => new()
+    {
+        TaskId = SubtaskId,
+        Domain = Spec.Domain,
+        State = S.State,
+        Error = S.Error,
+        OutputJson = S.OutputJson,
+        Attempts = S.Attempt,
+        AgentId = S.AgentId,
+        Requirements = Spec.Requirements,
+        Workers = Spec.Workers,
+        StartedAt = S.StartedAt,
+        CompletedAt = S.CompletedAt,
+        Revision = S.Revision,
+    };
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "A result arrived for {TaskId}, which is no task of ours; ignored")]
+    private partial void LogUnknownResult(string taskId);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Found the missed result of {TaskId} in the results store")]
+    private partial void LogReconciled(string taskId);
+}

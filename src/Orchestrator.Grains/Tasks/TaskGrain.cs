@@ -1,0 +1,326 @@
+using Orleans.Concurrency;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Orchestrator.Contracts;
+using Orchestrator.Core.Aggregation;
+using Orchestrator.Core.Protocol;
+using Orchestrator.Core.Routing;
+using Orchestrator.Core.Transport;
+using Orchestrator.Core.Validation;
+using Orchestrator.Grains.Persistence;
+
+namespace Orchestrator.Grains.Tasks;
+
+[GenerateSerializer, Alias("orchestrator.task-grain-state")]
+public sealed class TaskGrainState
+{
+    [Id(0)] public TaskSubmission? Request { get; set; }
+    [Id(1)] public DateTimeOffset CreatedAt { get; set; }
+    [Id(2)] public DateTimeOffset? CompletedAt { get; set; }
+    [Id(3)] public List<SubtaskView> Subtasks { get; set; } = [];
+    [Id(4)] public bool CancelRequested { get; set; }
+    [Id(5)] public long Version { get; set; }
+    [Id(6)] public TaskState State { get; set; }
+}
+
+/// <summary>
+/// The parent of a task: validates and plans it, starts one subtask per domain, and aggregates their states.
+/// Reentrant so that subtasks reporting back never deadlock with a cancel or retry in progress; every state change
+/// happens between awaits and is written through one coalescing writer.
+/// </summary>
+[Reentrant]
+public sealed partial class TaskGrain(
+    [PersistentState("task", StorageNames.Orchestrator)] IPersistentState<TaskGrainState> state,
+    TaskRequestValidator validator,
+    TaskPlanner planner,
+    ITaskTransport transport,
+    IOptions<OrchestratorOptions> options,
+    TimeProvider time,
+    ILogger<TaskGrain> logger) : Grain, ITaskGrain
+{
+    private readonly CoalescingStateWriter<TaskGrainState> _writer = new(state);
+    private TaskCompletionSource _changed = NewSignal();
+
+    private string TaskId => this.GetPrimaryKeyString();
+
+    private TaskGrainState S => state.State;
+
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        if (S.Request is not null && !S.State.IsFinal())
+        {
+            // Notifications may have been lost while this task was not active: take the subtasks' own word.
+            var views = await Task.WhenAll(S.Subtasks.Select(s => GrainFactory.GetGrain<ISubtaskGrain>(s.TaskId).GetView()));
+            foreach (var view in views)
+            {
+                Apply(view);
+            }
+
+            await _writer.WriteAsync();
+        }
+    }
+
+    public async Task<TaskView> Submit(TaskSubmission request)
+    {
+        if (S.Request is not null)
+        {
+            // The same id again: a client retrying after a lost reply. Finish starting what may not have started.
+            await StartSubtasksAsync(S.Subtasks.Where(s => s.State == SubtaskState.Pending).Select(s => s.TaskId).ToHashSet());
+            return View();
+        }
+
+        var valid = validator.Validate(request);
+        var plan = planner.Plan(valid);
+        var now = time.GetUtcNow();
+        var timeout = valid.TimeoutSeconds ?? options.Value.DefaultTimeoutSeconds;
+        var specs = plan.Subtasks.Select(part => new SubtaskSpec
+        {
+            TaskId = Guid.NewGuid().ToString(),
+            ParentTaskId = TaskId,
+            Domain = part.Domain,
+            Description = part.Description,
+            Requirements = part.Requirements,
+            ContextJson = valid.ContextJson,
+            Workers = part.Workers,
+            Priority = valid.Priority,
+            TimeoutSeconds = timeout,
+            Source = valid.Source,
+            CreatedAt = now,
+        }).ToArray();
+
+        state.State = new TaskGrainState
+        {
+            Request = valid,
+            CreatedAt = now,
+            State = TaskState.Pending,
+            Subtasks = specs.Select(s => new SubtaskView
+            {
+                TaskId = s.TaskId,
+                Domain = s.Domain,
+                State = SubtaskState.Pending,
+                Requirements = s.Requirements,
+                Workers = s.Workers,
+            }).ToList(),
+        };
+        Changed();
+        await _writer.WriteAsync();
+        LogSubmitted(TaskId, string.Join(",", plan.Domains), valid.Priority);
+        await transport.AppendLogsAsync(TaskId,
+        [
+            WireFormat.LogLine(now, $"Task accepted with priority {valid.Priority.ToWire()} and a {timeout} s timeout per domain"),
+            .. plan.Subtasks.Select(p => WireFormat.LogLine(now,
+                $"Routed to {p.Domain}{(p.Workers.Count > 0 ? $" ({string.Join(", ", p.Workers)})" : "")} with {p.Requirements.Count} requirement(s)")),
+        ]);
+        _ = GrainFactory.GetGrain<ITaskIndexGrain>(0).Add(new TaskSummary(TaskId, valid.Description, now));
+
+        await StartSubtasksAsync(specs.Select(s => s.TaskId).ToHashSet(), specs);
+        return View();
+    }
+
+    public Task<TaskView> GetView() => Task.FromResult(View());
+
+    public async Task<TaskView> WaitForChange(long knownVersion, TimeSpan maxWait)
+    {
+        EnsureExists();
+        if (S.Version == knownVersion && !S.State.IsFinal())
+        {
+            await Task.WhenAny(_changed.Task, Task.Delay(maxWait, time));
+        }
+
+        return View();
+    }
+
+    public async Task<LogPage> GetLogs(LogCursor cursor)
+    {
+        EnsureExists();
+        var sources = S.Subtasks.Select(s => (s.TaskId, s.Domain)).Prepend((TaskId: TaskId, Domain: "orchestrator")).ToArray();
+        var pages = await Task.WhenAll(sources.Select(s => transport.ReadLogsAsync(s.TaskId, cursor.OffsetOf(s.TaskId))));
+        var entries = new List<LogEntry>();
+        var next = new Dictionary<string, long>(cursor.Offsets);
+        for (var i = 0; i < sources.Length; i++)
+        {
+            entries.AddRange(pages[i].Select(line => new LogEntry(sources[i].TaskId, sources[i].Domain, line)));
+            next[sources[i].TaskId] = cursor.OffsetOf(sources[i].TaskId) + pages[i].Count;
+        }
+
+        // Lines start with "[<ISO time>]", so ordering by that prefix merges the sources in time order (stable within a source).
+        var merged = entries.OrderBy(e => e.Line.IndexOf(']') is var end and > 0 ? e.Line[..end] : e.Line, StringComparer.Ordinal).ToArray();
+        return new LogPage(merged, new LogCursor(next));
+    }
+
+    public async Task<TaskView> Cancel()
+    {
+        EnsureExists();
+        if (S.State.IsFinal())
+        {
+            return View();
+        }
+
+        S.CancelRequested = true;
+        Changed();
+        await _writer.WriteAsync();
+        await AddLogAsync("Cancel requested");
+        var views = await Task.WhenAll(S.Subtasks.Select(s => GrainFactory.GetGrain<ISubtaskGrain>(s.TaskId).Cancel()));
+        foreach (var view in views)
+        {
+            Apply(view);
+        }
+
+        await _writer.WriteAsync();
+        return View();
+    }
+
+    public async Task<TaskView> Retry()
+    {
+        EnsureExists();
+        if (!S.State.IsFinal())
+        {
+            throw new TaskConflictException($"Task {TaskId} is still {S.State.ToWire()}; only a finished task can be retried. Cancel it first or wait.");
+        }
+
+        var failed = S.Subtasks.Where(s => s.State != SubtaskState.Completed).ToArray();
+        if (failed.Length == 0)
+        {
+            throw new TaskConflictException($"Task {TaskId} completed in every domain; there is nothing to retry.");
+        }
+
+        S.CancelRequested = false;
+        S.CompletedAt = null;
+        await AddLogAsync($"Retrying the parts that did not complete: {string.Join(", ", failed.Select(f => f.Domain))}");
+        var views = await Task.WhenAll(failed.Select(s => GrainFactory.GetGrain<ISubtaskGrain>(s.TaskId).Retry()));
+        foreach (var view in views)
+        {
+            Apply(view);
+        }
+
+        Changed();
+        await _writer.WriteAsync();
+        return View();
+    }
+
+    public Task OnSubtaskChanged(SubtaskView subtask)
+    {
+        if (!Apply(subtask))
+        {
+            return Task.CompletedTask;
+        }
+
+        return _writer.WriteAsync();
+    }
+
+    public Task OnActivity()
+    {
+        Changed(); // not written: log activity only wakes watchers
+        return Task.CompletedTask;
+    }
+
+    private async Task StartSubtasksAsync(HashSet<string> ids, IReadOnlyList<SubtaskSpec>? specs = null)
+    {
+        if (ids.Count == 0)
+        {
+            return;
+        }
+
+        specs ??= RebuildSpecs(ids);
+        var views = await Task.WhenAll(specs.Where(s => ids.Contains(s.TaskId))
+            .Select(s => GrainFactory.GetGrain<ISubtaskGrain>(s.TaskId).Start(s)));
+        foreach (var view in views)
+        {
+            Apply(view);
+        }
+
+        await _writer.WriteAsync();
+    }
+
+    private SubtaskSpec[] RebuildSpecs(HashSet<string> ids)
+    {
+        var request = S.Request!;
+        return S.Subtasks.Where(s => ids.Contains(s.TaskId)).Select(s => new SubtaskSpec
+        {
+            TaskId = s.TaskId,
+            ParentTaskId = TaskId,
+            Domain = s.Domain,
+            Description = request.Description,
+            Requirements = s.Requirements,
+            ContextJson = request.ContextJson,
+            Workers = s.Workers,
+            Priority = request.Priority,
+            TimeoutSeconds = request.TimeoutSeconds ?? options.Value.DefaultTimeoutSeconds,
+            Source = request.Source,
+            CreatedAt = S.CreatedAt,
+        }).ToArray();
+    }
+
+    /// <summary>Takes a subtask's newer view; false if it was not newer.</summary>
+    private bool Apply(SubtaskView subtask)
+    {
+        var index = S.Subtasks.FindIndex(s => s.TaskId == subtask.TaskId);
+        if (index < 0 || S.Subtasks[index].Revision >= subtask.Revision)
+        {
+            return false;
+        }
+
+        S.Subtasks[index] = subtask;
+        var before = S.State;
+        S.State = ResultAggregator.StateOf(S.Subtasks, S.CancelRequested);
+        if (S.State.IsFinal() && !before.IsFinal())
+        {
+            S.CompletedAt = time.GetUtcNow();
+            LogFinished(TaskId, S.State);
+            _ = AddLogAsync($"Task {S.State.ToWire()}");
+        }
+        else if (!S.State.IsFinal())
+        {
+            S.CompletedAt = null;
+        }
+
+        Changed();
+        return true;
+    }
+
+    private Task AddLogAsync(string text) =>
+        transport.AppendLogsAsync(TaskId, [WireFormat.LogLine(time.GetUtcNow(), text)]);
+
+    /// <summary>Bumps the version and wakes the waiters of <see cref="WaitForChange"/>.</summary>
+    private void Changed()
+    {
+        S.Version++;
+        var changed = _changed;
+        _changed = NewSignal();
+        changed.TrySetResult();
+    }
+
+    private void EnsureExists()
+    {
+        if (S.Request is null)
+        {
+            DeactivateOnIdle();
+            throw new UnknownTaskException(TaskId);
+        }
+    }
+
+    private TaskView View()
+    {
+        EnsureExists();
+        return new TaskView
+        {
+            TaskId = TaskId,
+            Description = S.Request!.Description,
+            State = S.State,
+            Priority = S.Request.Priority,
+            CreatedAt = S.CreatedAt,
+            CompletedAt = S.CompletedAt,
+            Subtasks = S.Subtasks.ToArray(),
+            Version = S.Version,
+            CancelRequested = S.CancelRequested,
+        };
+    }
+
+    private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Task {TaskId} submitted to {Domains} with priority {Priority}")]
+    private partial void LogSubmitted(string taskId, string domains, TaskPriority priority);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Task {TaskId} finished: {State}")]
+    private partial void LogFinished(string taskId, TaskState state);
+}

@@ -1,0 +1,52 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Orchestrator.Client;
+
+namespace Orchestrator.Hosting;
+
+/// <summary>
+/// A silo started inside this process with the embedded defaults, on free ports of 127.0.0.1: the orchestrator of
+/// <c>orchestrator run</c> and of the benchmark. Disposing it stops every domain and the silo.
+/// </summary>
+public sealed class EmbeddedOrchestrator : IAsyncDisposable
+{
+    private readonly IHost _host;
+
+    private EmbeddedOrchestrator(IHost host)
+    {
+        _host = host;
+        Client = host.Services.GetRequiredService<OrchestratorClient>();
+    }
+
+    public OrchestratorClient Client { get; }
+
+    public IServiceProvider Services => _host.Services;
+
+    /// <param name="settings">Configuration on top of appsettings.json and the environment, e.g. <c>Domains:Workspace</c>.</param>
+    public static async Task<EmbeddedOrchestrator> StartAsync(
+        IReadOnlyDictionary<string, string?>? settings = null,
+        LogLevel minimumLogLevel = LogLevel.Warning,
+        CancellationToken cancellationToken = default)
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true, ContentRootPath = AppContext.BaseDirectory });
+        builder.Configuration
+            .AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), optional: true)
+            .AddEnvironmentVariables()
+            .AddInMemoryCollection(settings ?? new Dictionary<string, string?>());
+        builder.Logging.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(minimumLogLevel)
+            .AddFilter("Orleans", minimumLogLevel < LogLevel.Warning ? LogLevel.Warning : minimumLogLevel);
+        builder.AddOrchestratorSilo(OrchestratorSiloHost.FreePort(), OrchestratorSiloHost.FreePort());
+        var host = builder.Build();
+        await host.StartAsync(cancellationToken);
+        return new EmbeddedOrchestrator(host);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Client.CleanupDomainsAsync(all: true);
+        await _host.StopAsync();
+        _host.Dispose();
+    }
+}

@@ -1,0 +1,17 @@
+using Orchestrator.Contracts;
+using Orchestrator.Core.Transport;
+
+namespace Orchestrator.Hosting;
+
+/// <summary>Routes what workers report to the subtask grain of each task id.</summary>
+public sealed class GrainTaskEventSink(IGrainFactory grains) : ITaskEventSink
+{
+    public Task OnStartedAsync(string taskId, string agentId, DateTimeOffset startedAt) =>
+        grains.GetGrain<ISubtaskGrain>(taskId).OnStarted(agentId, startedAt);
+
+    public Task OnResultAsync(AgentResult result) =>
+        grains.GetGrain<ISubtaskGrain>(result.TaskId).OnResult(result);
+
+    public Task OnLogsAppendedAsync(string taskId) =>
+        grains.GetGrain<ISubtaskGrain>(taskId).OnLogsAppended();
+}

@@ -1,0 +1,54 @@
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Configuration.Json;
+using Microsoft.Extensions.FileProviders;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Orchestrator.Client;
+using Orleans.Configuration;
+
+namespace Orchestrator.Hosting;
+
+/// <summary>One way to host a silo, shared by <c>silo/</c>, the CLI's embedded run and the tests.</summary>
+public static class OrchestratorSiloHost
+{
+    /// <summary>
+    /// Makes <paramref name="builder"/> an orchestrator silo on 127.0.0.1: cluster ids and ports from the
+    /// <c>Cluster</c> section (ports may be overridden), grains, storage, transport and runtime from <c>AddOrchestrator</c>.
+    /// </summary>
+    public static HostApplicationBuilder AddOrchestratorSilo(this HostApplicationBuilder builder, int? siloPort = null, int? gatewayPort = null)
+    {
+        // routing.json holds the default tables; every other source may override them.
+        builder.Configuration.Sources.Insert(0, new JsonConfigurationSource
+        {
+            Path = "routing.json",
+            Optional = false,
+            FileProvider = new PhysicalFileProvider(AppContext.BaseDirectory),
+        });
+
+        var cluster = builder.Configuration.GetSection(ClusterConnectionOptions.SectionName).Get<ClusterConnectionOptions>() ?? new();
+        var silo = siloPort ?? cluster.SiloPort;
+        var gateway = gatewayPort ?? cluster.GatewayPort;
+        builder.UseOrleans(orleans =>
+        {
+            orleans.UseLocalhostClustering(silo, gateway, new IPEndPoint(IPAddress.Loopback, silo), cluster.ServiceId, cluster.ClusterId);
+            orleans.Configure<ClusterOptions>(o =>
+            {
+                o.ClusterId = cluster.ClusterId;
+                o.ServiceId = cluster.ServiceId;
+            });
+            orleans.AddOrchestrator(builder.Configuration);
+        });
+        builder.Services.AddSingleton<OrchestratorClient>();
+        return builder;
+    }
+
+    /// <summary>A port on 127.0.0.1 that nobody listens on right now.</summary>
+    public static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}

@@ -1,0 +1,30 @@
+using Microsoft.Extensions.Logging;
+using Orchestrator.Contracts;
+using Orchestrator.Core.Routing;
+
+namespace Orchestrator.Hosting;
+
+/// <summary>
+/// When the silo is active: registers the main agent (its heartbeat then runs from the registry grain) and wakes
+/// every domain pool, which adopts domains that outlived a restart and starts its health checks.
+/// </summary>
+public sealed partial class OrchestratorStartup(IGrainFactory grains, TaskPlanner planner, ILogger<OrchestratorStartup> logger)
+    : ILifecycleParticipant<ISiloLifecycle>
+{
+    public void Participate(ISiloLifecycle lifecycle) =>
+        lifecycle.Subscribe(nameof(OrchestratorStartup), ServiceLifecycleStage.Active, StartAsync);
+
+    private async Task StartAsync(CancellationToken cancellationToken)
+    {
+        await grains.GetGrain<IAgentRegistryGrain>(0).Start();
+        foreach (var domain in planner.KnownDomains)
+        {
+            await grains.GetGrain<IDomainPoolGrain>(domain).List();
+        }
+
+        LogStarted(string.Join(", ", planner.KnownDomains));
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Orchestrator started; domains: {Domains}")]
+    private partial void LogStarted(string domains);
+}

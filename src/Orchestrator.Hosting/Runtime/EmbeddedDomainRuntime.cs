@@ -1,0 +1,118 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Orchestrator.Core.Domains;
+using Orchestrator.Core.Transport;
+using Orchestrator.Worker;
+using Orchestrator.Worker.Agents;
+
+namespace Orchestrator.Hosting.Runtime;
+
+/// <summary>
+/// The embedded default: each domain instance is a <see cref="DomainWorker"/> loop running inside the silo's
+/// process, with the same registration, heartbeats and queues a container would use.
+/// </summary>
+public sealed class EmbeddedDomainRuntime(
+    IWorkerTransport transport,
+    IAgentDirectory directory,
+    IOptions<DomainsOptions> options,
+    TimeProvider time,
+    ILoggerFactory loggers) : IDomainRuntime, IAsyncDisposable
+{
+    private readonly ConcurrentDictionary<string, Instance> _instances = new(StringComparer.Ordinal);
+
+    public Task<DomainInstance> SpawnAsync(string domainType, CancellationToken cancellationToken = default)
+    {
+        var agent = options.Value.AgentFor(domainType);
+        var id = DomainIds.New(domainType);
+        var worker = new DomainWorker(
+            new WorkerOptions
+            {
+                AgentId = id,
+                DomainType = domainType,
+                Concurrency = Math.Max(1, agent.Concurrency),
+                ShutdownGrace = agent.ShutdownGrace,
+                HeartbeatInterval = agent.HeartbeatInterval,
+            },
+            transport,
+            directory,
+            CreateRunner(agent),
+            options.Value.WorkspacePath,
+            time,
+            loggers.CreateLogger<DomainWorker>());
+        var stop = new CancellationTokenSource();
+        var instance = new Instance(id, domainType, time.GetUtcNow(), Math.Max(1, agent.Concurrency), stop);
+        _instances[id] = instance;
+        instance.Run = Task.Run(() => worker.RunAsync(stop.Token), CancellationToken.None);
+        return Task.FromResult(instance.Describe());
+    }
+
+    public async Task StopAsync(string domainId, CancellationToken cancellationToken = default)
+    {
+        if (_instances.TryGetValue(domainId, out var instance))
+        {
+            await instance.StopAsync().ConfigureAwait(false);
+        }
+    }
+
+    public Task RemoveAsync(string domainId, CancellationToken cancellationToken = default)
+    {
+        if (_instances.TryGetValue(domainId, out var instance) && instance.Run!.IsCompleted)
+        {
+            _instances.TryRemove(domainId, out _);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task<IReadOnlyList<DomainInstance>> ListAsync(string? domainType = null, CancellationToken cancellationToken = default) =>
+        Task.FromResult<IReadOnlyList<DomainInstance>>(_instances.Values
+            .Where(i => domainType is null || i.DomainType == domainType)
+            .Select(i => i.Describe())
+            .OrderBy(i => i.CreatedAt)
+            .ToArray());
+
+    public async ValueTask DisposeAsync()
+    {
+        await Task.WhenAll(_instances.Values.Select(i => i.StopAsync())).ConfigureAwait(false);
+    }
+
+    private IAgentRunner CreateRunner(AgentOptions agent) => agent.Kind.ToLowerInvariant() switch
+    {
+        "noop" => new NoOpAgentRunner(),
+        "process" => new ProcessAgentRunner(new AgentCommandOptions
+        {
+            Command = agent.Command,
+            Workspace = options.Value.WorkspacePath,
+            IgnorePatterns = agent.IgnorePatterns,
+        }),
+        _ => throw new InvalidOperationException($"Domains:Agent:Kind '{agent.Kind}' is not known; use 'process' or 'noop'."),
+    };
+
+    private sealed class Instance(string id, string domainType, DateTimeOffset createdAt, int concurrency, CancellationTokenSource stop)
+    {
+        public string DomainType => domainType;
+        public DateTimeOffset CreatedAt => createdAt;
+        public Task? Run { get; set; }
+
+        public DomainInstance Describe() => Run switch
+        {
+            { IsFaulted: true } => new(id, domainType, DomainInstanceState.Exited, createdAt, concurrency, Run.Exception!.GetBaseException().Message),
+            { IsCompleted: true } => new(id, domainType, DomainInstanceState.Exited, createdAt, concurrency, "stopped"),
+            _ => new(id, domainType, DomainInstanceState.Running, createdAt, concurrency, "in-process worker loop"),
+        };
+
+        public async Task StopAsync()
+        {
+            await stop.CancelAsync().ConfigureAwait(false);
+            try
+            {
+                await Run!.ConfigureAwait(false);
+            }
+            catch (Exception)
+            {
+                // Its failure is shown by Describe(); stopping is done either way.
+            }
+        }
+    }
+}

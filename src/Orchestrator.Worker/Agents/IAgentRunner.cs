@@ -1,0 +1,18 @@
+using Orchestrator.Core.Protocol;
+
+namespace Orchestrator.Worker.Agents;
+
+/// <summary>Runs one task with an agent and tells how it went. Output lines go to <paramref name="output"/> as they come.</summary>
+public interface IAgentRunner
+{
+    Task<AgentOutcome> RunAsync(TaskMessage message, string prompt, Action<string> output, CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// How a run ended. <see cref="ExitCode"/> 0 is success; a run stopped by its timeout or by a cancel has
+/// <see cref="StopReason"/> set and the agent's whole process tree killed.
+/// </summary>
+public sealed record AgentOutcome(int? ExitCode, string? StopReason, string StdoutTail, FileChanges Files, TimeSpan Duration)
+{
+    public bool Succeeded => ExitCode == 0 && StopReason is null;
+}

@@ -1,0 +1,254 @@
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using Microsoft.Extensions.Logging;
+using Orchestrator.Contracts;
+using Orchestrator.Core.Protocol;
+using Orchestrator.Core.Transport;
+using Orchestrator.Worker.Agents;
+
+namespace Orchestrator.Worker;
+
+/// <summary>
+/// The worker loop of one domain instance: registers, heartbeats, takes its domain's tasks, runs the agent,
+/// and reports each result with the files it changed. Stopping it stops taking tasks, lets running ones finish
+/// within the grace period, fails the rest with a reason, and deregisters.
+/// </summary>
+public sealed partial class DomainWorker(
+    WorkerOptions options,
+    IWorkerTransport transport,
+    IAgentDirectory directory,
+    IAgentRunner agent,
+    string workspace,
+    TimeProvider time,
+    ILogger<DomainWorker> logger)
+{
+    private int _running;
+
+    public string AgentId => options.AgentId;
+
+    /// <summary>Runs until <paramref name="stoppingToken"/> fires, then shuts down gracefully.</summary>
+    public async Task RunAsync(CancellationToken stoppingToken)
+    {
+        await directory.RegisterAsync(new AgentInfo
+        {
+            AgentId = options.AgentId,
+            Role = options.Role,
+            DomainType = options.DomainType,
+            Status = "active",
+            ContainerId = options.ContainerId,
+            Concurrency = options.Concurrency,
+        }, CancellationToken.None).ConfigureAwait(false);
+        LogRegistered(options.AgentId, options.DomainType, options.Concurrency);
+
+        using var killRunning = new CancellationTokenSource();
+        await using var graceOnStop = stoppingToken.Register(() =>
+        {
+            _ = directory.SetStatusAsync(options.AgentId, "stopping", CancellationToken.None);
+            killRunning.CancelAfter(options.ShutdownGrace);
+        });
+
+        var heartbeat = HeartbeatAsync(stoppingToken);
+        var consumers = Enumerable.Range(0, options.Concurrency)
+            .Select(_ => ConsumeAsync(stoppingToken, killRunning.Token))
+            .ToArray();
+        await Task.WhenAll(consumers).ConfigureAwait(false);
+        await heartbeat.ConfigureAwait(false);
+
+        await directory.DeregisterAsync(options.AgentId, CancellationToken.None).ConfigureAwait(false);
+        LogDeregistered(options.AgentId);
+    }
+
+    private async Task HeartbeatAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(options.HeartbeatInterval, time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
+            {
+                try
+                {
+                    if (!await directory.HeartbeatAsync(options.AgentId, stoppingToken).ConfigureAwait(false))
+                    {
+                        await directory.RegisterAsync(new AgentInfo
+                        {
+                            AgentId = options.AgentId,
+                            Role = options.Role,
+                            DomainType = options.DomainType,
+                            Status = _running > 0 ? "busy" : "active",
+                            ContainerId = options.ContainerId,
+                            Concurrency = options.Concurrency,
+                        }, stoppingToken).ConfigureAwait(false);
+                    }
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    LogHeartbeatFailed(e, options.AgentId);
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private async Task ConsumeAsync(CancellationToken stopTaking, CancellationToken killRunning)
+    {
+        while (!stopTaking.IsCancellationRequested)
+        {
+            TaskLease? lease;
+            try
+            {
+                lease = await transport.TakeAsync(options.DomainType, options.TakeWait, stopTaking).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (stopTaking.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e)
+            {
+                LogTakeFailed(e, options.DomainType);
+                await Task.Delay(TimeSpan.FromSeconds(1), time, stopTaking).ContinueWith(_ => { }, TaskScheduler.Default).ConfigureAwait(false);
+                continue;
+            }
+
+            if (lease is not null)
+            {
+                await RunOneAsync(lease, killRunning).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async Task RunOneAsync(TaskLease lease, CancellationToken killRunning)
+    {
+        TaskMessage message;
+        try
+        {
+            message = TaskMessage.Parse(lease.RawMessage);
+        }
+        catch (WireFormatException e)
+        {
+            await RejectAsync(lease, e.Message).ConfigureAwait(false);
+            return;
+        }
+
+        Interlocked.Increment(ref _running);
+        var startedAt = time.GetUtcNow();
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(killRunning, lease.Withdrawn);
+        try
+        {
+            await transport.MarkStartedAsync(lease, options.AgentId, startedAt, CancellationToken.None).ConfigureAwait(false);
+            AgentOutcome outcome;
+            await using (var log = new LogBatcher(
+                lines => transport.AppendLogsAsync(message.TaskId, lines, CancellationToken.None),
+                options.LogFlushInterval, options.LogBatchLines, time))
+            {
+                log.Add($"{options.AgentId} started the task (attempt {message.Attempt})");
+                try
+                {
+                    outcome = await agent.RunAsync(message, PromptBuilder.Build(message, workspace), log.Add, stop.Token).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    outcome = new AgentOutcome(null, e.Message, "", FileChanges.None, time.GetUtcNow() - startedAt);
+                }
+
+                log.Add(outcome.Succeeded
+                    ? $"{options.AgentId} completed the task in {outcome.Duration.TotalSeconds:0.0} s"
+                    : $"{options.AgentId} failed the task: {ErrorOf(outcome, killRunning)}");
+            }
+
+            if (lease.Withdrawn.IsCancellationRequested)
+            {
+                return; // the orchestrator took the task back (cancel or re-dispatch); it waits for no result from this run
+            }
+
+            await transport.CompleteAsync(lease, ResultOf(message, outcome, startedAt, killRunning), CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            LogReportFailed(e, message.TaskId);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _running);
+        }
+    }
+
+    private AgentResult ResultOf(TaskMessage message, AgentOutcome outcome, DateTimeOffset startedAt, CancellationToken killRunning)
+    {
+        var output = new JsonObject
+        {
+            ["stdout"] = outcome.StdoutTail,
+            ["files_created"] = ToJson(outcome.Files.Created),
+            ["files_modified"] = ToJson(outcome.Files.Modified),
+            ["files_deleted"] = ToJson(outcome.Files.Deleted),
+            ["exit_code"] = outcome.ExitCode,
+            ["duration_ms"] = (long)outcome.Duration.TotalMilliseconds,
+            ["agent_id"] = options.AgentId,
+        };
+        return new AgentResult
+        {
+            TaskId = message.TaskId,
+            Succeeded = outcome.Succeeded,
+            OutputJson = output.ToJsonString(),
+            Error = outcome.Succeeded ? null : ErrorOf(outcome, killRunning),
+            StartedAt = startedAt,
+            CompletedAt = time.GetUtcNow(),
+            AgentId = options.AgentId,
+        };
+    }
+
+    private static string ErrorOf(AgentOutcome outcome, CancellationToken killRunning) => outcome switch
+    {
+        { StopReason: not null } when killRunning.IsCancellationRequested => "The worker was stopped before the task finished (shutdown grace period over)",
+        { StopReason: { } reason } => reason,
+        { ExitCode: { } code } when code != 0 => $"Agent exited with code {code}",
+        _ => "",
+    };
+
+    /// <summary>A message that cannot be run: fail it with the reason when its task id can be read, else drop it. Either way, log the key.</summary>
+    private async Task RejectAsync(TaskLease lease, string reason)
+    {
+        var taskId = TaskIdPattern().Match(lease.RawMessage) is { Success: true } match ? match.Groups[1].Value : null;
+        LogMalformed($"tasks:active:{lease.Domain}", taskId ?? "(unreadable)", reason);
+        if (taskId is null)
+        {
+            await transport.DiscardAsync(lease, CancellationToken.None).ConfigureAwait(false);
+            return;
+        }
+
+        var now = time.GetUtcNow();
+        await transport.CompleteAsync(lease, new AgentResult
+        {
+            TaskId = taskId,
+            Succeeded = false,
+            Error = $"Malformed task message: {reason}",
+            StartedAt = now,
+            CompletedAt = now,
+            AgentId = options.AgentId,
+        }, CancellationToken.None).ConfigureAwait(false);
+    }
+
+    private static JsonArray ToJson(IEnumerable<string> items) => new(items.Select(i => (JsonNode?)i).ToArray());
+
+    [GeneratedRegex("\"task_id\"\\s*:\\s*\"([^\"]{1,200})\"")]
+    private static partial Regex TaskIdPattern();
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Worker {AgentId} registered for domain {DomainType} with concurrency {Concurrency}")]
+    private partial void LogRegistered(string agentId, string domainType, int concurrency);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Worker {AgentId} deregistered")]
+    private partial void LogDeregistered(string agentId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Heartbeat of {AgentId} failed")]
+    private partial void LogHeartbeatFailed(Exception e, string agentId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Taking a task of domain {Domain} failed; trying again")]
+    private partial void LogTakeFailed(Exception e, string domain);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Reporting the result of task {TaskId} failed")]
+    private partial void LogReportFailed(Exception e, string taskId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Malformed message in {Key} (task {TaskId}): {Reason}")]
+    private partial void LogMalformed(string key, string taskId, string reason);
+}
