@@ -147,9 +147,10 @@ public sealed partial class DomainWorker(
                 {
                     outcome = await agent.RunAsync(message, PromptBuilder.Build(message, workspace), log.Add, stop.Token).ConfigureAwait(false);
                 }
-                catch (Exception e) when (e is not OperationCanceledException)
+                catch (Exception e)
                 {
-                    outcome = new AgentOutcome(null, e.Message, "", FileChanges.None, time.GetUtcNow() - startedAt);
+                    var reason = e is OperationCanceledException ? "Stopped before it finished" : $"The agent could not run: {e.Message}";
+                    outcome = new AgentOutcome(null, reason, "", FileChanges.None, time.GetUtcNow() - startedAt);
                 }
 
                 log.Add(outcome.Succeeded

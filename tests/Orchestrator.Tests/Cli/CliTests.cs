@@ -1,0 +1,88 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using Orchestrator.Tests.Support;
+
+namespace Orchestrator.Tests.Cli;
+
+/// <summary>The `orchestrator` command as a user runs it: a real process, its exit code, stdout and stderr.</summary>
+public sealed class CliTests
+{
+    private static async Task<(int ExitCode, string Stdout, string Stderr)> RunCliAsync(params string[] args)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "orchestrator.dll"));
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var bound = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        await process.WaitForExitAsync(bound.Token);
+        return (process.ExitCode, await stdout, await stderr);
+    }
+
+    [Fact]
+    public async Task Run_completes_the_seed_example_and_each_domain_reports_the_file_its_demo_agent_wrote()
+    {
+        using var workspace = new TempDirectory();
+
+        var (exit, stdout, stderr) = await RunCliAsync("run", "Create user registration with form and API",
+            "-r", "POST /api/users/register", "-r", "Build registration form component", "--workspace", workspace.Path, "--json");
+
+        Assert.True(exit == 0, stderr);
+        var result = JsonNode.Parse(stdout)!;
+        Assert.Equal("completed", (string?)result["status"]);
+        Assert.Equal(["backend", "frontend"], result["domains_used"]!.AsArray().Select(d => (string?)d));
+        foreach (var subtask in result["subtasks"]!.AsArray())
+        {
+            var domain = (string)subtask!["domain"]!;
+            var own = subtask["output"]!["files_created"]!.AsArray().Select(f => (string)f!).Single(f => f.StartsWith($"demo/{domain}/"));
+            Assert.True(File.Exists(Path.Combine(workspace.Path, own)), own);
+        }
+
+        Assert.Contains("submitted to backend, frontend", stderr); // progress goes to stderr when stdout is JSON
+    }
+
+    [Fact]
+    public async Task Analyze_json_has_domains_and_subtasks_with_their_workers()
+    {
+        var (exit, stdout, _) = await RunCliAsync("analyze", "Deploy the authentication service", "--json");
+
+        Assert.Equal(0, exit);
+        var plan = JsonNode.Parse(stdout)!;
+        Assert.Equal(["backend", "devops"], plan["domains"]!.AsArray().Select(d => (string?)d));
+        var devops = plan["subtasks"]!.AsArray().Single(s => (string?)s!["domain"] == "devops")!;
+        Assert.Equal("Deploy the authentication service", (string?)devops["description"]);
+        Assert.NotNull(devops["requirements"]!.AsArray());
+        Assert.Contains("ci-worker", devops["workers"]!.AsArray().Select(w => (string?)w));
+    }
+
+    [Theory]
+    [InlineData("The description is empty", "analyze", " ")]
+    [InlineData("must be a JSON object", "analyze", "Add an API", "--context", "[1]")]
+    [InlineData("Unknown domain 'mobile'", "analyze", "Add an API", "--domain", "mobile")]
+    [InlineData("Invalid priority 'urgent'", "run", "Add an API", "--priority", "urgent")]
+    [InlineData("out of range", "run", "Add an API", "--timeout", "0")]
+    [InlineData("No domain matches this task", "run", "make coffee")]
+    public async Task Bad_input_gets_one_line_naming_the_problem_and_a_non_zero_exit(string expected, params string[] args)
+    {
+        var (exit, stdout, stderr) = await RunCliAsync(args);
+
+        Assert.Equal(2, exit);
+        Assert.Contains(expected, stderr);
+        Assert.StartsWith("error: ", stderr);
+        Assert.Equal("", stdout);
+    }
+
+    [Fact]
+    public async Task Commands_against_a_silo_that_is_not_running_say_how_to_start_one()
+    {
+        var (exit, _, stderr) = await RunCliAsync("status", "some-task");
+
+        Assert.Equal(4, exit);
+        Assert.Contains("dotnet run --project silo", stderr);
+    }
+}

@@ -1,0 +1,262 @@
+using Orchestrator.Contracts;
+using Orchestrator.Core.Aggregation;
+using Orchestrator.Tests.Support;
+
+namespace Orchestrator.Tests.Lifecycle;
+
+/// <summary>The task lifecycle on an Orleans test cluster, with real agent processes in a real workspace.</summary>
+public sealed class TaskLifecycleTests
+{
+    private const string WritesDomainFile = """
+        mkdir -p out && cat > "out/$DOMAIN_TYPE.txt"
+        echo "wrote out/$DOMAIN_TYPE.txt"
+        """;
+
+    private static TaskSubmission Registration(int? timeout = null) => new()
+    {
+        Description = "Create user registration with form and API",
+        Requirements = ["POST /api/users/register", "Build registration form component"],
+        TimeoutSeconds = timeout,
+    };
+
+    [Fact]
+    public async Task A_two_domain_task_completes_with_the_files_its_agents_wrote()
+    {
+        await using var cluster = await OrchestratorCluster.StartAsync(dir => new() { ["Domains:Agent:Command"] = dir.Script("agent.sh", WritesDomainFile) });
+
+        var submitted = await cluster.Client.SubmitAsync(Registration());
+        var result = await cluster.ResultAsync(submitted.TaskId);
+
+        Assert.Equal(TaskState.Completed, result.State);
+        Assert.Equal(["backend", "frontend"], result.Subtasks.Select(s => s.Domain));
+        Assert.Contains("out/backend.txt", ResultAggregator.FilesOf(result.Subtasks[0], "files_created"));
+        Assert.Contains("out/frontend.txt", ResultAggregator.FilesOf(result.Subtasks[1], "files_created"));
+        Assert.Contains("POST /api/users/register", File.ReadAllText(Path.Combine(cluster.Workspace, "out/backend.txt")));
+        var json = ResultAggregator.ToResultJson(result);
+        Assert.Equal(2, json["files_created"]!.AsArray().Count);
+    }
+
+    [Fact]
+    public async Task A_domain_whose_agent_fails_leaves_the_task_partially_completed_with_its_error()
+    {
+        await using var cluster = await OrchestratorCluster.StartAsync(dir => new()
+        {
+            ["Domains:Agent:Command"] = dir.Script("agent.sh", WritesDomainFile),
+            ["Domains:Types:frontend:Command"] = dir.Script("failing.sh", "echo broken >&2\nexit 3"),
+        });
+
+        var result = await cluster.ResultAsync((await cluster.Client.SubmitAsync(Registration())).TaskId);
+
+        Assert.Equal(TaskState.PartiallyCompleted, result.State);
+        Assert.Equal(SubtaskState.Completed, result.Subtasks.Single(s => s.Domain == "backend").State);
+        var frontend = result.Subtasks.Single(s => s.Domain == "frontend");
+        Assert.Equal(SubtaskState.Failed, frontend.State);
+        Assert.Equal("Agent exited with code 3", frontend.Error);
+    }
+
+    [Fact]
+    public async Task A_failing_part_is_retried_by_the_policy_until_it_succeeds()
+    {
+        await using var cluster = await OrchestratorCluster.StartAsync(dir => new()
+        {
+            ["Orchestrator:Retry:MaxAttempts"] = "3",
+            ["Domains:Agent:Command"] = dir.Script("flaky.sh", $"""
+                echo run >> '{dir.File("runs")}'
+                [ "$(wc -l < '{dir.File("runs")}')" -ge 3 ] || exit 1
+                """),
+        });
+
+        var result = await cluster.ResultAsync((await cluster.Client.SubmitAsync(new TaskSubmission { Description = "Add an API endpoint" })).TaskId);
+
+        Assert.Equal(TaskState.Completed, result.State);
+        Assert.Equal(3, result.Subtasks.Single().Attempts);
+    }
+
+    [Fact]
+    public async Task A_timeout_is_enforced_by_the_orchestrator_even_when_the_worker_ignores_it()
+    {
+        await using var cluster = await OrchestratorCluster.StartAsync(dir => new() { ["Domains:Agent:Command"] = "exit 99" });
+        var rogue = new HangingAgentRunner();
+        cluster.StartExternalWorker("backend-0000r0g0", "backend", rogue, TimeSpan.FromMilliseconds(200));
+
+        var submitted = await cluster.Client.SubmitAsync(new TaskSubmission { Description = "Add an API endpoint", TimeoutSeconds = 1 });
+        var result = await cluster.ResultAsync(submitted.TaskId);
+
+        Assert.Equal(TaskState.Failed, result.State);
+        var subtask = result.Subtasks.Single();
+        Assert.Equal(SubtaskState.TimedOut, subtask.State);
+        Assert.StartsWith("Timed out after 1 s", subtask.Error);
+    }
+
+    [Fact]
+    public async Task Retry_reruns_only_the_parts_that_did_not_complete()
+    {
+        await using var cluster = await OrchestratorCluster.StartAsync(dir => new()
+        {
+            ["Domains:Agent:Command"] = dir.Script("agent.sh", $"echo \"$DOMAIN_TYPE\" >> '{dir.File("runs")}'\n" + WritesDomainFile),
+            ["Domains:Types:frontend:Command"] = dir.Script("needs-flag.sh", $"echo frontend >> '{dir.File("runs")}'\n[ -f '{dir.File("flag")}' ] || exit 2"),
+        });
+        var first = await cluster.ResultAsync((await cluster.Client.SubmitAsync(Registration())).TaskId);
+        Assert.Equal(TaskState.PartiallyCompleted, first.State);
+
+        File.WriteAllText(cluster.Dir.File("flag"), "");
+        await cluster.Client.RetryAsync(first.TaskId);
+        var second = await cluster.ResultAsync(first.TaskId);
+
+        Assert.Equal(TaskState.Completed, second.State);
+        Assert.Equal(1, second.Subtasks.Single(s => s.Domain == "backend").Attempts);
+        Assert.Equal(2, second.Subtasks.Single(s => s.Domain == "frontend").Attempts);
+        Assert.Equal(["backend", "frontend", "frontend"], File.ReadAllLines(cluster.Dir.File("runs")).Order());
+    }
+
+    [Fact]
+    public async Task Retrying_a_task_that_is_still_running_is_refused()
+    {
+        await using var cluster = await OrchestratorCluster.StartAsync(dir => new() { ["Domains:Agent:Command"] = "sleep 300" });
+        var submitted = await cluster.Client.SubmitAsync(new TaskSubmission { Description = "Add an API endpoint" });
+
+        var error = await Assert.ThrowsAsync<TaskConflictException>(() => cluster.Client.RetryAsync(submitted.TaskId));
+
+        Assert.Contains("only a finished task can be retried", error.Message);
+        await cluster.Client.CancelAsync(submitted.TaskId);
+    }
+
+    [Fact]
+    public async Task Cancel_stops_the_running_agents_and_marks_the_task_cancelled()
+    {
+        await using var cluster = await OrchestratorCluster.StartAsync(dir => new()
+        {
+            ["Domains:Agent:Command"] = dir.Script("slow.sh", $"echo $$ > '{dir.File("agent.pid")}'\nexec sleep 300"),
+        });
+        var submitted = await cluster.Client.SubmitAsync(new TaskSubmission { Description = "Add an API endpoint" });
+        await cluster.WaitUntilAsync(submitted.TaskId, t => t.Subtasks.All(s => s.State == SubtaskState.InProgress));
+
+        var cancelled = await cluster.Client.CancelAsync(submitted.TaskId);
+
+        Assert.Equal(TaskState.Cancelled, cancelled.State);
+        Assert.Equal("Cancelled by the user", cancelled.Subtasks.Single().Error);
+        var pid = int.Parse(File.ReadAllText(cluster.Dir.File("agent.pid")).Trim());
+        await Eventually.TrueAsync(() => !Directory.Exists($"/proc/{pid}"), $"agent process {pid} still runs after cancel");
+    }
+
+    [Fact]
+    public async Task Higher_priority_work_is_dispatched_first_within_a_domain()
+    {
+        await using var cluster = await OrchestratorCluster.StartAsync(dir => new()
+        {
+            ["Domains:Agent:Command"] = dir.Script("ordered.sh", $$"""
+                task=$(awk 'f { print; exit } /^## Task$/ { f = 1 }' "$PROMPT_FILE")
+                if [ "$task" = "API blocker" ]; then
+                  for i in $(seq 1 600); do [ -f '{{dir.File("release")}}' ] && exit 0; sleep 0.1; done
+                  exit 1
+                fi
+                echo "$task" >> '{{dir.File("order")}}'
+                """),
+        });
+        var blocker = await cluster.Client.SubmitAsync(new TaskSubmission { Description = "API blocker" });
+        await cluster.WaitUntilAsync(blocker.TaskId, t => t.Subtasks.All(s => s.State == SubtaskState.InProgress));
+
+        var queued = new List<TaskView>();
+        foreach (var priority in new[] { TaskPriority.Low, TaskPriority.Normal, TaskPriority.Low, TaskPriority.High, TaskPriority.Normal, TaskPriority.High })
+        {
+            queued.Add(await cluster.Client.SubmitAsync(new TaskSubmission { Description = $"API {priority.ToWire()} {queued.Count}", Priority = priority }));
+        }
+
+        File.WriteAllText(cluster.Dir.File("release"), "");
+        foreach (var task in queued)
+        {
+            Assert.Equal(TaskState.Completed, (await cluster.ResultAsync(task.TaskId)).State);
+        }
+
+        Assert.Equal(["API high 3", "API high 5", "API normal 1", "API normal 4", "API low 0", "API low 2"], File.ReadAllLines(cluster.Dir.File("order")));
+    }
+
+    [Fact]
+    public async Task Work_held_by_an_agent_that_stops_heart_beating_runs_again_on_a_replacement()
+    {
+        await using var cluster = await OrchestratorCluster.StartAsync(dir => new()
+        {
+            ["Orchestrator:Retry:MaxAttempts"] = "2",
+            ["Domains:Agent:Command"] = dir.Script("agent.sh", WritesDomainFile),
+        });
+        var silent = new HangingAgentRunner();
+        cluster.StartExternalWorker("backend-5113e47a", "backend", silent, heartbeat: TimeSpan.FromHours(1));
+
+        var submitted = await cluster.Client.SubmitAsync(new TaskSubmission { Description = "Add an API endpoint" });
+        await silent.Started.WaitAsync(TimeSpan.FromSeconds(30));
+        var result = await cluster.ResultAsync(submitted.TaskId);
+
+        Assert.Equal(TaskState.Completed, result.State);
+        var subtask = result.Subtasks.Single();
+        Assert.Equal(2, subtask.Attempts);
+        Assert.NotEqual("backend-5113e47a", subtask.AgentId);
+        var logs = await cluster.Client.GetLogsAsync(submitted.TaskId);
+        Assert.Contains(logs.Entries, e => e.Line.Contains("Agent backend-5113e47a stopped heart-beating"));
+    }
+
+    [Fact]
+    public async Task Logs_are_readable_while_the_task_runs()
+    {
+        await using var cluster = await OrchestratorCluster.StartAsync(dir => new()
+        {
+            ["Domains:Agent:Command"] = dir.Script("chatty.sh", $"""
+                echo "step one done"
+                for i in $(seq 1 600); do [ -f '{dir.File("release")}' ] && exit 0; sleep 0.1; done
+                exit 1
+                """),
+        });
+        var submitted = await cluster.Client.SubmitAsync(new TaskSubmission { Description = "Add an API endpoint" });
+
+        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await foreach (var update in cluster.Client.WatchAsync(submitted.TaskId, bound.Token))
+        {
+            if (update.Logs.Any(l => l.Line.EndsWith("step one done")))
+            {
+                Assert.Equal(SubtaskState.InProgress, update.Task.Subtasks.Single().State);
+                break;
+            }
+        }
+
+        File.WriteAllText(cluster.Dir.File("release"), "");
+        Assert.Equal(TaskState.Completed, (await cluster.ResultAsync(submitted.TaskId)).State);
+        var logs = await cluster.Client.GetLogsAsync(submitted.TaskId);
+        Assert.Contains(logs.Entries, e => e.Source == "orchestrator" && e.Line.Contains("Routed to backend"));
+        Assert.Contains(logs.Entries, e => e.Source == "backend" && e.Line.EndsWith("step one done"));
+    }
+
+    [Fact]
+    public async Task Asking_for_a_task_id_that_does_not_exist_says_so()
+    {
+        await using var cluster = await OrchestratorCluster.StartAsync(_ => new());
+
+        var error = await Assert.ThrowsAsync<UnknownTaskException>(() => cluster.Client.GetAsync("no-such-task"));
+
+        Assert.Contains("No task with id 'no-such-task'", error.Message);
+    }
+
+    [Fact]
+    public async Task Invalid_input_is_refused_and_stores_nothing()
+    {
+        await using var cluster = await OrchestratorCluster.StartAsync(_ => new());
+
+        await Assert.ThrowsAsync<InvalidTaskRequestException>(() => cluster.Client.SubmitAsync(new TaskSubmission { Description = "api", ContextJson = "[]" }));
+
+        Assert.Empty(await cluster.Client.ListTasksAsync());
+    }
+
+    [Fact]
+    public async Task The_orchestrator_registers_as_the_main_agent_and_domains_register_as_they_start()
+    {
+        await using var cluster = await OrchestratorCluster.StartAsync(dir => new() { ["Domains:Agent:Command"] = dir.Script("agent.sh", WritesDomainFile) });
+        await cluster.ResultAsync((await cluster.Client.SubmitAsync(new TaskSubmission { Description = "Add an API endpoint" })).TaskId);
+
+        var agents = await cluster.Client.ListAgentsAsync();
+
+        Assert.Contains(agents, a => a is { AgentId: "main-orchestrator", Role: "main", Healthy: true });
+        var domain = Assert.Single(agents, a => a.Role == "domain");
+        Assert.Equal("backend", domain.DomainType);
+        Assert.Matches("^backend-[0-9a-f]{8}$", domain.AgentId);
+        var pools = await cluster.Client.ListDomainsAsync();
+        Assert.Contains(pools.Single(p => p.DomainType == "backend").Domains, d => d.DomainId == domain.AgentId && d.Healthy);
+    }
+}

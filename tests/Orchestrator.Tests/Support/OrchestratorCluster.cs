@@ -1,0 +1,137 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using Orchestrator.Client;
+using Orchestrator.Contracts;
+using Orchestrator.Core.Protocol;
+using Orchestrator.Core.Transport;
+using Orchestrator.Hosting;
+using Orchestrator.Worker;
+using Orchestrator.Worker.Agents;
+using Orleans.TestingHost;
+
+namespace Orchestrator.Tests.Support;
+
+/// <summary>
+/// A one-silo Orleans test cluster configured as an orchestrator with the embedded defaults, short timings, a
+/// temporary workspace and agent scripts of the test's choosing.
+/// </summary>
+public sealed class OrchestratorCluster : IAsyncDisposable
+{
+    private readonly InProcessTestCluster _cluster;
+    private readonly List<(CancellationTokenSource Stop, Task Run)> _externalWorkers = [];
+
+    private OrchestratorCluster(InProcessTestCluster cluster, TempDirectory dir, OrchestratorClient client)
+    {
+        _cluster = cluster;
+        Dir = dir;
+        Client = client;
+    }
+
+    public TempDirectory Dir { get; }
+
+    public string Workspace => Dir.File("workspace");
+
+    public OrchestratorClient Client { get; }
+
+    public IServiceProvider Silo => _cluster.GetSiloServiceProvider();
+
+    public static async Task<OrchestratorCluster> StartAsync(Func<TempDirectory, Dictionary<string, string?>> configure)
+    {
+        var dir = new TempDirectory();
+        Directory.CreateDirectory(dir.File("workspace"));
+        var settings = new Dictionary<string, string?>
+        {
+            ["Domains:Workspace"] = dir.File("workspace"),
+            ["Domains:Agent:Kind"] = "process",
+            ["Domains:Agent:Command"] = "{demo}",
+            ["Domains:Agent:HeartbeatInterval"] = "00:00:00.200",
+            ["Domains:Agent:ShutdownGrace"] = "00:00:01",
+            ["Orchestrator:SchedulerTick"] = "00:00:00.100",
+            ["Orchestrator:HealthCheckInterval"] = "00:00:00.250",
+            ["Orchestrator:DeadlineGrace"] = "00:00:00.200",
+            ["Orchestrator:HeartbeatTtl"] = "00:00:01",
+            ["Orchestrator:Retry:MaxAttempts"] = "1",
+            ["Orchestrator:Retry:InitialBackoff"] = "00:00:00.050",
+        };
+        foreach (var (key, value) in configure(dir))
+        {
+            settings[key] = value;
+        }
+
+        var configuration = Routing.Configuration(settings);
+        var builder = new InProcessTestClusterBuilder(1);
+        builder.ConfigureSilo((_, silo) => silo.AddOrchestrator(configuration));
+        var cluster = builder.Build();
+        await cluster.DeployAsync();
+        var client = new OrchestratorClient(cluster.Client, Routing.Planner(settings), Routing.Validator(settings));
+        return new OrchestratorCluster(cluster, dir, client);
+    }
+
+    /// <summary>Waits for the task to be final, bounded so that a hang fails the test instead of the run.</summary>
+    public async Task<TaskView> ResultAsync(string taskId, int seconds = 60)
+    {
+        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(seconds));
+        return await Client.WaitForResultAsync(taskId, bound.Token);
+    }
+
+    /// <summary>Follows the task until <paramref name="condition"/> holds for its view; bounded.</summary>
+    public async Task<TaskView> WaitUntilAsync(string taskId, Func<TaskView, bool> condition, int seconds = 60)
+    {
+        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(seconds));
+        await foreach (var update in Client.WatchAsync(taskId, bound.Token))
+        {
+            if (condition(update.Task))
+            {
+                return update.Task;
+            }
+        }
+
+        throw new Xunit.Sdk.XunitException($"Task {taskId} finished without reaching the awaited state");
+    }
+
+    /// <summary>
+    /// A worker that joins like an external agent (registry only, not started by the runtime), runs tasks with
+    /// <paramref name="agent"/>, and heartbeats every <paramref name="heartbeat"/>.
+    /// </summary>
+    public void StartExternalWorker(string agentId, string domainType, IAgentRunner agent, TimeSpan heartbeat)
+    {
+        var worker = new DomainWorker(
+            new WorkerOptions { AgentId = agentId, DomainType = domainType, HeartbeatInterval = heartbeat, ShutdownGrace = TimeSpan.FromSeconds(1) },
+            Silo.GetRequiredService<IWorkerTransport>(),
+            Silo.GetRequiredService<IAgentDirectory>(),
+            agent,
+            Workspace,
+            TimeProvider.System,
+            NullLogger<DomainWorker>.Instance);
+        var stop = new CancellationTokenSource();
+        _externalWorkers.Add((stop, Task.Run(() => worker.RunAsync(stop.Token))));
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var (stop, run) in _externalWorkers)
+        {
+            await stop.CancelAsync();
+            await run.WaitAsync(TimeSpan.FromSeconds(10)).ContinueWith(_ => { }, TaskScheduler.Default);
+        }
+
+        await Client.CleanupDomainsAsync(all: true);
+        await _cluster.DisposeAsync();
+        Dir.Dispose();
+    }
+}
+
+/// <summary>An agent that never finishes on its own and ignores the task's timeout; only a withdraw or stop ends it.</summary>
+public sealed class HangingAgentRunner : IAgentRunner
+{
+    private readonly TaskCompletionSource _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public Task Started => _started.Task;
+
+    public async Task<AgentOutcome> RunAsync(TaskMessage message, string prompt, Action<string> output, CancellationToken cancellationToken)
+    {
+        _started.TrySetResult();
+        await Task.Delay(Timeout.Infinite, cancellationToken);
+        throw new InvalidOperationException("unreachable");
+    }
+}
