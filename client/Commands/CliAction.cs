@@ -1,7 +1,6 @@
 using System.CommandLine;
 using Orchestrator.Client;
 using Orchestrator.Contracts;
-using Spectre.Console;
 
 namespace Orchestrator.Cli.Commands;
 
@@ -50,8 +49,8 @@ internal static class CliAction
 
     private static int Fail(string message, int code)
     {
-        var error = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
-        error.MarkupLine($"[red]error:[/] {Markup.Escape(message)}");
+        // Plain text, never wrapped: scripts match on this one line.
+        Console.Error.WriteLine($"error: {message.ReplaceLineEndings(" ")}");
         return code;
     }
 }

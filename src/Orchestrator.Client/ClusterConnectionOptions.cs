@@ -14,6 +14,9 @@ public sealed class ClusterConnectionOptions
     /// <summary>Gateways a client connects to, comma-separated <c>host:port</c>.</summary>
     public string Gateway { get; set; } = "127.0.0.1:30000";
 
+    /// <summary>How often a client tries to reach a gateway before it gives up (about half a second apart).</summary>
+    public int ConnectAttempts { get; set; } = 4;
+
     /// <summary>The silo-to-silo port of a silo.</summary>
     public int SiloPort { get; set; } = 11111;
 

@@ -21,10 +21,27 @@ public static class OrchestratorClientHosting
                 o.ServiceId = cluster.ServiceId;
             });
             client.UseStaticClustering(cluster.GatewayEndpoints());
+            client.UseConnectionRetryFilter(BoundedRetry(cluster.ConnectAttempts));
         });
         builder.Services.AddTaskRouting(builder.Configuration);
         builder.Services.AddSingleton<OrchestratorClient>();
         return builder;
+    }
+
+    /// <summary>Orleans' client retries the first connection forever by default; a person at a terminal wants an answer.</summary>
+    private static Func<Exception, CancellationToken, Task<bool>> BoundedRetry(int attempts)
+    {
+        var failures = 0;
+        return async (_, cancellationToken) =>
+        {
+            if (Interlocked.Increment(ref failures) >= attempts)
+            {
+                return false;
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(500), cancellationToken);
+            return true;
+        };
     }
 
     /// <summary>routing.json, appsettings.json and environment variables, as every host of ours reads them.</summary>
@@ -69,7 +86,7 @@ public sealed class OrchestratorConnection : IAsyncDisposable
             host.Dispose();
             var gateway = builder.Configuration[$"{ClusterConnectionOptions.SectionName}:Gateway"] ?? new ClusterConnectionOptions().Gateway;
             throw new OrchestratorUnreachableException(
-                $"Could not reach an orchestrator at {gateway} ({e.GetBaseException().Message}). Start one with `dotnet run --project silo`, or set Cluster__Gateway.", e);
+                $"Could not reach an orchestrator at {gateway}. Start one with `dotnet run --project silo`, or set Cluster__Gateway to a running silo's gateway.", e);
         }
 
         return new OrchestratorConnection(host);

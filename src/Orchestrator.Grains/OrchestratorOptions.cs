@@ -1,3 +1,5 @@
+using Orchestrator.Core.Transport;
+
 namespace Orchestrator.Grains;
 
 /// <summary>Task lifecycle settings, bound from the <c>Orchestrator</c> configuration section.</summary>
@@ -26,7 +28,7 @@ public sealed class OrchestratorOptions
     public TimeSpan StartupGrace { get; set; } = TimeSpan.FromSeconds(60);
 
     /// <summary>An agent is healthy while its last heartbeat is younger than this (the reference's key TTL).</summary>
-    public TimeSpan HeartbeatTtl { get; set; } = TimeSpan.FromSeconds(30);
+    public TimeSpan HeartbeatTtl { get; set; } = Heartbeats.Ttl;
 
     /// <summary>How many recent tasks <c>orchestrator tasks</c> can list.</summary>
     public int TaskIndexSize { get; set; } = 1000;

@@ -2,6 +2,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Console;
 using Orchestrator.Client;
 
 namespace Orchestrator.Hosting;
@@ -35,8 +36,11 @@ public sealed class EmbeddedOrchestrator : IAsyncDisposable
             .AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), optional: true)
             .AddEnvironmentVariables()
             .AddInMemoryCollection(settings ?? new Dictionary<string, string?>());
+        // Logs go to stderr so that stdout carries only the command's result (`--json` must stay parseable).
         builder.Logging.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(minimumLogLevel)
-            .AddFilter("Orleans", minimumLogLevel < LogLevel.Warning ? LogLevel.Warning : minimumLogLevel);
+            .AddFilter("Orleans", minimumLogLevel < LogLevel.Warning ? LogLevel.Warning : minimumLogLevel)
+            .AddFilter("Orleans.Runtime.Watchdog", LogLevel.Error);
+        builder.Services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
         builder.AddOrchestratorSilo(OrchestratorSiloHost.FreePort(), OrchestratorSiloHost.FreePort());
         var host = builder.Build();
         await host.StartAsync(cancellationToken);

@@ -23,6 +23,8 @@ public sealed partial class DomainWorker(
     ILogger<DomainWorker> logger)
 {
     private int _running;
+    private long _heartbeatAt;
+    private TaskCompletionSource _nextHeartbeat = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public string AgentId => options.AgentId;
 
@@ -38,6 +40,7 @@ public sealed partial class DomainWorker(
             ContainerId = options.ContainerId,
             Concurrency = options.Concurrency,
         }, CancellationToken.None).ConfigureAwait(false);
+        MarkHeartbeat();
         LogRegistered(options.AgentId, options.DomainType, options.Concurrency);
 
         using var killRunning = new CancellationTokenSource();
@@ -67,7 +70,11 @@ public sealed partial class DomainWorker(
             {
                 try
                 {
-                    if (!await directory.HeartbeatAsync(options.AgentId, stoppingToken).ConfigureAwait(false))
+                    if (await directory.HeartbeatAsync(options.AgentId, stoppingToken).ConfigureAwait(false))
+                    {
+                        MarkHeartbeat();
+                    }
+                    else
                     {
                         await directory.RegisterAsync(new AgentInfo
                         {
@@ -78,6 +85,7 @@ public sealed partial class DomainWorker(
                             ContainerId = options.ContainerId,
                             Concurrency = options.Concurrency,
                         }, stoppingToken).ConfigureAwait(false);
+                        MarkHeartbeat();
                     }
                 }
                 catch (Exception e) when (e is not OperationCanceledException)
@@ -98,6 +106,7 @@ public sealed partial class DomainWorker(
             TaskLease? lease;
             try
             {
+                await WhileHeartbeatIsStaleAsync(stopTaking).ConfigureAwait(false);
                 lease = await transport.TakeAsync(options.DomainType, options.TakeWait, stopTaking).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (stopTaking.IsCancellationRequested)
@@ -115,6 +124,28 @@ public sealed partial class DomainWorker(
             {
                 await RunOneAsync(lease, killRunning).ConfigureAwait(false);
             }
+        }
+    }
+
+    private void MarkHeartbeat()
+    {
+        Volatile.Write(ref _heartbeatAt, time.GetTimestamp());
+        Interlocked.Exchange(ref _nextHeartbeat, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+    }
+
+    /// <summary>Holds a consumer back while this worker's heartbeat is older than its TTL, until the next one succeeds.</summary>
+    private async Task WhileHeartbeatIsStaleAsync(CancellationToken stopTaking)
+    {
+        while (true)
+        {
+            var next = Volatile.Read(ref _nextHeartbeat).Task;
+            if (time.GetElapsedTime(Volatile.Read(ref _heartbeatAt)) < options.HeartbeatTtl)
+            {
+                return;
+            }
+
+            LogStale(options.AgentId, options.HeartbeatTtl.TotalSeconds);
+            await next.WaitAsync(stopTaking).ConfigureAwait(false);
         }
     }
 
@@ -243,6 +274,9 @@ public sealed partial class DomainWorker(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Heartbeat of {AgentId} failed")]
     private partial void LogHeartbeatFailed(Exception e, string agentId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Worker {AgentId} takes no task: its last heartbeat is older than {TtlSeconds} s")]
+    private partial void LogStale(string agentId, double ttlSeconds);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Taking a task of domain {Domain} failed; trying again")]
     private partial void LogTakeFailed(Exception e, string domain);

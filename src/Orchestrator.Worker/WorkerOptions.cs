@@ -1,3 +1,5 @@
+using Orchestrator.Core.Transport;
+
 namespace Orchestrator.Worker;
 
 /// <summary>One domain worker: who it is, what it serves, and how it runs its agent.</summary>
@@ -12,6 +14,11 @@ public sealed class WorkerOptions
     public int Concurrency { get; set; } = 1;
     /// <summary>The reference's heartbeat period; its TTL is three times as long.</summary>
     public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(10);
+    /// <summary>
+    /// How long a heartbeat counts (the reference's 30 s). A worker whose last successful heartbeat is older takes no
+    /// new task: the orchestrator already counts it lost and has handed its work to another.
+    /// </summary>
+    public TimeSpan HeartbeatTtl { get; set; } = Heartbeats.Ttl;
     /// <summary>How long one wait on the pending list lasts (the reference's BRPOPLPUSH timeout).</summary>
     public TimeSpan TakeWait { get; set; } = TimeSpan.FromSeconds(5);
     /// <summary>On stop, how long running tasks may still finish before they are killed and reported failed.</summary>

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orchestrator.Core.Domains;
 using Orchestrator.Core.Transport;
+using Orchestrator.Grains;
 using Orchestrator.Worker;
 using Orchestrator.Worker.Agents;
 
@@ -16,6 +17,7 @@ public sealed class EmbeddedDomainRuntime(
     IWorkerTransport transport,
     IAgentDirectory directory,
     IOptions<DomainsOptions> options,
+    IOptions<OrchestratorOptions> orchestrator,
     TimeProvider time,
     ILoggerFactory loggers) : IDomainRuntime, IAsyncDisposable
 {
@@ -33,6 +35,7 @@ public sealed class EmbeddedDomainRuntime(
                 Concurrency = Math.Max(1, agent.Concurrency),
                 ShutdownGrace = agent.ShutdownGrace,
                 HeartbeatInterval = agent.HeartbeatInterval,
+                HeartbeatTtl = orchestrator.Value.HeartbeatTtl,
             },
             transport,
             directory,

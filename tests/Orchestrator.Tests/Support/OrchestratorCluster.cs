@@ -71,7 +71,23 @@ public sealed class OrchestratorCluster : IAsyncDisposable
     public async Task<TaskView> ResultAsync(string taskId, int seconds = 60)
     {
         using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(seconds));
-        return await Client.WaitForResultAsync(taskId, bound.Token);
+        try
+        {
+            return await Client.WaitForResultAsync(taskId, bound.Token);
+        }
+        catch (OperationCanceledException) when (bound.IsCancellationRequested)
+        {
+            throw new Xunit.Sdk.XunitException($"Task {taskId} was not final after {seconds} s. {await DescribeAsync(taskId)}");
+        }
+    }
+
+    /// <summary>The task's subtasks and log, for a failure message that says where it got stuck.</summary>
+    public async Task<string> DescribeAsync(string taskId)
+    {
+        var view = await Client.GetAsync(taskId);
+        var logs = await Client.GetLogsAsync(taskId);
+        var subtasks = view.Subtasks.Select(s => $"{s.Domain}: {s.State} attempt {s.Attempts} agent {s.AgentId} error {s.Error}");
+        return $"State {view.State}; {string.Join("; ", subtasks)}\nLog:\n{string.Join("\n", logs.Entries.Select(e => e.Line))}";
     }
 
     /// <summary>Follows the task until <paramref name="condition"/> holds for its view; bounded.</summary>
@@ -96,7 +112,7 @@ public sealed class OrchestratorCluster : IAsyncDisposable
     public void StartExternalWorker(string agentId, string domainType, IAgentRunner agent, TimeSpan heartbeat)
     {
         var worker = new DomainWorker(
-            new WorkerOptions { AgentId = agentId, DomainType = domainType, HeartbeatInterval = heartbeat, ShutdownGrace = TimeSpan.FromSeconds(1) },
+            new WorkerOptions { AgentId = agentId, DomainType = domainType, HeartbeatInterval = heartbeat, HeartbeatTtl = TimeSpan.FromSeconds(1), ShutdownGrace = TimeSpan.FromSeconds(1) },
             Silo.GetRequiredService<IWorkerTransport>(),
             Silo.GetRequiredService<IAgentDirectory>(),
             agent,
