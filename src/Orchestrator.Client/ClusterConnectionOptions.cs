@@ -17,6 +17,9 @@ public sealed class ClusterConnectionOptions
     /// <summary>How often a client tries to reach a gateway before it gives up (about half a second apart).</summary>
     public int ConnectAttempts { get; set; } = 4;
 
+    /// <summary>The address a silo advertises to the others and to clients when membership is in Redis.</summary>
+    public string AdvertisedAddress { get; set; } = "127.0.0.1";
+
     /// <summary>The silo-to-silo port of a silo.</summary>
     public int SiloPort { get; set; } = 11111;
 

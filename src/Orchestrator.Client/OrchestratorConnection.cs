@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Orchestrator.Core.Routing;
+using Orchestrator.Redis;
 using Orleans.Configuration;
 
 namespace Orchestrator.Client;
@@ -20,7 +21,15 @@ public static class OrchestratorClientHosting
                 o.ClusterId = cluster.ClusterId;
                 o.ServiceId = cluster.ServiceId;
             });
-            client.UseStaticClustering(cluster.GatewayEndpoints());
+            if (builder.Configuration[RedisConnection.SettingKey] is { Length: > 0 } redis)
+            {
+                client.UseRedisClustering(o => o.ConfigurationOptions = RedisConnection.Parse(redis));
+            }
+            else
+            {
+                client.UseStaticClustering(cluster.GatewayEndpoints());
+            }
+
             client.UseConnectionRetryFilter(BoundedRetry(cluster.ConnectAttempts));
         });
         builder.Services.AddTaskRouting(builder.Configuration);
@@ -84,7 +93,9 @@ public sealed class OrchestratorConnection : IAsyncDisposable
         catch (Exception e) when (e is not OperationCanceledException)
         {
             host.Dispose();
-            var gateway = builder.Configuration[$"{ClusterConnectionOptions.SectionName}:Gateway"] ?? new ClusterConnectionOptions().Gateway;
+            var gateway = builder.Configuration[RedisConnection.SettingKey] is { Length: > 0 } redis
+                ? $"the gateways registered in Redis at {RedisConnection.Redacted(redis)}"
+                : builder.Configuration[$"{ClusterConnectionOptions.SectionName}:Gateway"] ?? new ClusterConnectionOptions().Gateway;
             throw new OrchestratorUnreachableException(
                 $"Could not reach an orchestrator at {gateway}. Start one with `dotnet run --project silo`, or set Cluster__Gateway to a running silo's gateway.", e);
         }

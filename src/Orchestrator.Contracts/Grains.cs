@@ -86,6 +86,9 @@ public interface IDomainSchedulerGrain : IGrainWithStringKey
 
     [Alias("AgentLost")] Task AgentLost(string agentId);
 
+    /// <summary>Has every in-flight subtask look up its result in the results store (for results whose notification was missed).</summary>
+    [Alias("ReconcileInFlight")] Task ReconcileInFlight();
+
     [Alias("GetView"), ReadOnly] Task<SchedulerView> GetView();
 }
 

@@ -1,10 +1,11 @@
 using Orchestrator.Contracts;
+using Orchestrator.Core.Routing;
 using Orchestrator.Core.Transport;
 
 namespace Orchestrator.Hosting;
 
 /// <summary>Routes what workers report to the subtask grain of each task id.</summary>
-public sealed class GrainTaskEventSink(IGrainFactory grains) : ITaskEventSink
+public sealed class GrainTaskEventSink(IGrainFactory grains, TaskPlanner planner) : ITaskEventSink
 {
     public Task OnStartedAsync(string taskId, string agentId, DateTimeOffset startedAt) =>
         grains.GetGrain<ISubtaskGrain>(taskId).OnStarted(agentId, startedAt);
@@ -14,4 +15,7 @@ public sealed class GrainTaskEventSink(IGrainFactory grains) : ITaskEventSink
 
     public Task OnLogsAppendedAsync(string taskId) =>
         grains.GetGrain<ISubtaskGrain>(taskId).OnLogsAppended();
+
+    public Task OnNotificationsMayBeMissedAsync() =>
+        Task.WhenAll(planner.KnownDomains.Select(domain => grains.GetGrain<IDomainSchedulerGrain>(domain).ReconcileInFlight()));
 }

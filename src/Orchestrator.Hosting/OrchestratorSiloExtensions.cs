@@ -1,11 +1,17 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Orchestrator.Core.Domains;
 using Orchestrator.Core.Routing;
 using Orchestrator.Core.Transport;
 using Orchestrator.Grains;
 using Orchestrator.Hosting.Runtime;
+using Orchestrator.Redis;
+using Orleans.Serialization;
+using Orleans.Storage;
+using StackExchange.Redis;
 
 namespace Orchestrator.Hosting;
 
@@ -13,32 +19,43 @@ public static class OrchestratorSiloExtensions
 {
     /// <summary>
     /// Everything a silo needs to be an orchestrator: grain storage and reminders, routing, the transport to
-    /// domain workers, and the domain runtime — the embedded defaults (in-memory) unless configured otherwise.
+    /// domain workers, and the domain runtime. With <c>Redis:ConnectionString</c> set, storage, reminders and the
+    /// transport are on Redis (the reference wire protocol); without it, the embedded in-memory defaults.
+    /// Cluster membership is the host's choice (see <see cref="OrchestratorSiloHost"/>).
     /// </summary>
     public static ISiloBuilder AddOrchestrator(this ISiloBuilder silo, IConfiguration configuration)
     {
-        silo.AddMemoryGrainStorage(StorageNames.Orchestrator);
-        silo.UseInMemoryReminderService();
+        if (configuration[RedisConnection.SettingKey] is { Length: > 0 } redis)
+        {
+            var options = RedisConnection.Parse(redis);
+            silo.AddRedisGrainStorage(StorageNames.Orchestrator, builder => builder.Configure<Serializer>((o, serializer) =>
+            {
+                o.ConfigurationOptions = options.Clone();
+                // Orleans' own serializer: version-tolerant through the [Id] of every state member.
+                o.GrainStorageSerializer = new OrleansGrainStorageSerializer(serializer);
+            }));
+            silo.UseRedisReminderService(o => o.ConfigurationOptions = options.Clone());
+            silo.Services.AddRedisTransport(options);
+        }
+        else
+        {
+            silo.AddMemoryGrainStorage(StorageNames.Orchestrator);
+            silo.UseInMemoryReminderService();
+            silo.Services.AddInMemoryTransport();
+        }
+
         silo.Services.AddOrchestratorServices(configuration);
         return silo;
     }
 
-    /// <summary>Options, routing, validation and the embedded transport and runtime.</summary>
-    public static IServiceCollection AddOrchestratorServices(this IServiceCollection services, IConfiguration configuration)
+    /// <summary>Options, routing, validation, the grains' event sink and the domain runtime.</summary>
+    private static IServiceCollection AddOrchestratorServices(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddOptions<OrchestratorOptions>().Bind(configuration.GetSection(OrchestratorOptions.SectionName));
         services.AddOptions<DomainsOptions>().Bind(configuration.GetSection(DomainsOptions.SectionName));
         services.AddTaskRouting(configuration);
         services.TryAddSingleton(TimeProvider.System);
-
         services.AddSingleton<ITaskEventSink, GrainTaskEventSink>();
-        services.AddSingleton(sp => new InMemoryNetwork(
-            sp.GetRequiredService<ITaskEventSink>(),
-            sp.GetRequiredService<TimeProvider>(),
-            sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<OrchestratorOptions>>().Value.HeartbeatTtl));
-        services.AddSingleton<ITaskTransport>(sp => sp.GetRequiredService<InMemoryNetwork>());
-        services.AddSingleton<IWorkerTransport>(sp => sp.GetRequiredService<InMemoryNetwork>());
-        services.AddSingleton<IAgentDirectory>(sp => sp.GetRequiredService<InMemoryNetwork>());
 
         var runtime = configuration.GetSection(DomainsOptions.SectionName)["Runtime"] ?? "embedded";
         if (!string.Equals(runtime, "embedded", StringComparison.OrdinalIgnoreCase))
@@ -50,4 +67,38 @@ public static class OrchestratorSiloExtensions
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, OrchestratorStartup>();
         return services;
     }
+
+    private static void AddInMemoryTransport(this IServiceCollection services)
+    {
+        services.AddSingleton(sp => new InMemoryNetwork(
+            sp.GetRequiredService<ITaskEventSink>(),
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<IOptions<OrchestratorOptions>>().Value.HeartbeatTtl));
+        services.AddSingleton<ITaskTransport>(sp => sp.GetRequiredService<InMemoryNetwork>());
+        services.AddSingleton<IWorkerTransport>(sp => sp.GetRequiredService<InMemoryNetwork>());
+        services.AddSingleton<IAgentDirectory>(sp => sp.GetRequiredService<InMemoryNetwork>());
+    }
+
+    /// <summary>The reference protocol on Redis, for the grains and for the embedded runtime's workers alike.</summary>
+    private static void AddRedisTransport(this IServiceCollection services, ConfigurationOptions options)
+    {
+        services.AddSingleton<IConnectionMultiplexer>(_ => ConnectionMultiplexer.Connect(options.Clone()));
+        services.AddSingleton<RedisTaskTransport>();
+        services.AddSingleton<ITaskTransport>(sp => sp.GetRequiredService<RedisTaskTransport>());
+        services.AddSingleton<IWorkerTransport, RedisWorkerTransport>();
+        services.AddSingleton<IAgentDirectory>(sp => new RedisAgentDirectory(
+            sp.GetRequiredService<IConnectionMultiplexer>(),
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<IOptions<OrchestratorOptions>>().Value.HeartbeatTtl));
+        services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, RedisTransportStartup>();
+    }
+}
+
+/// <summary>Subscribes to the result channels just before the silo takes work, and unsubscribes when it stops.</summary>
+internal sealed class RedisTransportStartup(RedisTaskTransport transport) : ILifecycleParticipant<ISiloLifecycle>
+{
+    public void Participate(ISiloLifecycle lifecycle) =>
+        lifecycle.Subscribe(nameof(RedisTransportStartup), ServiceLifecycleStage.BecomeActive,
+            transport.StartAsync,
+            async _ => await transport.DisposeAsync());
 }

@@ -6,6 +6,7 @@ using Microsoft.Extensions.FileProviders;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Orchestrator.Client;
+using Orchestrator.Redis;
 using Orleans.Configuration;
 
 namespace Orchestrator.Hosting;
@@ -32,7 +33,17 @@ public static class OrchestratorSiloHost
         var gateway = gatewayPort ?? cluster.GatewayPort;
         builder.UseOrleans(orleans =>
         {
-            orleans.UseLocalhostClustering(silo, gateway, new IPEndPoint(IPAddress.Loopback, silo), cluster.ServiceId, cluster.ClusterId);
+            if (builder.Configuration[RedisConnection.SettingKey] is { Length: > 0 } redis)
+            {
+                // Membership in Redis: any number of silos, each with its own ports, find each other there.
+                orleans.UseRedisClustering(o => o.ConfigurationOptions = RedisConnection.Parse(redis));
+                orleans.ConfigureEndpoints(IPAddress.Parse(cluster.AdvertisedAddress), silo, gateway);
+            }
+            else
+            {
+                orleans.UseLocalhostClustering(silo, gateway, new IPEndPoint(IPAddress.Loopback, silo), cluster.ServiceId, cluster.ClusterId);
+            }
+
             orleans.Configure<ClusterOptions>(o =>
             {
                 o.ClusterId = cluster.ClusterId;

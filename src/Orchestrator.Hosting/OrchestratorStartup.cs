@@ -6,7 +6,7 @@ namespace Orchestrator.Hosting;
 
 /// <summary>
 /// When the silo is active: registers the main agent (its heartbeat then runs from the registry grain) and wakes
-/// every domain pool, which adopts domains that outlived a restart and starts its health checks.
+/// every domain pool and scheduler: pools adopt domains that outlived a restart and check health; schedulers resume.
 /// </summary>
 public sealed partial class OrchestratorStartup(IGrainFactory grains, TaskPlanner planner, ILogger<OrchestratorStartup> logger)
     : ILifecycleParticipant<ISiloLifecycle>
@@ -20,6 +20,8 @@ public sealed partial class OrchestratorStartup(IGrainFactory grains, TaskPlanne
         foreach (var domain in planner.KnownDomains)
         {
             await grains.GetGrain<IDomainPoolGrain>(domain).List();
+            // A scheduler back from storage resumes its queue, reconciles in-flight work and watches deadlines again.
+            await grains.GetGrain<IDomainSchedulerGrain>(domain).GetView();
         }
 
         LogStarted(string.Join(", ", planner.KnownDomains));

@@ -37,6 +37,9 @@ public interface ITaskEventSink
     Task OnResultAsync(AgentResult result);
 
     Task OnLogsAppendedAsync(string taskId);
+
+    /// <summary>Notifications may have been lost (a subscription was down): look up the results of in-flight work.</summary>
+    Task OnNotificationsMayBeMissedAsync();
 }
 
 /// <summary>The worker's side of the wire.</summary>

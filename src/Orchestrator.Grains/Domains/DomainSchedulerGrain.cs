@@ -72,10 +72,7 @@ public sealed partial class DomainSchedulerGrain(
         {
             LogRecovered(Domain, _queued.Count, _inFlight.Count);
             // Results published while no silo listened are found in the results store.
-            foreach (var id in _inFlight.Keys.ToArray())
-            {
-                _ = Observe(GrainFactory.GetGrain<ISubtaskGrain>(id).Reconcile(), "reconcile", id);
-            }
+            await ReconcileInFlight();
         }
 
         if (_queued.Count > 0 || _inFlight.Count > 0)
@@ -132,6 +129,16 @@ public sealed partial class DomainSchedulerGrain(
         foreach (var id in _inFlight.Keys.ToArray())
         {
             _ = Observe(GrainFactory.GetGrain<ISubtaskGrain>(id).OnAgentLost(agentId), "agent-lost", id);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task ReconcileInFlight()
+    {
+        foreach (var id in _inFlight.Keys.ToArray())
+        {
+            _ = Observe(GrainFactory.GetGrain<ISubtaskGrain>(id).Reconcile(), "reconcile", id);
         }
 
         return Task.CompletedTask;

@@ -132,6 +132,13 @@ public sealed partial class SubtaskGrain(
             return;
         }
 
+        if (await transport.GetResultAsync(SubtaskId) is { } missed)
+        {
+            LogReconciled(SubtaskId); // it finished in time, but its notification never reached us
+            await OnResult(missed);
+            return;
+        }
+
         await transport.WithdrawAsync(Spec.Domain, SubtaskId);
         await FailOrRetryAsync($"Timed out after {Spec.TimeoutSeconds} s (attempt {attempt})", SubtaskState.TimedOut);
     }

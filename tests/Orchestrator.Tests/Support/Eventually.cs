@@ -16,4 +16,18 @@ public static class Eventually
             await Task.Delay(50);
         }
     }
+
+    public static async Task TrueAsync(Func<Task<bool>> condition, string failure, int seconds = 15)
+    {
+        var until = DateTime.UtcNow.AddSeconds(seconds);
+        while (!await condition())
+        {
+            if (DateTime.UtcNow > until)
+            {
+                throw new Xunit.Sdk.XunitException(failure);
+            }
+
+            await Task.Delay(50);
+        }
+    }
 }

@@ -1,0 +1,257 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Orchestrator.Contracts;
+using Orchestrator.Core.Protocol;
+using Orchestrator.Core.Transport;
+using StackExchange.Redis;
+
+namespace Orchestrator.Redis;
+
+/// <summary>
+/// A worker's side of the reference protocol. A task moves atomically from <c>tasks:pending</c> to
+/// <c>tasks:active</c> (RPOPLPUSH, the non-blocking form of the reference's BRPOPLPUSH: the multiplexer must not be
+/// blocked), and the worker waits for the next one on the domain's <c>notifications</c> channel instead of on a
+/// blocked connection, with the reference's 5 s wait as the bound when a producer does not notify.
+/// </summary>
+public sealed class RedisWorkerTransport(IConnectionMultiplexer redis) : IWorkerTransport, IAsyncDisposable
+{
+    // The result is written only while the message is still ours in the active list: a task the orchestrator
+    // took back (timeout, lost agent, cancel) gets no late result from this run.
+    private const string CompleteScript = """
+        if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 0 then return 0 end
+        redis.call('HSET', KEYS[2], unpack(ARGV, 3))
+        redis.call('PUBLISH', KEYS[2], ARGV[2])
+        return 1
+        """;
+
+    private readonly ISubscriber _subscriber = redis.GetSubscriber();
+    private readonly ConcurrentDictionary<string, Lazy<Task<Wakeup>>> _wakeups = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, CancellationTokenSource> _held = new(StringComparer.Ordinal);
+    private int _listeningForWithdrawals;
+
+    private IDatabase Db => redis.GetDatabase();
+
+    public async Task<TaskLease?> TakeAsync(string domain, TimeSpan wait, CancellationToken cancellationToken)
+    {
+        await ListenForWithdrawalsAsync().ConfigureAwait(false);
+        var wakeup = await _wakeups.GetOrAdd(domain, d => new Lazy<Task<Wakeup>>(() => Wakeup.SubscribeAsync(_subscriber, d))).Value.ConfigureAwait(false);
+        var deadline = DateTime.UtcNow + wait;
+        while (true)
+        {
+            // Registered before looking, so a notification that arrives in between is not lost.
+            var waiter = wakeup.Register();
+            RedisValue raw;
+            try
+            {
+                raw = await Db.ListRightPopLeftPushAsync(RedisKeys.Pending(domain), RedisKeys.Active(domain)).ConfigureAwait(false);
+            }
+            catch
+            {
+                wakeup.Unregister(waiter, passOnWakeup: true);
+                throw;
+            }
+
+            var remaining = deadline - DateTime.UtcNow;
+            if (!raw.IsNull || remaining <= TimeSpan.Zero)
+            {
+                wakeup.Unregister(waiter, passOnWakeup: true);
+                return raw.IsNull ? null : Lease(domain, raw.ToString());
+            }
+
+            try
+            {
+                await waiter.Value.Task.WaitAsync(remaining, cancellationToken).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+            }
+            catch (OperationCanceledException)
+            {
+                wakeup.Unregister(waiter, passOnWakeup: true);
+                throw;
+            }
+
+            wakeup.Unregister(waiter, passOnWakeup: false);
+        }
+    }
+
+    public async Task MarkStartedAsync(TaskLease lease, string agentId, DateTimeOffset startedAt, CancellationToken cancellationToken)
+    {
+        if (TaskIdOf(lease.RawMessage) is not { } taskId)
+        {
+            return;
+        }
+
+        var started = WireFormat.Timestamp(startedAt);
+        var notice = new JsonObject { ["task_id"] = taskId, ["agent_id"] = agentId, ["started_at"] = started }.ToJsonString();
+        await Task.WhenAll(
+            Db.HashSetAsync(RedisKeys.Result(taskId), [new("task_id", taskId), new("status", ResultRecord.InProgress), new("started_at", started), new("agent_id", agentId)]),
+            Db.PublishAsync(RedisChannel.Literal(RedisKeys.StartedChannel), notice)).ConfigureAwait(false);
+    }
+
+    public async Task AppendLogsAsync(string taskId, IReadOnlyList<string> lines, CancellationToken cancellationToken)
+    {
+        if (lines.Count == 0)
+        {
+            return;
+        }
+
+        await Task.WhenAll(
+            Db.ListRightPushAsync(RedisKeys.Logs(taskId), lines.Select(l => (RedisValue)l).ToArray()),
+            Db.PublishAsync(RedisChannel.Literal(RedisKeys.LogsChannel), taskId)).ConfigureAwait(false);
+    }
+
+    public async Task CompleteAsync(TaskLease lease, AgentResult result, CancellationToken cancellationToken)
+    {
+        var fields = ResultRecord.FinalFields(result);
+        var args = new List<RedisValue> { lease.RawMessage, ResultRecord.ToPublishedJson(fields) };
+        foreach (var field in fields)
+        {
+            args.Add(field.Name);
+            args.Add(field.Value);
+        }
+
+        try
+        {
+            await Db.ScriptEvaluateAsync(CompleteScript, [RedisKeys.Active(lease.Domain), RedisKeys.Result(result.TaskId)], args.ToArray()).ConfigureAwait(false);
+        }
+        finally
+        {
+            Release(result.TaskId);
+        }
+    }
+
+    public async Task DiscardAsync(TaskLease lease, CancellationToken cancellationToken)
+    {
+        await Db.ListRemoveAsync(RedisKeys.Active(lease.Domain), lease.RawMessage, 1).ConfigureAwait(false);
+        if (TaskIdOf(lease.RawMessage) is { } taskId)
+        {
+            Release(taskId);
+        }
+    }
+
+    private TaskLease Lease(string domain, string raw)
+    {
+        if (TaskIdOf(raw) is not { } taskId)
+        {
+            return new TaskLease(domain, raw, CancellationToken.None);
+        }
+
+        var withdrawn = new CancellationTokenSource();
+        _held[taskId] = withdrawn;
+        return new TaskLease(domain, raw, withdrawn.Token);
+    }
+
+    private void Release(string taskId)
+    {
+        if (_held.TryRemove(taskId, out var withdrawn))
+        {
+            withdrawn.Dispose();
+        }
+    }
+
+    private async Task ListenForWithdrawalsAsync()
+    {
+        if (Interlocked.Exchange(ref _listeningForWithdrawals, 1) == 0)
+        {
+            await _subscriber.SubscribeAsync(RedisChannel.Literal(RedisKeys.WithdrawnChannel), (_, taskId) =>
+            {
+                if (_held.TryGetValue(taskId.ToString(), out var withdrawn))
+                {
+                    try
+                    {
+                        withdrawn.Cancel();
+                    }
+                    catch (ObjectDisposedException)
+                    {
+                        // finished meanwhile
+                    }
+                }
+            }).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The task id of a message, or null when it has none that can be read.</summary>
+    public static string? TaskIdOf(string raw)
+    {
+        try
+        {
+            return JsonNode.Parse(raw) is JsonObject { } message && message["task_id"] is JsonValue id && id.GetValueKind() == JsonValueKind.String
+                ? id.GetValue<string>()
+                : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var domain in _wakeups.Keys)
+        {
+            await _subscriber.UnsubscribeAsync(RedisChannel.Literal(RedisKeys.Notifications(domain))).ConfigureAwait(false);
+        }
+
+        await _subscriber.UnsubscribeAsync(RedisChannel.Literal(RedisKeys.WithdrawnChannel)).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Wakes one waiting consumer per message on a domain's notification channel (one message queued), not all of
+    /// them: with many consumers, waking all would turn each task into as many list pops.
+    /// </summary>
+    private sealed class Wakeup
+    {
+        private readonly object _gate = new();
+        private readonly LinkedList<TaskCompletionSource> _waiters = new();
+
+        public static async Task<Wakeup> SubscribeAsync(ISubscriber subscriber, string domain)
+        {
+            var wakeup = new Wakeup();
+            await subscriber.SubscribeAsync(RedisChannel.Literal(RedisKeys.Notifications(domain)), (_, _) => wakeup.Signal()).ConfigureAwait(false);
+            return wakeup;
+        }
+
+        public LinkedListNode<TaskCompletionSource> Register()
+        {
+            lock (_gate)
+            {
+                return _waiters.AddLast(new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+            }
+        }
+
+        /// <summary>Withdraws a waiter; if it had been woken and will not look again, its wake-up goes to the next one.</summary>
+        public void Unregister(LinkedListNode<TaskCompletionSource> waiter, bool passOnWakeup)
+        {
+            lock (_gate)
+            {
+                if (waiter.List is not null)
+                {
+                    _waiters.Remove(waiter);
+                    return;
+                }
+            }
+
+            if (passOnWakeup)
+            {
+                Signal();
+            }
+        }
+
+        private void Signal()
+        {
+            TaskCompletionSource? first;
+            lock (_gate)
+            {
+                first = _waiters.First?.Value;
+                if (first is not null)
+                {
+                    _waiters.RemoveFirst();
+                }
+            }
+
+            first?.TrySetResult();
+        }
+    }
+}

@@ -1,0 +1,144 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Orchestrator.Contracts;
+using Orchestrator.Core.Protocol;
+using StackExchange.Redis;
+
+namespace Orchestrator.Redis;
+
+/// <summary>
+/// The reference's <c>results:{task_id}</c> hash and the JSON published on its channel: fields <c>task_id</c>,
+/// <c>status</c>, <c>output</c> (a JSON object as a string), <c>error</c>, <c>started_at</c>, <c>completed_at</c>;
+/// ours adds <c>agent_id</c>.
+/// </summary>
+public static class ResultRecord
+{
+    /// <summary>The largest <c>output</c> accepted from the wire; a larger one fails the task with a reason.</summary>
+    public const int MaxOutputBytes = 1024 * 1024;
+
+    public const string Pending = "pending";
+    public const string InProgress = "in_progress";
+    public const string Completed = "completed";
+    public const string Failed = "failed";
+
+    /// <summary>The fields a worker writes when a task ends.</summary>
+    public static HashEntry[] FinalFields(AgentResult result)
+    {
+        var fields = new List<HashEntry>
+        {
+            new("task_id", result.TaskId),
+            new("status", result.Succeeded ? Completed : Failed),
+            new("output", result.OutputJson ?? "{}"),
+            new("error", result.Error ?? ""),
+            new("completed_at", WireFormat.Timestamp(result.CompletedAt ?? DateTimeOffset.UtcNow)),
+        };
+        if (result.StartedAt is { } started)
+        {
+            fields.Add(new("started_at", WireFormat.Timestamp(started)));
+        }
+
+        if (result.AgentId is { } agent)
+        {
+            fields.Add(new("agent_id", agent));
+        }
+
+        return fields.ToArray();
+    }
+
+    /// <summary>The JSON object published on <c>results:{task_id}</c>: the fields written.</summary>
+    public static string ToPublishedJson(HashEntry[] fields)
+    {
+        var json = new JsonObject();
+        foreach (var field in fields)
+        {
+            json[field.Name.ToString()] = field.Value.ToString();
+        }
+
+        return json.ToJsonString();
+    }
+
+    /// <summary>A final result from the hash's fields; null while the task is not final. Throws <see cref="WireFormatException"/> for bad fields.</summary>
+    public static AgentResult? FromFields(string taskId, IReadOnlyDictionary<string, string?> fields)
+    {
+        var status = fields.GetValueOrDefault("status");
+        if (status is not (Completed or Failed))
+        {
+            return status is null or Pending or InProgress
+                ? null
+                : throw new WireFormatException($"'status' is '{status}', not pending, in_progress, completed or failed");
+        }
+
+        if (fields.GetValueOrDefault("task_id") is { Length: > 0 } stated && stated != taskId)
+        {
+            throw new WireFormatException($"'task_id' is '{stated}' in the result of {taskId}");
+        }
+
+        var output = fields.GetValueOrDefault("output");
+        var error = NullIfEmpty(fields.GetValueOrDefault("error"));
+        var succeeded = status == Completed;
+        if (output is not null && output.Length > MaxOutputBytes / 4 && System.Text.Encoding.UTF8.GetByteCount(output) > MaxOutputBytes)
+        {
+            error = $"The worker's output is {System.Text.Encoding.UTF8.GetByteCount(output)} bytes; the limit is {MaxOutputBytes}";
+            (output, succeeded) = (null, false);
+        }
+        else if (!string.IsNullOrEmpty(output) && !IsJsonObject(output))
+        {
+            (output, succeeded, error) = (null, false, "The worker's output is not a JSON object");
+        }
+
+        return new AgentResult
+        {
+            TaskId = taskId,
+            Succeeded = succeeded,
+            OutputJson = string.IsNullOrEmpty(output) ? null : output,
+            Error = succeeded ? null : error ?? "The worker reported a failure without a reason",
+            StartedAt = WireFormat.ParseTimestamp(fields.GetValueOrDefault("started_at")),
+            CompletedAt = WireFormat.ParseTimestamp(fields.GetValueOrDefault("completed_at")),
+            AgentId = NullIfEmpty(fields.GetValueOrDefault("agent_id")),
+        };
+    }
+
+    public static AgentResult? FromHash(string taskId, HashEntry[] hash) =>
+        FromFields(taskId, hash.ToDictionary(h => h.Name.ToString(), h => (string?)h.Value.ToString(), StringComparer.Ordinal));
+
+    /// <summary>Reads the JSON published on a result channel (values may be strings, or <c>output</c> an object).</summary>
+    public static AgentResult? FromPublishedJson(string taskId, string json)
+    {
+        JsonObject root;
+        try
+        {
+            root = JsonNode.Parse(json) as JsonObject ?? throw new WireFormatException("the published result is not a JSON object");
+        }
+        catch (JsonException e)
+        {
+            throw new WireFormatException($"the published result is not valid JSON: {e.Message}");
+        }
+
+        var fields = new Dictionary<string, string?>(StringComparer.Ordinal);
+        foreach (var (name, value) in root)
+        {
+            fields[name] = value switch
+            {
+                null => null,
+                JsonValue v when v.GetValueKind() == JsonValueKind.String => v.GetValue<string>(),
+                _ => value.ToJsonString(),
+            };
+        }
+
+        return FromFields(taskId, fields);
+    }
+
+    private static bool IsJsonObject(string text)
+    {
+        try
+        {
+            return JsonNode.Parse(text) is JsonObject;
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
+    }
+
+    private static string? NullIfEmpty(string? text) => string.IsNullOrEmpty(text) ? null : text;
+}
