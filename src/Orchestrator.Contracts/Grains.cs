@@ -36,7 +36,8 @@ public interface ISubtaskGrain : IGrainWithStringKey
     /// <summary>Stores the spec and queues it with its domain's scheduler. Idempotent.</summary>
     [Alias("Start")] Task<SubtaskView> Start(SubtaskSpec spec);
 
-    [Alias("GetView"), ReadOnly] Task<SubtaskView> GetView();
+    /// <summary>Interleaves: the parent asks for it while this subtask may be waiting on the parent (on the parent's activation).</summary>
+    [Alias("GetView"), ReadOnly, AlwaysInterleave] Task<SubtaskView> GetView();
 
     /// <summary>The scheduler's turn for this subtask: publish it to the domain's workers. Returns false if it should not run any more.</summary>
     [Alias("Dispatch")] Task<bool> Dispatch(int attempt);

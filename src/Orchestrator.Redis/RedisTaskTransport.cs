@@ -3,6 +3,8 @@ using Microsoft.Extensions.Logging;
 using Orchestrator.Contracts;
 using Orchestrator.Core.Protocol;
 using Orchestrator.Core.Transport;
+using Polly;
+using Polly.Retry;
 using StackExchange.Redis;
 
 namespace Orchestrator.Redis;
@@ -49,7 +51,7 @@ public sealed partial class RedisTaskTransport(IConnectionMultiplexer redis, ITa
     {
         await _subscriber.SubscribeAsync(RedisChannel.Pattern(RedisKeys.ResultChannelPattern), (channel, message) => OnResultPublished(channel!, message!)).ConfigureAwait(false);
         await _subscriber.SubscribeAsync(RedisChannel.Literal(RedisKeys.StartedChannel), (_, message) => OnStartedPublished(message!)).ConfigureAwait(false);
-        await _subscriber.SubscribeAsync(RedisChannel.Literal(RedisKeys.LogsChannel), (_, message) => Forward(sink.OnLogsAppendedAsync(message!), "logs", message!)).ConfigureAwait(false);
+        await _subscriber.SubscribeAsync(RedisChannel.Literal(RedisKeys.LogsChannel), (_, message) => Forward(() => sink.OnLogsAppendedAsync(message!), "logs", message!)).ConfigureAwait(false);
         redis.ConnectionRestored += OnConnectionRestored;
     }
 
@@ -111,28 +113,21 @@ public sealed partial class RedisTaskTransport(IConnectionMultiplexer redis, ITa
         {
             // The hash is the record; a garbled notification only means we read it from there.
             LogBadResult(name, e.Message);
-            _ = ReadAndForwardAsync(taskId);
+            Forward(() => ReadAndForwardAsync(taskId), "result", taskId);
             return;
         }
 
         if (result is not null)
         {
-            Forward(sink.OnResultAsync(result), "result", taskId);
+            Forward(() => sink.OnResultAsync(result), "result", taskId);
         }
     }
 
     private async Task ReadAndForwardAsync(string taskId)
     {
-        try
+        if (await GetResultAsync(taskId).ConfigureAwait(false) is { } result)
         {
-            if (await GetResultAsync(taskId).ConfigureAwait(false) is { } result)
-            {
-                await sink.OnResultAsync(result).ConfigureAwait(false);
-            }
-        }
-        catch (Exception e)
-        {
-            LogForwardFailed(e, "result", taskId);
+            await sink.OnResultAsync(result).ConfigureAwait(false);
         }
     }
 
@@ -144,7 +139,7 @@ public sealed partial class RedisTaskTransport(IConnectionMultiplexer redis, ITa
             var taskId = (string?)json["task_id"] ?? throw new WireFormatException("'task_id' is missing");
             var agentId = (string?)json["agent_id"] ?? throw new WireFormatException("'agent_id' is missing");
             var startedAt = WireFormat.ParseTimestamp((string?)json["started_at"]) ?? DateTimeOffset.UtcNow;
-            Forward(sink.OnStartedAsync(taskId, agentId, startedAt), "started", taskId);
+            Forward(() => sink.OnStartedAsync(taskId, agentId, startedAt), "started", taskId);
         }
         catch (Exception e) when (e is WireFormatException or System.Text.Json.JsonException or InvalidOperationException or FormatException)
         {
@@ -158,31 +153,54 @@ public sealed partial class RedisTaskTransport(IConnectionMultiplexer redis, ITa
         {
             // Notifications published while the subscription was down are gone; the hashes still hold them.
             LogResubscribed();
-            Forward(sink.OnNotificationsMayBeMissedAsync(), "reconcile", "*");
+            Forward(sink.OnNotificationsMayBeMissedAsync, "reconcile", "*");
         }
     }
 
-    private void Forward(Task delivery, string what, string taskId)
+    /// <summary>
+    /// Hands a notification to the grains. A delivery that fails (a grain moving between silos, a silo leaving) is
+    /// tried again a few times; after that the deadline's look into the results store still finds the result.
+    /// </summary>
+    private void Forward(Func<Task> deliver, string what, string taskId)
     {
-        if (delivery.IsCompletedSuccessfully)
+        var first = deliver();
+        if (!first.IsCompletedSuccessfully)
         {
-            return;
+            _ = DeliverAsync(first, deliver, what, taskId);
         }
-
-        _ = ObserveAsync(delivery, what, taskId);
     }
 
-    private async Task ObserveAsync(Task delivery, string what, string taskId)
+    private async Task DeliverAsync(Task first, Func<Task> deliver, string what, string taskId)
     {
         try
         {
-            await delivery.ConfigureAwait(false);
+            await first.ConfigureAwait(false);
+            return;
         }
         catch (Exception e)
         {
             LogForwardFailed(e, what, taskId);
         }
+
+        try
+        {
+            await DeliveryRetry.ExecuteAsync(async _ => await deliver().ConfigureAwait(false)).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            LogForwardGaveUp(e, what, taskId);
+        }
     }
+
+    private static readonly ResiliencePipeline DeliveryRetry = new ResiliencePipelineBuilder()
+        .AddRetry(new RetryStrategyOptions
+        {
+            MaxRetryAttempts = 5,
+            Delay = TimeSpan.FromSeconds(1),
+            BackoffType = DelayBackoffType.Exponential,
+            UseJitter = true,
+        })
+        .Build();
 
     public async ValueTask DisposeAsync()
     {
@@ -198,8 +216,11 @@ public sealed partial class RedisTaskTransport(IConnectionMultiplexer redis, ITa
     [LoggerMessage(Level = LogLevel.Warning, Message = "Bad data in {Key}: {Reason}")]
     private partial void LogBadResult(string key, string reason);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Delivering a {What} notification for {TaskId} failed")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Delivering a {What} notification for {TaskId} failed; trying again")]
     private partial void LogForwardFailed(Exception e, string what, string taskId);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Gave up delivering a {What} notification for {TaskId}; the deadline check will find the result")]
+    private partial void LogForwardGaveUp(Exception e, string what, string taskId);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Redis subscription restored; reconciling in-flight tasks with the results store")]
     private partial void LogResubscribed();

@@ -234,6 +234,7 @@ public sealed partial class DomainWorker(
     {
         { StopReason: not null } when killRunning.IsCancellationRequested => "The worker was stopped before the task finished (shutdown grace period over)",
         { StopReason: { } reason } => reason,
+        { ExitCode: 127 } => "Agent exited with code 127: its command was not found (check Domains:Agent:Command)",
         { ExitCode: { } code } when code != 0 => $"Agent exited with code {code}",
         _ => "",
     };

@@ -7,9 +7,16 @@ namespace Orchestrator.Tests.Cli;
 /// <summary>The `orchestrator` command as a user runs it: a real process, its exit code, stdout and stderr.</summary>
 public sealed class CliTests
 {
-    private static async Task<(int ExitCode, string Stdout, string Stderr)> RunCliAsync(params string[] args)
+    private static Task<(int ExitCode, string Stdout, string Stderr)> RunCliAsync(params string[] args) => RunCliAsync(new Dictionary<string, string>(), args);
+
+    private static async Task<(int ExitCode, string Stdout, string Stderr)> RunCliAsync(Dictionary<string, string> environment, params string[] args)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var (key, value) in environment)
+        {
+            start.Environment[key] = value;
+        }
+
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "orchestrator.dll"));
         foreach (var arg in args)
         {
@@ -80,9 +87,11 @@ public sealed class CliTests
     [Fact]
     public async Task Commands_against_a_silo_that_is_not_running_say_how_to_start_one()
     {
-        var (exit, _, stderr) = await RunCliAsync("status", "some-task");
+        var nobodyListens = $"127.0.0.1:{Orchestrator.Hosting.OrchestratorSiloHost.FreePort()}";
+        var (exit, _, stderr) = await RunCliAsync(new Dictionary<string, string> { ["Cluster__Gateway"] = nobodyListens }, "status", "some-task");
 
         Assert.Equal(4, exit);
+        Assert.Contains($"Could not reach an orchestrator at {nobodyListens}", stderr);
         Assert.Contains("dotnet run --project silo", stderr);
     }
 }

@@ -1,0 +1,134 @@
+using System.Diagnostics;
+using System.Text;
+using Microsoft.Extensions.Configuration;
+using Orchestrator.Client;
+using Orchestrator.Hosting;
+
+namespace Orchestrator.Tests.Support;
+
+/// <summary>The real silo program (<c>silo/</c>, as <c>dotnet run --project silo</c> builds it) in its own process.</summary>
+public sealed class SiloProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly StringBuilder _output = new();
+
+    private SiloProcess(Process process, int siloPort, int gatewayPort)
+    {
+        _process = process;
+        SiloPort = siloPort;
+        GatewayPort = gatewayPort;
+        process.OutputDataReceived += (_, e) => Append(e.Data);
+        process.ErrorDataReceived += (_, e) => Append(e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+    }
+
+    public int SiloPort { get; }
+
+    public int GatewayPort { get; }
+
+    public string Output
+    {
+        get
+        {
+            lock (_output)
+            {
+                return _output.ToString();
+            }
+        }
+    }
+
+    /// <summary>
+    /// Starts a silo with <paramref name="settings"/> as environment variables and waits until it serves. A silo
+    /// restarted on the ports of one that died replaces it in the membership at once, as a restarted service does.
+    /// </summary>
+    public static async Task<SiloProcess> StartAsync(IReadOnlyDictionary<string, string> settings, SiloProcess? restartOf = null)
+    {
+        var siloPort = restartOf?.SiloPort ?? OrchestratorSiloHost.FreePort();
+        var gatewayPort = restartOf?.GatewayPort ?? OrchestratorSiloHost.FreePort();
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        start.ArgumentList.Add(SiloProgram);
+        start.Environment["Cluster__SiloPort"] = siloPort.ToString();
+        start.Environment["Cluster__GatewayPort"] = gatewayPort.ToString();
+        start.Environment["Logging__LogLevel__Default"] = "Information";
+        foreach (var (key, value) in settings)
+        {
+            start.Environment[key.Replace(":", "__")] = value;
+        }
+
+        var silo = new SiloProcess(Process.Start(start)!, siloPort, gatewayPort);
+        await Eventually.TrueAsync(() => silo.Output.Contains("Orchestrator started") || silo._process.HasExited,
+            "the silo did not start", seconds: 60);
+        if (silo._process.HasExited)
+        {
+            throw new Xunit.Sdk.XunitException($"The silo exited at start:\n{silo.Output}");
+        }
+
+        return silo;
+    }
+
+    /// <summary>SIGKILL to the silo and the agent processes it started, as when its machine or container dies.</summary>
+    public async Task KillAsync()
+    {
+        _process.Kill(entireProcessTree: true);
+        await _process.WaitForExitAsync();
+    }
+
+    /// <summary>SIGTERM: the silo leaves the cluster and stops its domains gracefully.</summary>
+    public async Task StopAsync()
+    {
+        using (var kill = Process.Start("kill", ["-TERM", _process.Id.ToString()]))
+        {
+            await kill.WaitForExitAsync();
+        }
+
+        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await _process.WaitForExitAsync(bound.Token);
+    }
+
+    /// <summary>A client that finds the cluster's gateways through Redis.</summary>
+    public static Task<OrchestratorConnection> ConnectAsync(string redis) =>
+        OrchestratorConnection.ConnectAsync(new ConfigurationBuilder()
+            .AddInMemoryCollection(new Dictionary<string, string?> { ["Redis:ConnectionString"] = redis })
+            .Build());
+
+    private static string SiloProgram
+    {
+        get
+        {
+            var dir = new DirectoryInfo(AppContext.BaseDirectory);
+            while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Orchestrator.sln")))
+            {
+                dir = dir.Parent;
+            }
+
+            var configuration = AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Release{Path.DirectorySeparatorChar}") ? "Release" : "Debug";
+            var program = Path.Combine(dir?.FullName ?? ".", "silo", "bin", configuration, "net10.0", "orchestrator-silo.dll");
+            return File.Exists(program) ? program : throw new InvalidOperationException($"{program} is missing; build the solution first.");
+        }
+    }
+
+    private void Append(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        lock (_output)
+        {
+            _output.AppendLine(line);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+        }
+
+        _process.Dispose();
+    }
+}
