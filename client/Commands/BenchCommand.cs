@@ -19,8 +19,12 @@ internal static class BenchCommand
         var concurrency = new Option<int>("--concurrency", "-c") { Description = "Tasks in flight at once", DefaultValueFactory = _ => 256 };
         var workers = new Option<int>("--worker-concurrency") { Description = "Tasks each domain instance runs at once", DefaultValueFactory = _ => 512 };
         var warmup = new Option<int>("--warmup") { Description = "Tasks run first and not measured", DefaultValueFactory = _ => 500 };
+        var redis = new Option<string?>("--redis")
+        {
+            Description = "Run on this Redis (storage, reminders and the wire protocol to the workers) instead of in memory, e.g. 127.0.0.1:6379. Use a Redis of its own: the tasks go through the network's real queues",
+        };
         var json = CommonOptions.Json();
-        var command = new Command("bench", "Measure tasks/s and latency through an embedded orchestrator with a no-op agent") { tasks, concurrency, workers, warmup, json };
+        var command = new Command("bench", "Measure tasks/s and latency through an embedded orchestrator with a no-op agent") { tasks, concurrency, workers, warmup, redis, json };
         CliAction.Set(command, async (parse, cancellationToken) =>
         {
             var total = parse.GetValue(tasks);
@@ -30,11 +34,20 @@ internal static class BenchCommand
                 throw new InvalidTaskRequestException("--tasks, --concurrency and --worker-concurrency must be positive, --warmup not negative.");
             }
 
-            await using var embedded = await EmbeddedOrchestrator.StartAsync(new Dictionary<string, string?>
+            var redisSetting = parse.GetValue(redis);
+            var settings = new Dictionary<string, string?>
             {
                 ["Domains:Agent:Kind"] = "noop",
                 ["Domains:Agent:Concurrency"] = parse.GetValue(workers).ToString(),
-            }, cancellationToken: cancellationToken);
+            };
+            if (redisSetting is not null)
+            {
+                settings["Redis:ConnectionString"] = redisSetting;
+                // Grain state and membership of its own, so that nothing of an earlier run is taken for this one's.
+                settings["Cluster:ServiceId"] = $"bench-{Guid.NewGuid():N}";
+            }
+
+            await using var embedded = await EmbeddedOrchestrator.StartAsync(settings, cancellationToken: cancellationToken);
             var progress = Render.Progress(parse.GetValue(json));
 
             await RunAsync(embedded, parse.GetValue(warmup), inFlight, cancellationToken);
@@ -45,7 +58,7 @@ internal static class BenchCommand
             Array.Sort(latencies);
             var figures = new JsonObject
             {
-                ["mode"] = "embedded",
+                ["mode"] = redisSetting is null ? "embedded" : "redis",
                 ["tasks"] = total,
                 ["concurrency"] = inFlight,
                 ["failed"] = failed,
