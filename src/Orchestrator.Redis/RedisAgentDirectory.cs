@@ -68,11 +68,9 @@ public sealed class RedisAgentDirectory(IConnectionMultiplexer redis, TimeProvid
 
     public async Task SetStatusAsync(string agentId, string status, CancellationToken cancellationToken = default)
     {
-        var info = RedisKeys.AgentInfo(agentId);
-        if (await Db.KeyExistsAsync(info).ConfigureAwait(false))
-        {
-            await Db.HashSetAsync(info, "status", status).ConfigureAwait(false);
-        }
+        // Atomic, so that a status set while the agent deregisters cannot bring back a half record.
+        await Db.ScriptEvaluateAsync("if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'status', ARGV[1]) end return 1",
+            [RedisKeys.AgentInfo(agentId)], [status]).ConfigureAwait(false);
     }
 
     public async Task DeregisterAsync(string agentId, CancellationToken cancellationToken = default)

@@ -44,9 +44,10 @@ public sealed partial class DomainWorker(
         LogRegistered(options.AgentId, options.DomainType, options.Concurrency);
 
         using var killRunning = new CancellationTokenSource();
+        var markedStopping = Task.CompletedTask;
         await using var graceOnStop = stoppingToken.Register(() =>
         {
-            _ = directory.SetStatusAsync(options.AgentId, "stopping", CancellationToken.None);
+            markedStopping = directory.SetStatusAsync(options.AgentId, "stopping", CancellationToken.None);
             killRunning.CancelAfter(options.ShutdownGrace);
         });
 
@@ -56,6 +57,7 @@ public sealed partial class DomainWorker(
             .ToArray();
         await Task.WhenAll(consumers).ConfigureAwait(false);
         await heartbeat.ConfigureAwait(false);
+        await markedStopping.ContinueWith(_ => { }, TaskScheduler.Default).ConfigureAwait(false); // before the record goes
 
         await directory.DeregisterAsync(options.AgentId, CancellationToken.None).ConfigureAwait(false);
         LogDeregistered(options.AgentId);

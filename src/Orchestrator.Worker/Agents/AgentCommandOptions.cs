@@ -24,5 +24,19 @@ public sealed class AgentCommandOptions
     /// <summary>The shipped demo agent, which stands in for a real agent on a machine that has none.</summary>
     public static string DemoAgentPath => Path.Combine(AppContext.BaseDirectory, "agents", "demo-agent.sh");
 
-    public string ResolvedCommand => Command.Replace("{demo}", $"bash '{DemoAgentPath}'", StringComparison.Ordinal);
+    /// <summary>
+    /// Ready-made commands by name: <c>claude-code</c> (the default), <c>codex</c>, <c>aider</c>, and <c>demo</c> (the
+    /// shipped demo agent). Any other text is the command itself.
+    /// </summary>
+    public static IReadOnlyDictionary<string, string> Presets { get; } = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase)
+    {
+        ["claude-code"] = ClaudeCode,
+        ["codex"] = "codex exec --full-auto --skip-git-repo-check \"$(cat \"$PROMPT_FILE\")\"",
+        ["aider"] = "aider --yes-always --no-auto-commits --no-check-update --message-file \"$PROMPT_FILE\"",
+        ["demo"] = "{demo}",
+    };
+
+    public string ResolvedCommand =>
+        (Presets.TryGetValue(Command.Trim(), out var preset) ? preset : Command)
+            .Replace("{demo}", $"bash '{DemoAgentPath}'", StringComparison.Ordinal);
 }

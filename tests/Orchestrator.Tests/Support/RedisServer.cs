@@ -54,7 +54,7 @@ public sealed class RedisServer : IAsyncDisposable
         {
             try
             {
-                var connection = await ConnectionMultiplexer.ConnectAsync($"127.0.0.1:{port},abortConnect=true,connectTimeout=500");
+                var connection = await ConnectionMultiplexer.ConnectAsync($"127.0.0.1:{port},abortConnect=true,connectTimeout=500,allowAdmin=true");
                 return new RedisServer(process, dir, port, connection);
             }
             catch (RedisConnectionException) when (DateTime.UtcNow < deadline && !process.HasExited)

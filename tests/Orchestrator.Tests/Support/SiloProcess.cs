@@ -92,21 +92,7 @@ public sealed class SiloProcess : IAsyncDisposable
             .AddInMemoryCollection(new Dictionary<string, string?> { ["Redis:ConnectionString"] = redis })
             .Build());
 
-    private static string SiloProgram
-    {
-        get
-        {
-            var dir = new DirectoryInfo(AppContext.BaseDirectory);
-            while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Orchestrator.sln")))
-            {
-                dir = dir.Parent;
-            }
-
-            var configuration = AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Release{Path.DirectorySeparatorChar}") ? "Release" : "Debug";
-            var program = Path.Combine(dir?.FullName ?? ".", "silo", "bin", configuration, "net10.0", "orchestrator-silo.dll");
-            return File.Exists(program) ? program : throw new InvalidOperationException($"{program} is missing; build the solution first.");
-        }
-    }
+    private static string SiloProgram => BuiltProgram.Path("silo", "orchestrator-silo.dll");
 
     private void Append(string? line)
     {
@@ -130,5 +116,23 @@ public sealed class SiloProcess : IAsyncDisposable
         }
 
         _process.Dispose();
+    }
+}
+
+/// <summary>A program of this repository as the solution build left it (same configuration as the tests).</summary>
+public static class BuiltProgram
+{
+    public static string Path(string projectDirectory, string assembly)
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(System.IO.Path.Combine(dir.FullName, "Orchestrator.sln")))
+        {
+            dir = dir.Parent;
+        }
+
+        var separator = System.IO.Path.DirectorySeparatorChar;
+        var configuration = AppContext.BaseDirectory.Contains($"{separator}Release{separator}") ? "Release" : "Debug";
+        var program = System.IO.Path.Combine(dir?.FullName ?? ".", projectDirectory, "bin", configuration, "net10.0", assembly);
+        return File.Exists(program) ? program : throw new InvalidOperationException($"{program} is missing; build the solution first.");
     }
 }

@@ -1,0 +1,95 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Console;
+using Orchestrator.Core.Transport;
+using Orchestrator.Redis;
+using Orchestrator.Worker;
+using Orchestrator.Worker.Agents;
+using Orchestrator.WorkerHost;
+using StackExchange.Redis;
+
+// orchestrator-worker          runs a domain worker (settings from the environment; see README)
+// orchestrator-worker health   exit 0 only when Redis answers and this agent is registered, not stopping, heart-beating
+const int BadSettings = 2;
+const int Unavailable = 3;
+
+WorkerSettings settings;
+try
+{
+    settings = WorkerSettings.FromEnvironment(Environment.GetEnvironmentVariables());
+}
+catch (WorkerSettingsException e)
+{
+    Console.Error.WriteLine($"error: {e.Message}");
+    return BadSettings;
+}
+
+if (args is ["health"])
+{
+    if (string.IsNullOrWhiteSpace(Environment.GetEnvironmentVariable("AGENT_ID")))
+    {
+        Console.Error.WriteLine("error: AGENT_ID is not set; the health check needs the id of the worker it checks.");
+        return BadSettings;
+    }
+
+    return await HealthCheck.RunAsync(settings);
+}
+
+if (args.Length > 0)
+{
+    Console.Error.WriteLine($"error: unknown argument '{args[0]}'; run without arguments, or with 'health'.");
+    return BadSettings;
+}
+
+IConnectionMultiplexer redis;
+try
+{
+    redis = await RedisConnection.ConnectAsync(settings.RedisUrl, settings.RedisWait);
+}
+catch (RedisConnectionException e)
+{
+    Console.Error.WriteLine($"error: REDIS_URL {RedisConnection.Redacted(settings.RedisUrl)}: {e.Message}");
+    return Unavailable;
+}
+
+var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true, ContentRootPath = AppContext.BaseDirectory });
+builder.Logging.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Information);
+builder.Services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+// SIGTERM: the worker's own grace period, then a margin for reporting and deregistering.
+builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = settings.ShutdownGrace + TimeSpan.FromSeconds(10));
+builder.Services.AddSingleton(settings);
+builder.Services.AddSingleton(redis);
+builder.Services.AddSingleton(TimeProvider.System);
+builder.Services.AddSingleton<IWorkerTransport, RedisWorkerTransport>();
+builder.Services.AddSingleton<IAgentDirectory>(sp => new RedisAgentDirectory(redis, TimeProvider.System, settings.HeartbeatTtl));
+builder.Services.AddSingleton<IAgentRunner>(new ProcessAgentRunner(new AgentCommandOptions
+{
+    Command = settings.AgentCommand,
+    Workspace = settings.Workspace,
+    IgnorePatterns = settings.IgnorePatterns.ToList(),
+}));
+builder.Services.AddSingleton(sp => new DomainWorker(
+    new WorkerOptions
+    {
+        AgentId = settings.AgentId,
+        DomainType = settings.DomainType,
+        Role = settings.Role,
+        ContainerId = settings.ContainerId,
+        Concurrency = settings.Concurrency,
+        HeartbeatInterval = settings.HeartbeatInterval,
+        HeartbeatTtl = settings.HeartbeatTtl,
+        ShutdownGrace = settings.ShutdownGrace,
+    },
+    sp.GetRequiredService<IWorkerTransport>(),
+    sp.GetRequiredService<IAgentDirectory>(),
+    sp.GetRequiredService<IAgentRunner>(),
+    settings.Workspace,
+    TimeProvider.System,
+    sp.GetRequiredService<ILogger<DomainWorker>>()));
+builder.Services.AddHostedService<WorkerService>();
+
+using var host = builder.Build();
+await host.RunAsync();
+await redis.DisposeAsync();
+return 0;
