@@ -46,6 +46,9 @@ public interface ISubtaskGrain : IGrainWithStringKey
 
     [Alias("OnResult")] Task OnResult(AgentResult result);
 
+    /// <summary>No domain could be found or spawned for this queued attempt: fail it (or retry it) with the reason.</summary>
+    [Alias("OnDomainUnavailable")] Task OnDomainUnavailable(int attempt, string reason);
+
     /// <summary>The scheduler saw this attempt's deadline pass.</summary>
     [Alias("OnDeadlinePassed")] Task OnDeadlinePassed(int attempt);
 

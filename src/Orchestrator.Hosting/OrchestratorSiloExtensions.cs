@@ -6,6 +6,7 @@ using Microsoft.Extensions.Options;
 using Orchestrator.Core.Domains;
 using Orchestrator.Core.Routing;
 using Orchestrator.Core.Transport;
+using Orchestrator.Docker;
 using Orchestrator.Grains;
 using Orchestrator.Hosting.Runtime;
 using Orchestrator.Redis;
@@ -58,14 +59,46 @@ public static class OrchestratorSiloExtensions
         services.AddSingleton<ITaskEventSink, GrainTaskEventSink>();
 
         var runtime = configuration.GetSection(DomainsOptions.SectionName)["Runtime"] ?? "embedded";
-        if (!string.Equals(runtime, "embedded", StringComparison.OrdinalIgnoreCase))
+        switch (runtime.ToLowerInvariant())
         {
-            throw new InvalidOperationException($"Domains:Runtime '{runtime}' is not known; this build has 'embedded'.");
+            case "embedded":
+                services.AddSingleton<IDomainRuntime, EmbeddedDomainRuntime>();
+                break;
+            case "docker":
+                services.AddDockerRuntime(configuration);
+                break;
+            default:
+                throw new InvalidOperationException($"Domains:Runtime '{runtime}' is not known; use 'embedded' or 'docker'.");
         }
 
-        services.AddSingleton<IDomainRuntime, EmbeddedDomainRuntime>();
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, OrchestratorStartup>();
         return services;
+    }
+
+    /// <summary>Domains as containers. Their workers reach the network through Redis, so Redis is required.</summary>
+    private static void AddDockerRuntime(this IServiceCollection services, IConfiguration configuration)
+    {
+        var redis = configuration[RedisConnection.SettingKey] is { Length: > 0 } setting
+            ? setting
+            : throw new InvalidOperationException("Domains:Runtime 'docker' needs Redis:ConnectionString: domain containers reach the orchestrator through Redis.");
+        var docker = configuration.GetSection(DockerRuntimeOptions.SectionName).Get<DockerRuntimeOptions>() ?? new DockerRuntimeOptions();
+        services.AddSingleton(sp =>
+        {
+            var domains = sp.GetRequiredService<IOptions<DomainsOptions>>().Value;
+            return new DockerDomainRuntime(
+                docker,
+                domains.WorkspacePath,
+                RedisConnection.ToUrl(redis),
+                type =>
+                {
+                    var agent = domains.AgentFor(type);
+                    return new DomainWorkerSettings(agent.Command, Math.Max(1, agent.Concurrency), agent.ShutdownGrace);
+                },
+                sp.GetRequiredService<TimeProvider>(),
+                sp.GetRequiredService<ILogger<DockerDomainRuntime>>());
+        });
+        services.AddSingleton<IDomainRuntime>(sp => sp.GetRequiredService<DockerDomainRuntime>());
+        services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, DockerRuntimeStartup>();
     }
 
     private static void AddInMemoryTransport(this IServiceCollection services)
@@ -92,6 +125,13 @@ public static class OrchestratorSiloExtensions
             sp.GetRequiredService<IOptions<OrchestratorOptions>>().Value.HeartbeatTtl));
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, RedisTransportStartup>();
     }
+}
+
+/// <summary>Checks the Docker engine before the silo takes work: an unreachable engine stops the start with its address.</summary>
+internal sealed class DockerRuntimeStartup(DockerDomainRuntime runtime) : ILifecycleParticipant<ISiloLifecycle>
+{
+    public void Participate(ISiloLifecycle lifecycle) =>
+        lifecycle.Subscribe(nameof(DockerRuntimeStartup), ServiceLifecycleStage.ApplicationServices, runtime.CheckReachableAsync);
 }
 
 /// <summary>Subscribes to the result channels just before the silo takes work, and unsubscribes when it stops.</summary>

@@ -84,6 +84,17 @@ public static class RedisConnection
         return multiplexer;
     }
 
+    /// <summary>The setting as a <c>redis://</c> URL, the form the reference's containers take in <c>REDIS_URL</c>.</summary>
+    public static string ToUrl(string setting)
+    {
+        var options = Parse(setting);
+        var endpoint = options.EndPoints[0].ToString()!.Replace("Unspecified/", "", StringComparison.Ordinal);
+        var credentials = options.Password is { Length: > 0 } password
+            ? $"{Uri.EscapeDataString(options.User ?? "")}:{Uri.EscapeDataString(password)}@"
+            : "";
+        return $"{(options.Ssl ? "rediss" : "redis")}://{credentials}{endpoint}/{options.DefaultDatabase ?? 0}";
+    }
+
     /// <summary>The setting with any password replaced, for error messages and logs.</summary>
     public static string Redacted(string setting) =>
         System.Text.RegularExpressions.Regex.Replace(

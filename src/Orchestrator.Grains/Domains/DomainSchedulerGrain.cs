@@ -272,6 +272,15 @@ public sealed partial class DomainSchedulerGrain(
         {
             _askedForDomain = false;
             LogNoDomain(e, Domain);
+            // The seed's flow ends here: the work waiting for this domain fails with the runtime's reason (the retry
+            // policy may try again later), instead of waiting for its deadline.
+            var waiting = _queued.Values.Select(q => (q.SubtaskId, q.Attempt))
+                .Concat(_capacity == 0 ? _inFlight.Select(f => (SubtaskId: f.Key, f.Value.Attempt)) : [])
+                .ToArray();
+            foreach (var (subtaskId, attempt) in waiting)
+            {
+                _ = Observe(GrainFactory.GetGrain<ISubtaskGrain>(subtaskId).OnDomainUnavailable(attempt, e.Message), "domain-unavailable", subtaskId);
+            }
         }
     }
 

@@ -143,6 +143,21 @@ public sealed partial class SubtaskGrain(
         await FailOrRetryAsync($"Timed out after {Spec.TimeoutSeconds} s (attempt {attempt})", SubtaskState.TimedOut);
     }
 
+    public async Task OnDomainUnavailable(int attempt, string reason)
+    {
+        if (attempt != S.Attempt || S.State is not (SubtaskState.Pending or SubtaskState.Dispatched))
+        {
+            return;
+        }
+
+        if (S.State == SubtaskState.Dispatched)
+        {
+            await transport.WithdrawAsync(Spec.Domain, SubtaskId); // queued for workers that do not exist
+        }
+
+        await FailOrRetryAsync(reason, SubtaskState.Failed);
+    }
+
     public async Task OnAgentLost(string agentId)
     {
         if (S.State != SubtaskState.InProgress || S.AgentId != agentId)

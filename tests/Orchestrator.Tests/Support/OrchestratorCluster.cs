@@ -35,6 +35,9 @@ public sealed class OrchestratorCluster : IAsyncDisposable
 
     public IServiceProvider Silo => _cluster.GetSiloServiceProvider();
 
+    /// <summary>Leaves the domains running when the cluster stops, as a silo that dies does.</summary>
+    public bool KeepDomainsOnDispose { get; set; }
+
     public static async Task<OrchestratorCluster> StartAsync(Func<TempDirectory, Dictionary<string, string?>> configure)
     {
         var dir = new TempDirectory();
@@ -131,7 +134,11 @@ public sealed class OrchestratorCluster : IAsyncDisposable
             await run.WaitAsync(TimeSpan.FromSeconds(10)).ContinueWith(_ => { }, TaskScheduler.Default);
         }
 
-        await Client.CleanupDomainsAsync(all: true);
+        if (!KeepDomainsOnDispose)
+        {
+            await Client.CleanupDomainsAsync(all: true);
+        }
+
         await _cluster.DisposeAsync();
         Dir.Dispose();
     }

@@ -122,17 +122,26 @@ public sealed class SiloProcess : IAsyncDisposable
 /// <summary>A program of this repository as the solution build left it (same configuration as the tests).</summary>
 public static class BuiltProgram
 {
+    /// <summary>The folder holding Orchestrator.sln.</summary>
+    public static string RepositoryRoot
+    {
+        get
+        {
+            var dir = new DirectoryInfo(AppContext.BaseDirectory);
+            while (dir is not null && !File.Exists(System.IO.Path.Combine(dir.FullName, "Orchestrator.sln")))
+            {
+                dir = dir.Parent;
+            }
+
+            return dir?.FullName ?? throw new InvalidOperationException($"No Orchestrator.sln above {AppContext.BaseDirectory}.");
+        }
+    }
+
     public static string Path(string projectDirectory, string assembly)
     {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(System.IO.Path.Combine(dir.FullName, "Orchestrator.sln")))
-        {
-            dir = dir.Parent;
-        }
-
         var separator = System.IO.Path.DirectorySeparatorChar;
         var configuration = AppContext.BaseDirectory.Contains($"{separator}Release{separator}") ? "Release" : "Debug";
-        var program = System.IO.Path.Combine(dir?.FullName ?? ".", projectDirectory, "bin", configuration, "net10.0", assembly);
+        var program = System.IO.Path.Combine(RepositoryRoot, projectDirectory, "bin", configuration, "net10.0", assembly);
         return File.Exists(program) ? program : throw new InvalidOperationException($"{program} is missing; build the solution first.");
     }
 }
