@@ -25,13 +25,7 @@ internal sealed class TaskInput
 
     public TaskSubmission Read(ParseResult parse)
     {
-        var priorityText = parse.GetValue(Priority);
-        if (priorityText is not null && !StateNames.TryParsePriority(priorityText, out _))
-        {
-            throw new InvalidTaskRequestException($"Invalid priority '{priorityText}': use low, normal or high.");
-        }
-
-        StateNames.TryParsePriority(priorityText ?? "normal", out var priority);
+        var priority = StateNames.ParsePriority(parse.GetValue(Priority));
         return new TaskSubmission
         {
             Description = parse.GetValue(Description) ?? "",

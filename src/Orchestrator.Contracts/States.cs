@@ -67,6 +67,12 @@ public static class StateNames
         _ => throw new ArgumentOutOfRangeException(nameof(priority), priority, null),
     };
 
+    /// <summary>Parses a priority given by a user (null is normal); throws <see cref="InvalidTaskRequestException"/> naming the bad value.</summary>
+    public static TaskPriority ParsePriority(string? text) =>
+        text is null ? TaskPriority.Normal
+        : TryParsePriority(text, out var priority) ? priority
+        : throw new InvalidTaskRequestException($"Invalid priority '{text}': use low, normal or high.");
+
     public static bool TryParsePriority(string? text, out TaskPriority priority)
     {
         switch (text?.Trim().ToLowerInvariant())

@@ -18,7 +18,8 @@ public static class OrchestratorSiloHost
     /// Makes <paramref name="builder"/> an orchestrator silo on 127.0.0.1: cluster ids and ports from the
     /// <c>Cluster</c> section (ports may be overridden), grains, storage, transport and runtime from <c>AddOrchestrator</c>.
     /// </summary>
-    public static HostApplicationBuilder AddOrchestratorSilo(this HostApplicationBuilder builder, int? siloPort = null, int? gatewayPort = null)
+    public static TBuilder AddOrchestratorSilo<TBuilder>(this TBuilder builder, int? siloPort = null, int? gatewayPort = null, Action<ISiloBuilder>? configure = null)
+        where TBuilder : IHostApplicationBuilder
     {
         // routing.json holds the default tables; every other source may override them.
         builder.Configuration.Sources.Insert(0, new JsonConfigurationSource
@@ -50,6 +51,7 @@ public static class OrchestratorSiloHost
                 o.ServiceId = cluster.ServiceId;
             });
             orleans.AddOrchestrator(builder.Configuration);
+            configure?.Invoke(orleans);
         });
         builder.Services.AddSingleton<OrchestratorClient>();
         return builder;

@@ -77,6 +77,7 @@ public sealed partial class DomainPoolGrain(
         }
 
         LogSpawned(instance.DomainId, Domain);
+        OrchestratorMetrics.DomainSpawned(Domain);
         await PublishCapacityAsync(await ViewsAsync());
         return ToView(instance, agent: null);
     }
@@ -156,6 +157,7 @@ public sealed partial class DomainPoolGrain(
             }
 
             LogReplacing(instance.DomainId, Domain, reason);
+            OrchestratorMetrics.DomainReplaced(Domain);
             await runtime.StopAsync(instance.DomainId);
             await runtime.RemoveAsync(instance.DomainId);
             await directory.DeregisterAsync(instance.DomainId);

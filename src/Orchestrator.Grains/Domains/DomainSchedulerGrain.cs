@@ -165,6 +165,7 @@ public sealed partial class DomainSchedulerGrain(
             _readyKeys.Remove(next.SubtaskId);
             var entry = _queued[next.SubtaskId];
             _queued.Remove(next.SubtaskId);
+            OrchestratorMetrics.QueueChanged(Domain, entry.Priority, -1);
             var deadline = time.GetUtcNow() + TimeSpan.FromSeconds(entry.TimeoutSeconds) + options.Value.DeadlineGrace;
             _inFlight[entry.SubtaskId] = new InFlight(entry.Attempt, deadline);
             _ = DispatchAsync(entry);
@@ -223,6 +224,7 @@ public sealed partial class DomainSchedulerGrain(
     private void AddQueued(QueueEntry entry)
     {
         _queued[entry.SubtaskId] = entry;
+        OrchestratorMetrics.QueueChanged(Domain, entry.Priority, +1);
         if (entry.NotBefore <= time.GetUtcNow())
         {
             MakeReady(entry);
@@ -238,10 +240,12 @@ public sealed partial class DomainSchedulerGrain(
 
     private bool RemoveQueued(string subtaskId)
     {
-        if (!_queued.Remove(subtaskId))
+        if (!_queued.Remove(subtaskId, out var removed))
         {
             return false;
         }
+
+        OrchestratorMetrics.QueueChanged(Domain, removed.Priority, -1);
 
         if (_readyKeys.Remove(subtaskId, out var key))
         {

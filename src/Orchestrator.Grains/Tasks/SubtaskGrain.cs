@@ -50,6 +50,7 @@ public sealed partial class SubtaskGrain(
         if (S.Spec is null)
         {
             state.State = new SubtaskGrainState { Spec = spec, State = SubtaskState.Pending, Attempt = 1, RunFirstAttempt = 1, Revision = 1 };
+            OrchestratorMetrics.SubtaskSubmitted(spec.Domain);
             await _writer.WriteAsync();
             await AddLogAsync($"Queued for the {spec.Domain} domain with priority {spec.Priority.ToWire()}");
         }
@@ -233,6 +234,7 @@ public sealed partial class SubtaskGrain(
             var backoff = retry.BackoffBefore(attemptsUsed + 1);
             S.Attempt++;
             S.State = SubtaskState.Pending;
+            OrchestratorMetrics.Retried(Spec.Domain);
             await ChangedAsync($"{reason}; attempt {S.Attempt} of {retry.MaxAttempts} in {backoff.TotalSeconds:0.#} s");
             await EnqueueAsync(time.GetUtcNow() + backoff);
             return;
@@ -250,6 +252,11 @@ public sealed partial class SubtaskGrain(
     private async Task ChangedAsync(string? logText, bool notifyParent = true)
     {
         S.Revision++;
+        if (S.State.IsFinal())
+        {
+            OrchestratorMetrics.SubtaskFinished(Spec.Domain, S.State);
+        }
+
         await _writer.WriteAsync();
         if (logText is not null)
         {

@@ -266,6 +266,7 @@ public sealed partial class TaskGrain(
         if (S.State.IsFinal() && !before.IsFinal())
         {
             S.CompletedAt = time.GetUtcNow();
+            OrchestratorMetrics.TaskFinished(S.State, S.CompletedAt.Value - S.CreatedAt);
             LogFinished(TaskId, S.State);
             _ = AddLogAsync($"Task {S.State.ToWire()}");
         }

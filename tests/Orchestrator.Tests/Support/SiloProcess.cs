@@ -12,9 +12,10 @@ public sealed class SiloProcess : IAsyncDisposable
     private readonly Process _process;
     private readonly StringBuilder _output = new();
 
-    private SiloProcess(Process process, int siloPort, int gatewayPort)
+    private SiloProcess(Process process, int siloPort, int gatewayPort, int webPort)
     {
         _process = process;
+        WebPort = webPort;
         SiloPort = siloPort;
         GatewayPort = gatewayPort;
         process.OutputDataReceived += (_, e) => Append(e.Data);
@@ -26,6 +27,11 @@ public sealed class SiloProcess : IAsyncDisposable
     public int SiloPort { get; }
 
     public int GatewayPort { get; }
+
+    /// <summary>The HTTP API, task view and health endpoints: http://127.0.0.1:{WebPort}.</summary>
+    public int WebPort { get; }
+
+    public Uri WebAddress => new($"http://127.0.0.1:{WebPort}");
 
     public string Output
     {
@@ -46,9 +52,11 @@ public sealed class SiloProcess : IAsyncDisposable
     {
         var siloPort = restartOf?.SiloPort ?? OrchestratorSiloHost.FreePort();
         var gatewayPort = restartOf?.GatewayPort ?? OrchestratorSiloHost.FreePort();
+        var webPort = restartOf?.WebPort ?? OrchestratorSiloHost.FreePort();
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         start.ArgumentList.Add(SiloProgram);
         start.Environment["Cluster__SiloPort"] = siloPort.ToString();
+        start.Environment["Web__Urls"] = $"http://127.0.0.1:{webPort}";
         start.Environment["Cluster__GatewayPort"] = gatewayPort.ToString();
         start.Environment["Logging__LogLevel__Default"] = "Information";
         foreach (var (key, value) in settings)
@@ -56,7 +64,7 @@ public sealed class SiloProcess : IAsyncDisposable
             start.Environment[key.Replace(":", "__")] = value;
         }
 
-        var silo = new SiloProcess(Process.Start(start)!, siloPort, gatewayPort);
+        var silo = new SiloProcess(Process.Start(start)!, siloPort, gatewayPort, webPort);
         await Eventually.TrueAsync(() => silo.Output.Contains("Orchestrator started") || silo._process.HasExited,
             "the silo did not start", seconds: 60);
         if (silo._process.HasExited)
@@ -64,6 +72,19 @@ public sealed class SiloProcess : IAsyncDisposable
             throw new Xunit.Sdk.XunitException($"The silo exited at start:\n{silo.Output}");
         }
 
+        // The web server starts after the silo: serving means both.
+        using var http = new HttpClient { BaseAddress = silo.WebAddress, Timeout = TimeSpan.FromSeconds(2) };
+        await Eventually.TrueAsync(async () =>
+        {
+            try
+            {
+                return (await http.GetAsync("/health/live")).IsSuccessStatusCode;
+            }
+            catch (HttpRequestException)
+            {
+                return false;
+            }
+        }, "the silo's web server did not answer", seconds: 30);
         return silo;
     }
 

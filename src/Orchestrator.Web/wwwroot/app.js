@@ -1,0 +1,91 @@
+// The task view: an overview (tasks, domains, agents) and one task's subtasks and live log, both fed by
+// server-sent events from the silo's HTTP API. Plain JavaScript, no build step, nothing loaded from elsewhere.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const esc = (text) => String(text ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+const badge = (status) => `<span class="status ${esc(status)}">${esc(String(status).replace("_", " "))}</span>`;
+const age = (iso) => {
+  const seconds = Math.max(0, (Date.now() - Date.parse(iso)) / 1000);
+  return seconds < 60 ? `${Math.round(seconds)} s` : seconds < 3600 ? `${Math.round(seconds / 60)} min` : `${Math.round(seconds / 3600)} h`;
+};
+const key = new URLSearchParams(location.search).get("key");
+const withKey = (url) => (key ? `${url}${url.includes("?") ? "&" : "?"}key=${encodeURIComponent(key)}` : url);
+
+let overviewStream = null;
+let taskStream = null;
+
+function showOverview(data) {
+  $("tasks").innerHTML = data.tasks.length === 0
+    ? `<tr><td colspan="5" class="meta">No tasks yet.</td></tr>`
+    : data.tasks.map((t) => `
+      <tr class="link" data-task="${esc(t.task_id)}">
+        <td><strong>${esc(t.description)}</strong><br><span class="meta">${esc(t.task_id)}</span></td>
+        <td>${badge(t.status)}</td>
+        <td>${t.domains.map((d) => `${esc(d.domain)} ${badge(d.status)}`).join("<br>")}</td>
+        <td>${age(t.created_at)}</td>
+        <td>${t.duration_seconds} s</td>
+      </tr>`).join("");
+  $("domains").innerHTML = data.domains.map((p) => `
+      <tr>
+        <td>${esc(p.domain_type)}</td>
+        <td>${p.domains.length === 0 ? `<span class="meta">none</span>` : p.domains.map((d) => `${esc(d.domain_id)} ${badge(d.healthy ? "healthy" : d.status)}`).join("<br>")}</td>
+        <td>${p.in_flight} / ${p.capacity}</td>
+        <td>${p.queued.high} / ${p.queued.normal} / ${p.queued.low}</td>
+      </tr>`).join("");
+  $("agents").innerHTML = data.agents.map((a) => `
+      <tr><td>${esc(a.agent_id)}</td><td>${esc(a.role)}</td><td>${esc(a.domain_type ?? "")}</td><td>${esc(a.status)}</td><td>${badge(a.healthy ? "healthy" : "unhealthy")}</td></tr>`).join("");
+  for (const row of document.querySelectorAll("tr[data-task]")) {
+    row.onclick = () => { location.hash = `task/${row.dataset.task}`; };
+  }
+}
+
+function showTask(result) {
+  $("task-title").innerHTML = `${esc(result.description)} ${badge(result.status)}`;
+  $("task-meta").textContent = `${result.task_id} · priority ${result.priority} · created ${age(result.created_at)} ago`;
+  $("subtasks").innerHTML = result.subtasks.map((s) => {
+    const files = s.output ? [...(s.output.files_created ?? []).map((f) => `+ ${f}`), ...(s.output.files_modified ?? []).map((f) => `~ ${f}`), ...(s.output.files_deleted ?? []).map((f) => `- ${f}`)] : [];
+    return `<tr>
+      <td>${esc(s.domain)}</td><td>${badge(s.status)}</td><td>${s.attempts}</td><td>${esc(s.agent_id ?? "")}</td>
+      <td>${esc((s.workers ?? []).join(", "))}</td><td>${files.map(esc).join("<br>")}</td><td>${esc(s.error ?? "")}</td>
+    </tr>`;
+  }).join("");
+}
+
+function openTask(id) {
+  $("overview").hidden = true;
+  $("task").hidden = false;
+  $("log").textContent = "";
+  taskStream?.close();
+  taskStream = new EventSource(withKey(`api/tasks/${encodeURIComponent(id)}/events`));
+  taskStream.addEventListener("status", (e) => showTask(JSON.parse(e.data)));
+  taskStream.addEventListener("log", (e) => {
+    const log = $("log");
+    log.textContent += `${JSON.parse(e.data).line}\n`;
+    log.scrollTop = log.scrollHeight;
+  });
+  taskStream.addEventListener("end", (e) => { showTask(JSON.parse(e.data)); taskStream.close(); });
+  fetch(withKey(`api/tasks/${encodeURIComponent(id)}`)).then((r) => r.json()).then((r) => r.subtasks && showTask(r));
+}
+
+function openOverview() {
+  taskStream?.close();
+  $("task").hidden = true;
+  $("overview").hidden = false;
+}
+
+function route() {
+  const match = location.hash.match(/^#task\/(.+)$/);
+  if (match) openTask(decodeURIComponent(match[1])); else openOverview();
+}
+
+function connect() {
+  overviewStream = new EventSource(withKey("api/events"));
+  overviewStream.addEventListener("overview", (e) => showOverview(JSON.parse(e.data)));
+  overviewStream.onopen = () => { $("connection").textContent = "live"; };
+  overviewStream.onerror = () => { $("connection").textContent = "reconnecting…"; };
+}
+
+window.addEventListener("hashchange", route);
+connect();
+route();
