@@ -1,0 +1,77 @@
+using System.Diagnostics;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json.Nodes;
+using Orchestrator.Tests.Support;
+using Xunit.Abstractions;
+
+namespace Orchestrator.Tests.Web;
+
+/// <summary>The task view in a real browser: headless Chromium driven by tests/browser/task-view.mjs (playwright-core).</summary>
+public sealed class TaskViewBrowserTests(ITestOutputHelper output)
+{
+    [BrowserFact]
+    public async Task The_task_view_shows_a_running_task_live_with_its_subtasks_and_log()
+    {
+        using var dir = new TempDirectory();
+        Directory.CreateDirectory(dir.File("workspace"));
+        File.WriteAllText(dir.File("workspace/hold"), "");
+        await using var silo = await SiloProcess.StartAsync(new Dictionary<string, string>
+        {
+            ["Domains:Workspace"] = dir.File("workspace"),
+            ["Domains:Agent:Command"] = dir.Script("agent.sh", """
+                echo "working on it"
+                for i in $(seq 1 600); do [ -f hold ] || break; sleep 0.1; done
+                """),
+        });
+        using var http = new HttpClient { BaseAddress = silo.WebAddress };
+        var created = await http.PostAsync("/api/tasks", new StringContent("""{"description": "Create user registration with form and API"}""", Encoding.UTF8, "application/json"));
+        var taskId = (string)(await created.Content.ReadFromJsonAsync<JsonNode>())!["task_id"]!;
+        var screenshot = Path.Combine(BuiltProgram.RepositoryRoot, ".ci", "results", "task-view.png");
+        Directory.CreateDirectory(Path.GetDirectoryName(screenshot)!);
+
+        var (exit, stdout, stderr) = await RunAsync("node", Path.Combine(BuiltProgram.RepositoryRoot, "tests", "browser", "task-view.mjs"), silo.WebAddress.ToString(), taskId, screenshot);
+        File.Delete(dir.File("workspace/hold"));
+
+        Assert.True(exit == 0, stderr);
+        var seen = JsonNode.Parse(stdout)!;
+        Assert.Equal("live", (string?)seen["connection"]);
+        Assert.Contains("Create user registration with form and API", (string)seen["row"]!);
+        Assert.Contains("in progress", (string)seen["row"]!);
+        Assert.Equal(2, seen["subtasks"]!.AsArray().Count);
+        Assert.Contains("working on it", (string)seen["log"]!);
+        Assert.True(new FileInfo(screenshot).Length > 10_000);
+        output.WriteLine($"screenshot: {screenshot}");
+    }
+
+    private static async Task<(int Exit, string Stdout, string Stderr)> RunAsync(string program, params string[] args)
+    {
+        using var process = Process.Start(new ProcessStartInfo(program, args) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(90));
+        await process.WaitForExitAsync(bound.Token);
+        return (process.ExitCode, await stdout, await stderr);
+    }
+}
+
+/// <summary>
+/// A test that needs Chromium, Node.js and tests/browser's node_modules. In CI it always runs; elsewhere it is
+/// skipped with the reason when one is missing (apt-get install chromium; npm ci in tests/browser).
+/// </summary>
+public sealed class BrowserFactAttribute : FactAttribute
+{
+    public BrowserFactAttribute()
+    {
+        if (string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase))
+        {
+            return;
+        }
+
+        if (!File.Exists("/usr/bin/chromium") || !RedisFactAttribute.OnPath("node")
+            || !Directory.Exists(Path.Combine(BuiltProgram.RepositoryRoot, "tests", "browser", "node_modules", "playwright-core")))
+        {
+            Skip = "SKIPPED: needs /usr/bin/chromium, node and `npm ci` in tests/browser; CI runs this test.";
+        }
+    }
+}

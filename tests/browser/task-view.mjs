@@ -1,0 +1,29 @@
+// Usage: node task-view.mjs <task view url> <task id> <screenshot.png>
+// Opens the overview, waits until the live feed lists the task, opens the task, waits for its subtasks, and saves
+// a screenshot. Exit 0 and a JSON line with what was seen; exit 1 with the reason.
+import { chromium } from "playwright-core";
+
+const [url, taskId, screenshot] = process.argv.slice(2);
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+try {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  await page.goto(url);
+  await page.waitForSelector(`tr[data-task="${taskId}"]`, { timeout: 20000 });
+  const connection = await page.textContent("#connection");
+  const row = await page.textContent(`tr[data-task="${taskId}"]`);
+  await page.click(`tr[data-task="${taskId}"]`);
+  await page.waitForSelector("#subtasks tr", { timeout: 20000 });
+  await page.waitForFunction(() => document.querySelector("#log").textContent.length > 0, null, { timeout: 20000 });
+  const subtasks = await page.$$eval("#subtasks tr", (rows) => rows.map((r) => r.innerText.replace(/\s+/g, " ").trim()));
+  const log = await page.textContent("#log");
+  await page.screenshot({ path: screenshot, fullPage: true });
+  console.log(JSON.stringify({ connection, row: row.replace(/\s+/g, " ").trim(), subtasks, log }));
+} catch (error) {
+  console.error(`task view check failed: ${error.message}`);
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+}
