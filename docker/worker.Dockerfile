@@ -1,5 +1,5 @@
 # The domain worker image, for machines that reach the official .NET images (mcr.microsoft.com).
-# Without a registry, use build-worker-image.sh instead: it builds the same image from this machine's runtime.
+# Without a registry, use `docker/build-images.sh worker` instead: it builds the same image from this machine's runtime.
 #   docker build -f docker/worker.Dockerfile -t orchestrator-worker:local .
 FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
 WORKDIR /src

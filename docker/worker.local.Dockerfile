@@ -1,4 +1,4 @@
-# The worker image without a registry: FROM the root filesystem that build-worker-image.sh imports.
+# The worker image without a registry: FROM the root filesystem that build-images.sh imports.
 ARG BASE=orchestrator-worker-rootfs:local
 FROM ${BASE}
 ENV DOTNET_ROOT=/usr/share/dotnet \

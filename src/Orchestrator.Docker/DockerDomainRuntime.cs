@@ -58,7 +58,7 @@ public sealed partial class DockerDomainRuntime(
         catch (DockerImageNotFoundException)
         {
             throw new DomainRuntimeUnavailableException(
-                $"The image '{container.Image}' is not on the Docker engine at {options.ResolvedEndpoint}. Build it with docker/build-worker-image.sh (no registry needed), or set Domains:Docker:Defaults:Image.");
+                $"The image '{container.Image}' is not on the Docker engine at {options.ResolvedEndpoint}. Build it with `docker/build-images.sh worker` (no registry needed), or set Domains:Docker:Defaults:Image.");
         }
 
         LogCreated(ContainerName(domainId), domainType, container.Image!);

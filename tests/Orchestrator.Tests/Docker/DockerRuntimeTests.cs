@@ -152,7 +152,7 @@ public sealed class DockerRuntimeTests
         var result = await cluster.ResultAsync((await cluster.Client.SubmitAsync(new TaskSubmission { Description = "Add an API endpoint" })).TaskId);
 
         Assert.Contains("'orchestrator-worker:does-not-exist' is not on the Docker engine", spawn.Message);
-        Assert.Contains("docker/build-worker-image.sh", spawn.Message);
+        Assert.Contains("docker/build-images.sh worker", spawn.Message);
         Assert.Equal(TaskState.Failed, result.State);
         Assert.Contains("orchestrator-worker:does-not-exist", result.Subtasks.Single().Error);
     }

@@ -12,7 +12,6 @@ public sealed class DockerTestbed : IAsyncDisposable
 {
     public const string Image = "orchestrator-worker:local";
     private static readonly SemaphoreSlim ImageGate = new(1, 1);
-    private static bool _imageChecked;
 
     private DockerTestbed(RedisServer redis, TempDirectory dir)
     {
@@ -30,7 +29,7 @@ public sealed class DockerTestbed : IAsyncDisposable
 
     public static async Task<DockerTestbed> StartAsync()
     {
-        await EnsureImageAsync();
+        await EnsureImagesAsync("worker");
         var dir = new TempDirectory();
         Directory.CreateDirectory(dir.File("workspace"));
         if (!OperatingSystem.IsWindows())
@@ -86,36 +85,40 @@ public sealed class DockerTestbed : IAsyncDisposable
         return ours;
     }
 
-    private static async Task EnsureImageAsync()
+    /// <summary>Builds the named images (worker, silo, redis) with docker/build-images.sh when the engine lacks them; about 20 s each.</summary>
+    public static async Task EnsureImagesAsync(params string[] targets)
     {
         await ImageGate.WaitAsync();
         try
         {
-            if (_imageChecked)
+            using var docker = new DockerClientBuilder().Build();
+            var missing = new List<string>();
+            foreach (var target in targets)
+            {
+                try
+                {
+                    await docker.Images.InspectImageAsync($"orchestrator-{target}:local");
+                }
+                catch (DockerImageNotFoundException)
+                {
+                    missing.Add(target);
+                }
+            }
+
+            if (missing.Count == 0)
             {
                 return;
             }
 
-            using var docker = new DockerClientBuilder().Build();
-            try
+            var script = Path.Combine(BuiltProgram.RepositoryRoot, "docker", "build-images.sh");
+            using var build = Process.Start(new ProcessStartInfo("bash", [script, .. missing]) { RedirectStandardError = true, RedirectStandardOutput = true })!;
+            var errors = build.StandardError.ReadToEndAsync();
+            await build.StandardOutput.ReadToEndAsync();
+            await build.WaitForExitAsync();
+            if (build.ExitCode != 0)
             {
-                await docker.Images.InspectImageAsync(Image);
+                throw new InvalidOperationException($"Building {string.Join(", ", missing)} failed:\n{await errors}");
             }
-            catch (DockerImageNotFoundException)
-            {
-                // Built here once when missing (CI builds it in .ci/run); about 20 s.
-                var script = Path.Combine(BuiltProgram.RepositoryRoot, "docker", "build-worker-image.sh");
-                using var build = Process.Start(new ProcessStartInfo("bash", [script, Image]) { RedirectStandardError = true, RedirectStandardOutput = true })!;
-                var errors = build.StandardError.ReadToEndAsync();
-                await build.StandardOutput.ReadToEndAsync();
-                await build.WaitForExitAsync();
-                if (build.ExitCode != 0)
-                {
-                    throw new InvalidOperationException($"Building {Image} failed:\n{await errors}");
-                }
-            }
-
-            _imageChecked = true;
         }
         finally
         {
