@@ -1,9 +1,10 @@
-// Usage: node task-view.mjs <task view url> <task id> <screenshot.png>
+// Usage: node task-view.mjs <task view url> <task id> <screenshot.png> [<dashboard screenshot.png>]
 // Opens the overview, waits until the live feed lists the task, opens the task, waits for its subtasks, and saves
-// a screenshot. Exit 0 and a JSON line with what was seen; exit 1 with the reason.
+// a screenshot; then opens the Orleans dashboard and saves one of it. Exit 0 and a JSON line with what was seen;
+// exit 1 with the reason.
 import { chromium } from "playwright-core";
 
-const [url, taskId, screenshot] = process.argv.slice(2);
+const [url, taskId, screenshot, dashboardScreenshot] = process.argv.slice(2);
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
   args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
@@ -20,7 +21,15 @@ try {
   const subtasks = await page.$$eval("#subtasks tr", (rows) => rows.map((r) => r.innerText.replace(/\s+/g, " ").trim()));
   const log = await page.textContent("#log");
   await page.screenshot({ path: screenshot, fullPage: true });
-  console.log(JSON.stringify({ connection, row: row.replace(/\s+/g, " ").trim(), subtasks, log }));
+  let dashboard = null;
+  if (dashboardScreenshot) {
+    await page.goto(new URL("dashboard/", url).toString());
+    await page.waitForFunction(() => /silo/i.test(document.body.innerText), null, { timeout: 20000 });
+    await page.waitForTimeout(2000); // the dashboard fills its charts from its first counters poll
+    dashboard = (await page.innerText("body")).slice(0, 2000);
+    await page.screenshot({ path: dashboardScreenshot, fullPage: true });
+  }
+  console.log(JSON.stringify({ connection, row: row.replace(/\s+/g, " ").trim(), subtasks, log, dashboard }));
 } catch (error) {
   console.error(`task view check failed: ${error.message}`);
   process.exitCode = 1;

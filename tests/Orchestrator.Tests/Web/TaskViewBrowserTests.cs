@@ -11,7 +11,7 @@ namespace Orchestrator.Tests.Web;
 public sealed class TaskViewBrowserTests(ITestOutputHelper output)
 {
     [BrowserFact]
-    public async Task The_task_view_shows_a_running_task_live_with_its_subtasks_and_log()
+    public async Task The_task_view_shows_a_running_task_live_with_its_subtasks_and_log_and_the_dashboard_shows_the_silo()
     {
         using var dir = new TempDirectory();
         Directory.CreateDirectory(dir.File("workspace"));
@@ -28,9 +28,10 @@ public sealed class TaskViewBrowserTests(ITestOutputHelper output)
         var created = await http.PostAsync("/api/tasks", new StringContent("""{"description": "Create user registration with form and API"}""", Encoding.UTF8, "application/json"));
         var taskId = (string)(await created.Content.ReadFromJsonAsync<JsonNode>())!["task_id"]!;
         var screenshot = Path.Combine(BuiltProgram.RepositoryRoot, ".ci", "results", "task-view.png");
+        var dashboardScreenshot = Path.Combine(BuiltProgram.RepositoryRoot, ".ci", "results", "dashboard.png");
         Directory.CreateDirectory(Path.GetDirectoryName(screenshot)!);
 
-        var (exit, stdout, stderr) = await RunAsync("node", Path.Combine(BuiltProgram.RepositoryRoot, "tests", "browser", "task-view.mjs"), silo.WebAddress.ToString(), taskId, screenshot);
+        var (exit, stdout, stderr) = await RunAsync("node", Path.Combine(BuiltProgram.RepositoryRoot, "tests", "browser", "task-view.mjs"), silo.WebAddress.ToString(), taskId, screenshot, dashboardScreenshot);
         File.Delete(dir.File("workspace/hold"));
 
         Assert.True(exit == 0, stderr);
@@ -41,7 +42,9 @@ public sealed class TaskViewBrowserTests(ITestOutputHelper output)
         Assert.Equal(2, seen["subtasks"]!.AsArray().Count);
         Assert.Contains("working on it", (string)seen["log"]!);
         Assert.True(new FileInfo(screenshot).Length > 10_000);
-        output.WriteLine($"screenshot: {screenshot}");
+        Assert.Matches("(?i)active silos\\s+1", (string)seen["dashboard"]!); // the dashboard sees this silo
+        Assert.True(new FileInfo(dashboardScreenshot).Length > 10_000);
+        output.WriteLine($"screenshots: {screenshot} {dashboardScreenshot}");
     }
 
     private static async Task<(int Exit, string Stdout, string Stderr)> RunAsync(string program, params string[] args)
