@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using Orchestrator.Core.Telemetry;
 using System.Runtime.CompilerServices;
 using Orchestrator.Contracts;
 using Orchestrator.Core.Domains;
@@ -37,8 +39,9 @@ public sealed class OrchestratorClient(IClusterClient cluster, TaskPlanner plann
     /// <summary>Submits a task; returns as soon as it is stored and queued.</summary>
     public async Task<TaskView> SubmitAsync(TaskSubmission submission, CancellationToken cancellationToken = default)
     {
-        var valid = validator.Validate(submission);
         var taskId = Guid.NewGuid().ToString();
+        using var activity = OrchestratorTelemetry.Start("orchestrator.submit", ActivityKind.Client, null, taskId);
+        var valid = validator.Validate(submission) with { TraceParent = submission.TraceParent ?? activity?.Id ?? Activity.Current?.Id };
         return await SubmitRetry.ExecuteAsync(async token => await TaskGrain(taskId).Submit(valid).WaitAsync(token), cancellationToken);
     }
 

@@ -15,6 +15,8 @@ public sealed record TaskSubmission
     [Id(5)] public IReadOnlyList<string> Domains { get; init; } = [];
     /// <summary>Agent id of the sender, written into the wire message's <c>source</c>.</summary>
     [Id(6)] public string Source { get; init; } = "main-orchestrator";
+    /// <summary>The caller's trace context (W3C traceparent), so that the task's trace continues the caller's.</summary>
+    [Id(7)] public string? TraceParent { get; init; }
 }
 
 /// <summary>One domain's part of a plan.</summary>
@@ -46,6 +48,8 @@ public sealed record SubtaskSpec
     [Id(8)] public int TimeoutSeconds { get; init; } = 300;
     [Id(9)] public string Source { get; init; } = "main-orchestrator";
     [Id(10)] public DateTimeOffset CreatedAt { get; init; }
+    /// <summary>The task's trace context (W3C traceparent), carried to the worker.</summary>
+    [Id(11)] public string? TraceParent { get; init; }
 }
 
 /// <summary>A final result reported by a domain worker (the reference's results hash).</summary>

@@ -8,7 +8,9 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.FileProviders;
 using OpenTelemetry.Metrics;
+using Orchestrator.Core.Telemetry;
 using Orchestrator.Grains;
+using OpenTelemetry.Trace;
 using Orleans.Dashboard;
 
 namespace Orchestrator.Web;
@@ -34,6 +36,12 @@ public static class OrchestratorWebExtensions
         if (web.Metrics)
         {
             builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddMeter(OrchestratorMetrics.MeterName).AddPrometheusExporter());
+        }
+
+        // Traces go to an OTLP collector when the standard OpenTelemetry variable names one.
+        if (!string.IsNullOrEmpty(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
+        {
+            builder.Services.AddOpenTelemetry().WithTracing(tracing => tracing.AddSource(OrchestratorTelemetry.SourceName).AddOtlpExporter());
         }
 
         return web;

@@ -1,8 +1,10 @@
+using System.Diagnostics;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.Logging;
 using Orchestrator.Contracts;
 using Orchestrator.Core.Protocol;
+using Orchestrator.Core.Telemetry;
 using Orchestrator.Core.Transport;
 using Orchestrator.Worker.Agents;
 
@@ -165,6 +167,8 @@ public sealed partial class DomainWorker(
         }
 
         Interlocked.Increment(ref _running);
+        using var activity = OrchestratorTelemetry.Start("orchestrator.run", ActivityKind.Consumer, message.TraceParent, message.TaskId);
+        activity?.SetTag("orchestrator.agent_id", options.AgentId).SetTag("orchestrator.domain", options.DomainType);
         var startedAt = time.GetUtcNow();
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(killRunning, lease.Withdrawn);
         try
@@ -186,6 +190,7 @@ public sealed partial class DomainWorker(
                     outcome = new AgentOutcome(null, reason, "", FileChanges.None, time.GetUtcNow() - startedAt);
                 }
 
+                activity?.SetStatus(outcome.Succeeded ? ActivityStatusCode.Ok : ActivityStatusCode.Error, outcome.StopReason);
                 log.Add(outcome.Succeeded
                     ? $"{options.AgentId} completed the task in {outcome.Duration.TotalSeconds:0.0} s"
                     : $"{options.AgentId} failed the task: {ErrorOf(outcome, killRunning)}");

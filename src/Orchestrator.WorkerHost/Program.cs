@@ -2,7 +2,9 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
+using Orchestrator.Core.Telemetry;
 using Orchestrator.Core.Transport;
+using OpenTelemetry.Trace;
 using Orchestrator.Redis;
 using Orchestrator.Worker;
 using Orchestrator.Worker.Agents;
@@ -88,6 +90,12 @@ builder.Services.AddSingleton(sp => new DomainWorker(
     TimeProvider.System,
     sp.GetRequiredService<ILogger<DomainWorker>>()));
 builder.Services.AddHostedService<WorkerService>();
+// Traces of task runs go to an OTLP collector when the standard OpenTelemetry variable names one.
+if (!string.IsNullOrEmpty(Environment.GetEnvironmentVariable("OTEL_EXPORTER_OTLP_ENDPOINT")))
+{
+    builder.Services.AddOpenTelemetry().WithTracing(tracing => tracing.AddSource(OrchestratorTelemetry.SourceName).AddOtlpExporter());
+}
+
 
 using var host = builder.Build();
 await host.RunAsync();

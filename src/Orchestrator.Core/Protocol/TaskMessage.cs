@@ -26,9 +26,12 @@ public sealed record TaskMessage
     public int TimeoutSeconds { get; init; } = 300;
     public int Attempt { get; init; } = 1;
     public string? ParentTaskId { get; init; }
+    /// <summary>W3C traceparent of the dispatch (our extra <c>metadata.traceparent</c>).</summary>
+    public string? TraceParent { get; init; }
 
-    public static TaskMessage From(SubtaskSpec spec, int attempt, DateTimeOffset now) => new()
+    public static TaskMessage From(SubtaskSpec spec, int attempt, DateTimeOffset now, string? traceParent = null) => new()
     {
+        TraceParent = traceParent ?? spec.TraceParent,
         TaskId = spec.TaskId,
         Source = spec.Source,
         Destination = spec.Domain,
@@ -67,6 +70,11 @@ public sealed record TaskMessage
                 ["parent_task_id"] = ParentTaskId,
             },
         };
+        if (TraceParent is not null)
+        {
+            message["metadata"]!["traceparent"] = TraceParent;
+        }
+
         return message.ToJsonString();
     }
 
@@ -119,6 +127,7 @@ public sealed record TaskMessage
             TimeoutSeconds = timeout,
             Attempt = OptionalInt(metadata, "attempt") ?? 1,
             ParentTaskId = OptionalString(metadata, "parent_task_id", "metadata.parent_task_id"),
+            TraceParent = OptionalString(metadata, "traceparent", "metadata.traceparent"),
         };
     }
 

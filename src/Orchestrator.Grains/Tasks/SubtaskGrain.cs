@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using Orchestrator.Core.Telemetry;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orchestrator.Contracts;
@@ -72,7 +74,12 @@ public sealed partial class SubtaskGrain(
             return false;
         }
 
-        await transport.PublishAsync(TaskMessage.From(Spec, attempt, time.GetUtcNow()));
+        using (var activity = OrchestratorTelemetry.Start("orchestrator.dispatch", ActivityKind.Producer, Spec.TraceParent, SubtaskId))
+        {
+            activity?.SetTag("orchestrator.domain", Spec.Domain).SetTag("orchestrator.attempt", attempt);
+            await transport.PublishAsync(TaskMessage.From(Spec, attempt, time.GetUtcNow(), activity?.Id));
+        }
+
         S.State = SubtaskState.Dispatched;
         await ChangedAsync($"Dispatched to the {Spec.Domain} domain (attempt {attempt})");
         return true;
@@ -105,6 +112,8 @@ public sealed partial class SubtaskGrain(
             return; // a duplicate or late result changes nothing
         }
 
+        using var activity = OrchestratorTelemetry.Start("orchestrator.result", ActivityKind.Consumer, Spec.TraceParent, SubtaskId);
+        activity?.SetTag("orchestrator.succeeded", result.Succeeded);
         S.AgentId = result.AgentId ?? S.AgentId;
         S.StartedAt ??= result.StartedAt;
         if (result.Succeeded)

@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using Orchestrator.Core.Telemetry;
 using Orleans.Concurrency;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -70,6 +72,7 @@ public sealed partial class TaskGrain(
         }
 
         var valid = validator.Validate(request);
+        using var activity = OrchestratorTelemetry.Start("orchestrator.task", ActivityKind.Server, valid.TraceParent, TaskId);
         var plan = planner.Plan(valid);
         var now = time.GetUtcNow();
         var timeout = valid.TimeoutSeconds ?? options.Value.DefaultTimeoutSeconds;
@@ -86,6 +89,7 @@ public sealed partial class TaskGrain(
             TimeoutSeconds = timeout,
             Source = valid.Source,
             CreatedAt = now,
+            TraceParent = activity?.Id ?? valid.TraceParent,
         }).ToArray();
 
         state.State = new TaskGrainState
