@@ -32,15 +32,15 @@ public static class OrchestratorSiloExtensions
             silo.AddRedisGrainStorage(StorageNames.Orchestrator, builder => builder.Configure<Serializer>((o, serializer) =>
             {
                 o.ConfigurationOptions = options.Clone();
-                // Orleans' own serializer: version-tolerant through the [Id] of every state member.
-                o.GrainStorageSerializer = new OrleansGrainStorageSerializer(serializer);
+                o.GrainStorageSerializer = StateSerializer(serializer);
             }));
             silo.UseRedisReminderService(o => o.ConfigurationOptions = options.Clone());
             silo.Services.AddRedisTransport(options);
         }
         else
         {
-            silo.AddMemoryGrainStorage(StorageNames.Orchestrator);
+            silo.AddMemoryGrainStorage(StorageNames.Orchestrator, builder => builder.Configure<Serializer>((o, serializer) =>
+                o.GrainStorageSerializer = StateSerializer(serializer)));
             silo.UseInMemoryReminderService();
             silo.Services.AddInMemoryTransport();
         }
@@ -48,6 +48,12 @@ public static class OrchestratorSiloExtensions
         silo.Services.AddOrchestratorServices(configuration);
         return silo;
     }
+
+    /// <summary>
+    /// Grain state in Orleans' own binary format, for every storage: version-tolerant through the [Id] of each state
+    /// member, and far cheaper per write than the default JSON serializer (a third of the embedded run's CPU time).
+    /// </summary>
+    private static OrleansGrainStorageSerializer StateSerializer(Serializer serializer) => new(serializer);
 
     /// <summary>Options, routing, validation, the grains' event sink and the domain runtime.</summary>
     private static IServiceCollection AddOrchestratorServices(this IServiceCollection services, IConfiguration configuration)

@@ -45,7 +45,13 @@ public sealed partial class SubtaskGrain(
 
     private SubtaskSpec Spec => S.Spec ?? throw new UnknownTaskException(SubtaskId);
 
-    private IDomainSchedulerGrain Scheduler => GrainFactory.GetGrain<IDomainSchedulerGrain>(Spec.Domain);
+    // Kept: resolving a grain reference costs a reflection lookup in Orleans 10, and these are used on every change.
+    private IDomainSchedulerGrain? _scheduler;
+    private ITaskGrain? _parent;
+
+    private IDomainSchedulerGrain Scheduler => _scheduler ??= GrainFactory.GetGrain<IDomainSchedulerGrain>(Spec.Domain);
+
+    private ITaskGrain Parent => _parent ??= GrainFactory.GetGrain<ITaskGrain>(Spec.ParentTaskId);
 
     public async Task<SubtaskView> Start(SubtaskSpec spec)
     {
@@ -230,7 +236,7 @@ public sealed partial class SubtaskGrain(
     }
 
     public Task OnLogsAppended() =>
-        S.Spec is null ? Task.CompletedTask : GrainFactory.GetGrain<ITaskGrain>(Spec.ParentTaskId).OnActivity();
+        S.Spec is null ? Task.CompletedTask : Parent.OnActivity();
 
     private async Task FailOrRetryAsync(string reason, SubtaskState finalState)
     {
@@ -274,7 +280,7 @@ public sealed partial class SubtaskGrain(
 
         if (notifyParent)
         {
-            await GrainFactory.GetGrain<ITaskGrain>(Spec.ParentTaskId).OnSubtaskChanged(View());
+            await Parent.OnSubtaskChanged(View());
         }
     }
 
