@@ -16,6 +16,13 @@ public sealed partial class ProcessAgentRunner(AgentCommandOptions options) : IA
     private static readonly TimeSpan OutputDrainGrace = TimeSpan.FromSeconds(2);
     private static readonly string? Setsid = new[] { "/usr/bin/setsid", "/bin/setsid" }.FirstOrDefault(File.Exists);
 
+    /// <summary>
+    /// Runs beside the agent in its process group: if this worker dies without killing the group (SIGKILL, a silo
+    /// that crashed), the group kills itself within a second instead of running on unobserved.
+    /// </summary>
+    private const string WatchdogLine =
+        "(while kill -0 \"$ORCHESTRATOR_WORKER_PID\" 2>/dev/null; do sleep 1; done; kill -KILL 0) </dev/null >/dev/null 2>&1 &";
+
     public async Task<AgentOutcome> RunAsync(TaskMessage message, string prompt, Action<string> output, CancellationToken cancellationToken)
     {
         Directory.CreateDirectory(options.Workspace);
@@ -78,11 +85,12 @@ public sealed partial class ProcessAgentRunner(AgentCommandOptions options) : IA
         }
 
         start.ArgumentList.Add("-c");
-        start.ArgumentList.Add(command);
+        start.ArgumentList.Add(Setsid is null ? command : WatchdogLine + "\n" + command);
         start.Environment["PROMPT_FILE"] = promptFile;
         start.Environment["TASK_ID"] = message.TaskId;
         start.Environment["DOMAIN_TYPE"] = message.Destination;
         start.Environment["WORKSPACE"] = options.Workspace;
+        start.Environment["ORCHESTRATOR_WORKER_PID"] = Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture);
         try
         {
             return Process.Start(start) ?? throw new InvalidOperationException($"The agent command could not be started: {command}");

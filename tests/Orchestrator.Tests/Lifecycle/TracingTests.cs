@@ -25,7 +25,10 @@ public sealed class TracingTests
         var submitted = await cluster.Client.SubmitAsync(new TaskSubmission { Description = "Create user registration with form and API" });
         var result = await cluster.ResultAsync(submitted.TaskId);
         var subtaskIds = result.Subtasks.Select(s => s.TaskId).ToHashSet();
-        var ours = stopped.Where(a => a.GetTagItem("orchestrator.task_id") is string id && (id == submitted.TaskId || subtaskIds.Contains(id))).ToArray();
+        Activity[] Ours() => stopped.Where(a => a.GetTagItem("orchestrator.task_id") is string id && (id == submitted.TaskId || subtaskIds.Contains(id))).ToArray();
+        // The worker's run and the result handling end just after they report, so the result can arrive first.
+        await Eventually.TrueAsync(() => Ours().Length >= 8, "the task's activities did not all stop");
+        var ours = Ours();
 
         Assert.Equal(TaskState.Completed, result.State);
         var submit = Assert.Single(ours, a => a.OperationName == "orchestrator.submit");

@@ -52,6 +52,13 @@ public sealed class WorkerProcess : IAsyncDisposable
     public Task RegisteredAsync() =>
         Eventually.TrueAsync(() => Output.Contains("registered for domain") || HasExited, "the worker did not register", seconds: 30);
 
+    /// <summary>SIGKILL to the worker process alone: the agents it started are left to fend for themselves.</summary>
+    public async Task KillWorkerOnlyAsync()
+    {
+        _process.Kill(entireProcessTree: false);
+        await _process.WaitForExitAsync();
+    }
+
     public async Task TerminateAsync()
     {
         using (var kill = Process.Start("kill", ["-TERM", _process.Id.ToString()]))

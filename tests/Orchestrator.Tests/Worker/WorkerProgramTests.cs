@@ -163,6 +163,29 @@ public sealed class WorkerProgramTests
     }
 
     [RedisFact]
+    public async Task Agents_of_a_worker_killed_with_sigkill_do_not_outlive_it()
+    {
+        await using var setup = await StartAsync();
+        await using var worker = WorkerProcess.Start(setup.Environment("""
+            (while true; do date +%s%N > child-alive.txt; sleep 0.1; done) &
+            while true; do date +%s%N > agent-alive.txt; sleep 0.1; done
+            """));
+        await worker.RegisteredAsync();
+        await PushTaskAsync(setup.Redis.Db, "t-orphan");
+        var agentBeat = Path.Combine(setup.Workspace, "agent-alive.txt");
+        var childBeat = Path.Combine(setup.Workspace, "child-alive.txt");
+        await Eventually.TrueAsync(() => File.Exists(agentBeat) && File.Exists(childBeat), "the agent did not start");
+
+        await worker.KillWorkerOnlyAsync();
+        await Task.Delay(TimeSpan.FromSeconds(2.5)); // the watchdog looks once a second
+        var (agent, child) = (File.ReadAllText(agentBeat), File.ReadAllText(childBeat));
+        await Task.Delay(TimeSpan.FromSeconds(1));
+
+        Assert.Equal(agent, File.ReadAllText(agentBeat));
+        Assert.Equal(child, File.ReadAllText(childBeat));
+    }
+
+    [RedisFact]
     public async Task An_agent_that_exits_non_zero_fails_the_task_with_its_exit_code()
     {
         await using var setup = await StartAsync();
