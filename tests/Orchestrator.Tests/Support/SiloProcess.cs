@@ -1,5 +1,3 @@
-using System.Diagnostics;
-using System.Text;
 using Microsoft.Extensions.Configuration;
 using Orchestrator.Client;
 using Orchestrator.Hosting;
@@ -9,19 +7,14 @@ namespace Orchestrator.Tests.Support;
 /// <summary>The real silo program (<c>silo/</c>, as <c>dotnet run --project silo</c> builds it) in its own process.</summary>
 public sealed class SiloProcess : IAsyncDisposable
 {
-    private readonly Process _process;
-    private readonly StringBuilder _output = new();
+    private readonly ProgramProcess _process;
 
-    private SiloProcess(Process process, int siloPort, int gatewayPort, int webPort)
+    private SiloProcess(ProgramProcess process, int siloPort, int gatewayPort, int webPort)
     {
         _process = process;
-        WebPort = webPort;
         SiloPort = siloPort;
         GatewayPort = gatewayPort;
-        process.OutputDataReceived += (_, e) => Append(e.Data);
-        process.ErrorDataReceived += (_, e) => Append(e.Data);
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
+        WebPort = webPort;
     }
 
     public int SiloPort { get; }
@@ -33,16 +26,7 @@ public sealed class SiloProcess : IAsyncDisposable
 
     public Uri WebAddress => new($"http://127.0.0.1:{WebPort}");
 
-    public string Output
-    {
-        get
-        {
-            lock (_output)
-            {
-                return _output.ToString();
-            }
-        }
-    }
+    public string Output => _process.Output;
 
     /// <summary>
     /// Starts a silo with <paramref name="settings"/> as environment variables and waits until it serves. A silo
@@ -53,18 +37,19 @@ public sealed class SiloProcess : IAsyncDisposable
         var siloPort = restartOf?.SiloPort ?? OrchestratorSiloHost.FreePort();
         var gatewayPort = restartOf?.GatewayPort ?? OrchestratorSiloHost.FreePort();
         var webPort = restartOf?.WebPort ?? OrchestratorSiloHost.FreePort();
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        start.ArgumentList.Add(SiloProgram);
-        start.Environment["Cluster__SiloPort"] = siloPort.ToString();
-        start.Environment["Web__Urls"] = $"http://127.0.0.1:{webPort}";
-        start.Environment["Cluster__GatewayPort"] = gatewayPort.ToString();
-        start.Environment["Logging__LogLevel__Default"] = "Information";
+        var environment = new Dictionary<string, string?>
+        {
+            ["Cluster__SiloPort"] = siloPort.ToString(),
+            ["Web__Urls"] = $"http://127.0.0.1:{webPort}",
+            ["Cluster__GatewayPort"] = gatewayPort.ToString(),
+            ["Logging__LogLevel__Default"] = "Information",
+        };
         foreach (var (key, value) in settings)
         {
-            start.Environment[key.Replace(":", "__")] = value;
+            environment[key.Replace(":", "__")] = value;
         }
 
-        var silo = new SiloProcess(Process.Start(start)!, siloPort, gatewayPort, webPort);
+        var silo = new SiloProcess(ProgramProcess.Start(BuiltProgram.Path("silo", "orchestrator-silo.dll"), [], environment), siloPort, gatewayPort, webPort);
         await Eventually.TrueAsync(() => silo.Output.Contains("Orchestrator started") || silo._process.HasExited,
             "the silo did not start", seconds: 60);
         if (silo._process.HasExited)
@@ -89,23 +74,10 @@ public sealed class SiloProcess : IAsyncDisposable
     }
 
     /// <summary>SIGKILL to the silo and the agent processes it started, as when its machine or container dies.</summary>
-    public async Task KillAsync()
-    {
-        _process.Kill(entireProcessTree: true);
-        await _process.WaitForExitAsync();
-    }
+    public Task KillAsync() => _process.KillAsync(entireTree: true);
 
     /// <summary>SIGTERM: the silo leaves the cluster and stops its domains gracefully.</summary>
-    public async Task StopAsync()
-    {
-        using (var kill = Process.Start("kill", ["-TERM", _process.Id.ToString()]))
-        {
-            await kill.WaitForExitAsync();
-        }
-
-        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        await _process.WaitForExitAsync(bound.Token);
-    }
+    public Task StopAsync() => _process.TerminateAsync();
 
     /// <summary>A client that finds the cluster's gateways through Redis.</summary>
     public static Task<OrchestratorConnection> ConnectAsync(string redis) =>
@@ -113,31 +85,7 @@ public sealed class SiloProcess : IAsyncDisposable
             .AddInMemoryCollection(new Dictionary<string, string?> { ["Redis:ConnectionString"] = redis })
             .Build());
 
-    private static string SiloProgram => BuiltProgram.Path("silo", "orchestrator-silo.dll");
-
-    private void Append(string? line)
-    {
-        if (line is null)
-        {
-            return;
-        }
-
-        lock (_output)
-        {
-            _output.AppendLine(line);
-        }
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        if (!_process.HasExited)
-        {
-            _process.Kill(entireProcessTree: true);
-            await _process.WaitForExitAsync();
-        }
-
-        _process.Dispose();
-    }
+    public ValueTask DisposeAsync() => _process.DisposeAsync();
 }
 
 /// <summary>A program of this repository as the solution build left it (same configuration as the tests).</summary>

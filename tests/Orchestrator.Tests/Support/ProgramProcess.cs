@@ -1,0 +1,110 @@
+using System.Diagnostics;
+using System.Text;
+
+namespace Orchestrator.Tests.Support;
+
+/// <summary>
+/// One of this repository's programs running in its own process: its combined output, SIGTERM, SIGKILL (of it alone
+/// or of its whole tree), and a kill of the tree on dispose so that nothing outlives a test.
+/// </summary>
+public sealed class ProgramProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly StringBuilder _output = new();
+
+    private ProgramProcess(Process process)
+    {
+        _process = process;
+        process.OutputDataReceived += (_, e) => Append(e.Data);
+        process.ErrorDataReceived += (_, e) => Append(e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+    }
+
+    public bool HasExited => _process.HasExited;
+
+    public int ExitCode => _process.ExitCode;
+
+    public string Output
+    {
+        get
+        {
+            lock (_output)
+            {
+                return _output.ToString();
+            }
+        }
+    }
+
+    /// <summary>Starts <c>dotnet <paramref name="program"/> <paramref name="args"/></c> with the environment changed as given (null removes).</summary>
+    public static ProgramProcess Start(string program, IEnumerable<string> args, IReadOnlyDictionary<string, string?> environment)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        start.ArgumentList.Add(program);
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        foreach (var (key, value) in environment)
+        {
+            if (value is null)
+            {
+                start.Environment.Remove(key);
+            }
+            else
+            {
+                start.Environment[key] = value;
+            }
+        }
+
+        return new ProgramProcess(Process.Start(start)!);
+    }
+
+    /// <summary>Waits for the exit, bounded, with all output read.</summary>
+    public async Task WaitForExitAsync(int seconds = 60)
+    {
+        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(seconds));
+        await _process.WaitForExitAsync(bound.Token);
+        _process.WaitForExit(); // flushes the asynchronous output readers
+    }
+
+    /// <summary>SIGTERM, then the exit: the program shuts down gracefully.</summary>
+    public async Task TerminateAsync()
+    {
+        using (var kill = Process.Start("kill", ["-TERM", _process.Id.ToString()]))
+        {
+            await kill.WaitForExitAsync();
+        }
+
+        await WaitForExitAsync();
+    }
+
+    /// <summary>SIGKILL to the program alone (<paramref name="entireTree"/> false) or to it and everything it started.</summary>
+    public async Task KillAsync(bool entireTree)
+    {
+        _process.Kill(entireTree);
+        await _process.WaitForExitAsync();
+    }
+
+    private void Append(string? line)
+    {
+        if (line is not null)
+        {
+            lock (_output)
+            {
+                _output.AppendLine(line);
+            }
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            await KillAsync(entireTree: true);
+        }
+
+        _process.Dispose();
+    }
+}
