@@ -58,6 +58,31 @@ public sealed class DockerRuntimeTests
     }
 
     [DockerFact]
+    public async Task Per_domain_settings_override_the_defaults_and_named_variables_are_passed_through()
+    {
+        Environment.SetEnvironmentVariable("ORCHESTRATOR_TEST_MODEL_KEY", "sk-test-value");
+        await using var testbed = await DockerTestbed.StartAsync();
+        await using var cluster = await OrchestratorCluster.StartAsync(_ => testbed.Settings(WritesDomainFile,
+            ("Domains:Docker:Types:frontend:MemoryBytes", "536870912"),
+            ("Domains:Docker:Types:frontend:Cpus", "0.25"),
+            ("Domains:Docker:Types:frontend:Environment:FRONTEND_ONLY", "yes"),
+            ("Domains:Docker:Defaults:PassEnvironment:0", "ORCHESTRATOR_TEST_MODEL_KEY"),
+            ("Domains:Docker:Defaults:Mounts:0", $"{testbed.Dir.Path}:/extra:ro")));
+
+        await cluster.Client.SpawnDomainAsync("frontend");
+        await cluster.Client.SpawnDomainAsync("backend");
+        var containers = (await testbed.ContainersAsync()).ToDictionary(c => c.Config!.Labels!["distributed-agent-network.domain"]);
+
+        Assert.Equal(512L << 20, containers["frontend"].HostConfig!.Memory);
+        Assert.Equal(250_000_000, containers["frontend"].HostConfig!.NanoCPUs);
+        Assert.Contains("FRONTEND_ONLY=yes", containers["frontend"].Config!.Env!);
+        Assert.Equal(1L << 30, containers["backend"].HostConfig!.Memory);
+        Assert.DoesNotContain("FRONTEND_ONLY=yes", containers["backend"].Config!.Env!);
+        Assert.All(containers.Values, c => Assert.Contains("ORCHESTRATOR_TEST_MODEL_KEY=sk-test-value", c.Config!.Env!));
+        Assert.All(containers.Values, c => Assert.Contains($"{testbed.Dir.Path}:/extra:ro", c.HostConfig!.Binds!));
+    }
+
+    [DockerFact]
     public async Task A_two_domain_task_runs_in_containers_that_write_into_the_host_workspace_and_cleanup_all_leaves_none()
     {
         await using var testbed = await DockerTestbed.StartAsync();
