@@ -112,7 +112,5 @@ public sealed partial record WorkerSettings
     private static partial Regex ContainerIdPattern();
 }
 
-public sealed class WorkerSettingsException(string name, string problem) : Exception($"{name} {problem}.")
-{
-    public string Name { get; } = name;
-}
+/// <summary>A setting that stops the worker at start; the message begins with the variable's name.</summary>
+public sealed class WorkerSettingsException(string name, string problem) : Exception($"{name} {problem}.");

@@ -16,8 +16,17 @@ public sealed class WireProtocolTests
         mkdir -p out && cat > "out/$DOMAIN_TYPE.txt"
         """;
 
-    private static async Task<(RedisServer Redis, OrchestratorCluster Cluster, ReferencePeer Peer)> StartAsync(
-        bool withReferenceAgent, Dictionary<string, string?>? extra = null)
+    /// <summary>A redis-server, an orchestrator on it, and a reference peer speaking raw commands; stopped in that order reversed.</summary>
+    private sealed record Network(RedisServer Redis, OrchestratorCluster Cluster, ReferencePeer Peer) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            await Cluster.DisposeAsync();
+            await Redis.DisposeAsync();
+        }
+    }
+
+    private static async Task<Network> StartAsync(bool withReferenceAgent, Dictionary<string, string?>? extra = null)
     {
         var redis = await RedisServer.StartAsync();
         var peer = new ReferencePeer(redis.Db);
@@ -41,7 +50,7 @@ public sealed class WireProtocolTests
 
             return settings;
         });
-        return (redis, cluster, peer);
+        return new Network(redis, cluster, peer);
     }
 
     private static async Task<string> PendingMessageAsync(RedisServer redis, string domain = "backend")
@@ -55,9 +64,8 @@ public sealed class WireProtocolTests
     [RedisFact]
     public async Task A_published_task_is_readable_in_the_reference_shape()
     {
-        var (redis, cluster, _) = await StartAsync(withReferenceAgent: true);
-        await using var _r = redis;
-        await using var _c = cluster;
+        await using var network = await StartAsync(withReferenceAgent: true);
+        var (redis, cluster, _) = network;
 
         var submitted = await cluster.Client.SubmitAsync(new TaskSubmission
         {
@@ -89,9 +97,8 @@ public sealed class WireProtocolTests
     [RedisFact]
     public async Task A_result_written_in_the_reference_shape_completes_the_task()
     {
-        var (redis, cluster, peer) = await StartAsync(withReferenceAgent: true);
-        await using var _r = redis;
-        await using var _c = cluster;
+        await using var network = await StartAsync(withReferenceAgent: true);
+        var (redis, cluster, peer) = network;
         var submitted = await cluster.Client.SubmitAsync(new TaskSubmission { Description = "Add an API endpoint" });
         await PendingMessageAsync(redis);
 
@@ -108,9 +115,8 @@ public sealed class WireProtocolTests
     [RedisFact]
     public async Task A_result_whose_notification_was_missed_is_found_in_its_hash_when_the_deadline_passes()
     {
-        var (redis, cluster, peer) = await StartAsync(withReferenceAgent: true);
-        await using var _r = redis;
-        await using var _c = cluster;
+        await using var network = await StartAsync(withReferenceAgent: true);
+        var (redis, cluster, peer) = network;
         var submitted = await cluster.Client.SubmitAsync(new TaskSubmission { Description = "Add an API endpoint", TimeoutSeconds = 1 });
         await PendingMessageAsync(redis);
 
@@ -125,9 +131,8 @@ public sealed class WireProtocolTests
     [RedisFact]
     public async Task A_duplicate_result_changes_nothing()
     {
-        var (redis, cluster, peer) = await StartAsync(withReferenceAgent: true);
-        await using var _r = redis;
-        await using var _c = cluster;
+        await using var network = await StartAsync(withReferenceAgent: true);
+        var (redis, cluster, peer) = network;
         var submitted = await cluster.Client.SubmitAsync(new TaskSubmission { Description = "Add an API endpoint" });
         await PendingMessageAsync(redis);
         var raw = (await peer.TakeAsync("backend"))!;
@@ -147,9 +152,8 @@ public sealed class WireProtocolTests
     [RedisFact]
     public async Task A_high_priority_task_overtakes_a_low_priority_backlog_because_the_pending_list_holds_only_what_workers_can_take()
     {
-        var (redis, cluster, peer) = await StartAsync(withReferenceAgent: true);
-        await using var _r = redis;
-        await using var _c = cluster;
+        await using var network = await StartAsync(withReferenceAgent: true);
+        var (redis, cluster, peer) = network;
         var low = new List<string>();
         for (var i = 0; i < 4; i++)
         {
@@ -170,9 +174,8 @@ public sealed class WireProtocolTests
     [RedisFact]
     public async Task A_message_left_in_the_active_list_by_a_dead_worker_is_dispatched_again_and_completes()
     {
-        var (redis, cluster, peer) = await StartAsync(withReferenceAgent: false, new() { ["Orchestrator:Retry:MaxAttempts"] = "2" });
-        await using var _r = redis;
-        await using var _c = cluster;
+        await using var network = await StartAsync(withReferenceAgent: false, new() { ["Orchestrator:Retry:MaxAttempts"] = "2" });
+        var (redis, cluster, peer) = network;
         // A worker of ours that then dies: registered, takes the task, says so, and never heart-beats again.
         await peer.RegisterDomainAgentAsync("backend-dead0001", "backend", TimeSpan.FromSeconds(2));
         await Eventually.TrueAsync(async () => (await cluster.Client.ListDomainsAsync()).Single(p => p.DomainType == "backend").Domains.Any(d => d.Healthy),
@@ -198,9 +201,8 @@ public sealed class WireProtocolTests
     [RedisFact]
     public async Task Malformed_messages_are_failed_with_a_reason_or_dropped_and_the_next_task_is_served()
     {
-        var (redis, cluster, _) = await StartAsync(withReferenceAgent: false);
-        await using var _r = redis;
-        await using var _c = cluster;
+        await using var network = await StartAsync(withReferenceAgent: false);
+        var (redis, cluster, _) = network;
         await redis.Db.ListLeftPushAsync("tasks:pending:backend", "this is not json");
         await redis.Db.ListLeftPushAsync("tasks:pending:backend",
             """{"task_id": "bad-1", "type": "task_assignment", "payload": {"description": "x"}, "metadata": {"timeout_seconds": "soon"}}""");
@@ -218,9 +220,8 @@ public sealed class WireProtocolTests
     [RedisFact]
     public async Task An_oversized_output_fails_the_task_with_the_limit_in_the_reason()
     {
-        var (redis, cluster, peer) = await StartAsync(withReferenceAgent: true);
-        await using var _r = redis;
-        await using var _c = cluster;
+        await using var network = await StartAsync(withReferenceAgent: true);
+        var (redis, cluster, peer) = network;
         var submitted = await cluster.Client.SubmitAsync(new TaskSubmission { Description = "Add an API endpoint" });
         await PendingMessageAsync(redis);
         var raw = (await peer.TakeAsync("backend"))!;
@@ -236,9 +237,8 @@ public sealed class WireProtocolTests
     [RedisFact]
     public async Task A_result_for_an_unknown_task_creates_no_task()
     {
-        var (redis, cluster, _) = await StartAsync(withReferenceAgent: true);
-        await using var _r = redis;
-        await using var _c = cluster;
+        await using var network = await StartAsync(withReferenceAgent: true);
+        var (redis, cluster, _) = network;
 
         await redis.Db.PublishAsync(RedisChannel.Literal("results:not-ours"), """{"task_id": "not-ours", "status": "completed", "output": "{}"}""");
         await redis.Db.PublishAsync(RedisChannel.Literal("results:not-ours-either"), "{ not json");
@@ -251,9 +251,8 @@ public sealed class WireProtocolTests
     [RedisFact]
     public async Task A_task_queued_by_a_reference_client_is_served_by_our_worker_and_its_result_lands_in_the_hash()
     {
-        var (redis, cluster, _) = await StartAsync(withReferenceAgent: false);
-        await using var _r = redis;
-        await using var _c = cluster;
+        await using var network = await StartAsync(withReferenceAgent: false);
+        var (redis, cluster, _) = network;
         await cluster.Client.SpawnDomainAsync("backend");
 
         var message = new JsonObject
@@ -286,9 +285,8 @@ public sealed class WireProtocolTests
     [RedisFact]
     public async Task The_orchestrator_and_its_workers_appear_in_the_reference_registry_keys()
     {
-        var (redis, cluster, _) = await StartAsync(withReferenceAgent: false);
-        await using var _r = redis;
-        await using var _c = cluster;
+        await using var network = await StartAsync(withReferenceAgent: false);
+        var (redis, cluster, _) = network;
 
         var domain = await cluster.Client.SpawnDomainAsync("backend");
         await Eventually.TrueAsync(async () => await redis.Db.SetContainsAsync("agents:domains:backend", domain.DomainId), "the spawned worker did not register");
