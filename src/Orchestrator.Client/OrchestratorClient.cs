@@ -139,7 +139,9 @@ public sealed class OrchestratorClient(IClusterClient cluster, TaskPlanner plann
             throw new InvalidTaskRequestException("The task id is empty; list tasks with `orchestrator tasks`.");
         }
 
-        return cluster.GetGrain<ITaskGrain>(taskId.Trim());
+        // Task ids are GUIDs; anything else names no task (the silo refuses such keys from clients too).
+        var id = taskId.Trim();
+        return Guid.TryParseExact(id, "D", out _) ? cluster.GetGrain<ITaskGrain>(id) : throw new UnknownTaskException(id);
     }
 
     private IDomainPoolGrain Pool(string domainType)

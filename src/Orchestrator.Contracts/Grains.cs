@@ -7,21 +7,21 @@ namespace Orchestrator.Contracts;
 public interface ITaskGrain : IGrainWithStringKey
 {
     /// <summary>Plans and starts the task. Idempotent: submitting the same id again returns the existing task.</summary>
-    [Alias("Submit")] Task<TaskView> Submit(TaskSubmission request);
+    [ClientCallable, Alias("Submit")] Task<TaskView> Submit(TaskSubmission request);
 
     /// <summary>The current view; throws <see cref="UnknownTaskException"/> if no task has this id.</summary>
-    [Alias("GetView"), ReadOnly] Task<TaskView> GetView();
+    [ClientCallable, Alias("GetView"), ReadOnly] Task<TaskView> GetView();
 
     /// <summary>Returns as soon as the task's version exceeds <paramref name="knownVersion"/>, or after <paramref name="maxWait"/>.</summary>
-    [Alias("WaitForChange"), AlwaysInterleave] Task<TaskView> WaitForChange(long knownVersion, TimeSpan maxWait);
+    [ClientCallable, Alias("WaitForChange"), AlwaysInterleave] Task<TaskView> WaitForChange(long knownVersion, TimeSpan maxWait);
 
     /// <summary>Log lines of the task and its subtasks after <paramref name="cursor"/>.</summary>
-    [Alias("GetLogs"), AlwaysInterleave] Task<LogPage> GetLogs(LogCursor cursor);
+    [ClientCallable, Alias("GetLogs"), AlwaysInterleave] Task<LogPage> GetLogs(LogCursor cursor);
 
-    [Alias("Cancel")] Task<TaskView> Cancel();
+    [ClientCallable, Alias("Cancel")] Task<TaskView> Cancel();
 
     /// <summary>Re-runs the failed, timed-out and cancelled parts of a finished task.</summary>
-    [Alias("Retry")] Task<TaskView> Retry();
+    [ClientCallable, Alias("Retry")] Task<TaskView> Retry();
 
     [Alias("OnSubtaskChanged")] Task OnSubtaskChanged(SubtaskView subtask);
 
@@ -93,7 +93,7 @@ public interface IDomainSchedulerGrain : IGrainWithStringKey
     /// <summary>Has every in-flight subtask look up its result in the results store (for results whose notification was missed).</summary>
     [Alias("ReconcileInFlight")] Task ReconcileInFlight();
 
-    [Alias("GetView"), ReadOnly] Task<SchedulerView> GetView();
+    [ClientCallable, Alias("GetView"), ReadOnly] Task<SchedulerView> GetView();
 }
 
 /// <summary>The domain instances of one domain type: the seed's get-healthy-or-spawn, health checks and cleanup. Keyed by domain type.</summary>
@@ -103,15 +103,15 @@ public interface IDomainPoolGrain : IGrainWithStringKey
     /// <summary>Makes sure a healthy domain exists, spawning one if none is.</summary>
     [Alias("EnsureHealthy")] Task<DomainView> EnsureHealthy();
 
-    [Alias("Spawn")] Task<DomainView> Spawn();
+    [ClientCallable, Alias("Spawn")] Task<DomainView> Spawn();
 
-    [Alias("List")] Task<IReadOnlyList<DomainView>> List();
+    [ClientCallable, Alias("List")] Task<IReadOnlyList<DomainView>> List();
 
-    [Alias("Stop")] Task<bool> Stop(string domainId);
+    [ClientCallable, Alias("Stop")] Task<bool> Stop(string domainId);
 
-    [Alias("CleanupStopped")] Task<IReadOnlyList<string>> CleanupStopped();
+    [ClientCallable, Alias("CleanupStopped")] Task<IReadOnlyList<string>> CleanupStopped();
 
-    [Alias("CleanupAll")] Task<IReadOnlyList<string>> CleanupAll();
+    [ClientCallable, Alias("CleanupAll")] Task<IReadOnlyList<string>> CleanupAll();
 
     /// <summary>Checks every instance now; replaces the dead ones.</summary>
     [Alias("CheckHealth")] Task CheckHealth();
@@ -127,7 +127,7 @@ public interface IAgentRegistryGrain : IGrainWithIntegerKey
 
     [Alias("Deregister")] Task Deregister(string agentId);
 
-    [Alias("List")] Task<IReadOnlyList<AgentInfo>> List();
+    [ClientCallable, Alias("List")] Task<IReadOnlyList<AgentInfo>> List();
 
     /// <summary>Registers this orchestrator as the main agent and starts its heartbeat.</summary>
     [Alias("Start")] Task Start();
@@ -140,7 +140,7 @@ public interface ITaskIndexGrain : IGrainWithIntegerKey
     /// <summary>Fire and forget: the index is written at most once a second, off the submit path.</summary>
     [Alias("Add"), OneWay] Task Add(TaskSummary summary);
 
-    [Alias("Recent"), ReadOnly] Task<IReadOnlyList<TaskSummary>> Recent(int limit);
+    [ClientCallable, Alias("Recent"), ReadOnly] Task<IReadOnlyList<TaskSummary>> Recent(int limit);
 }
 
 /// <summary>Asked about a task id that no task has.</summary>
@@ -162,3 +162,7 @@ public sealed class TaskConflictException(string message) : Exception(message);
 /// <summary>No domain could be started; the message carries the runtime's error and what to do.</summary>
 [GenerateSerializer, Alias("orchestrator.domain-spawn-failed")]
 public sealed class DomainSpawnException(string message) : Exception(message);
+
+/// <summary>A call the control plane refused: an internal method called from outside the cluster, or a malformed grain key.</summary>
+[GenerateSerializer, Alias("orchestrator.call-refused")]
+public sealed class CallRefusedException(string message) : Exception(message);

@@ -8,7 +8,9 @@ using Orchestrator.Core.Routing;
 using Orchestrator.Core.Transport;
 using Orchestrator.Docker;
 using Orchestrator.Grains;
+using Orchestrator.Grains.Security;
 using Orchestrator.Hosting.Runtime;
+using Orchestrator.Hosting.Security;
 using Orchestrator.Redis;
 using Orleans.Serialization;
 using Orleans.Storage;
@@ -63,6 +65,10 @@ public static class OrchestratorSiloExtensions
         services.AddTaskRouting(configuration);
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<ITaskEventSink, GrainTaskEventSink>();
+        services.AddSingleton<IClusterKey, ClusterKeyProvider>();
+        services.AddSingleton<ControlPlaneCallFilter>();
+        services.AddSingleton<IIncomingGrainCallFilter>(sp => sp.GetRequiredService<ControlPlaneCallFilter>());
+        services.AddSingleton<IOutgoingGrainCallFilter>(sp => sp.GetRequiredService<ControlPlaneCallFilter>());
 
         var runtime = configuration.GetSection(DomainsOptions.SectionName)["Runtime"] ?? "embedded";
         switch (runtime.ToLowerInvariant())

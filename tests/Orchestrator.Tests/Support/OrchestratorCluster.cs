@@ -35,6 +35,9 @@ public sealed class OrchestratorCluster : IAsyncDisposable
 
     public IServiceProvider Silo => _cluster.GetSiloServiceProvider();
 
+    /// <summary>The raw Orleans client: a caller outside the cluster, as a client on the gateway is.</summary>
+    public IClusterClient ClusterClient => _cluster.Client;
+
     /// <summary>Leaves the domains running when the cluster stops, as a silo that dies does.</summary>
     public bool KeepDomainsOnDispose { get; set; }
 

@@ -1,0 +1,91 @@
+using System.Collections.Concurrent;
+using System.Reflection;
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.Extensions.Logging;
+using Orchestrator.Contracts;
+using Orchestrator.Core.Routing;
+using Orchestrator.Grains.Security;
+
+namespace Orchestrator.Hosting.Security;
+
+/// <summary>
+/// The authorizer on every grain call (as Temporal puts one on every call). Calls made inside the cluster carry a
+/// mark derived from the cluster key, stamped by this filter on the way out of every silo; a call without it comes
+/// from outside (a client on the gateway) and may reach only the methods marked <see cref="ClientCallableAttribute"/>,
+/// with grain keys that are well formed: a task id is a GUID, a domain type is one routing knows.
+/// </summary>
+public sealed partial class ControlPlaneCallFilter(IClusterKey clusterKey, TaskPlanner planner, ILogger<ControlPlaneCallFilter> logger)
+    : IIncomingGrainCallFilter, IOutgoingGrainCallFilter
+{
+    private const string InternalMarkName = "orchestrator.internal";
+
+    private static readonly ConcurrentDictionary<MethodInfo, bool> ClientCallable = new();
+
+    private string? _mark;
+
+    public async Task Invoke(IOutgoingGrainCallContext context)
+    {
+        RequestContext.Set(InternalMarkName, await MarkAsync().ConfigureAwait(false));
+        await context.Invoke().ConfigureAwait(false);
+    }
+
+    public async Task Invoke(IIncomingGrainCallContext context)
+    {
+        if (RequestContext.Get(InternalMarkName) is string mark && Matches(mark, await MarkAsync().ConfigureAwait(false)))
+        {
+            await context.Invoke().ConfigureAwait(false);
+            return;
+        }
+
+        // Orleans' own client protocol (the cluster manifest a client loads when it connects) is served by system
+        // targets, and a grain's timers are calls of the grain to itself that no outgoing filter sees.
+        if (!context.TargetId.IsSystemTarget() && !IsOwnTimer(context))
+        {
+            Authorize(context);
+        }
+
+        await context.Invoke().ConfigureAwait(false);
+    }
+
+    private static bool IsOwnTimer(IIncomingGrainCallContext context) =>
+        context.SourceId == context.TargetId && context.InterfaceMethod.DeclaringType?.Assembly != typeof(ITaskGrain).Assembly;
+
+    private void Authorize(IIncomingGrainCallContext context)
+    {
+        var method = context.InterfaceMethod;
+        if (!ClientCallable.GetOrAdd(method, m => m.GetCustomAttribute<ClientCallableAttribute>() is not null))
+        {
+            LogRefused(context.InterfaceName, context.MethodName, context.TargetId.ToString());
+            throw new CallRefusedException(
+                $"{context.InterfaceName}.{context.MethodName} is internal to the orchestrator's silos and cannot be called by a client.");
+        }
+
+        switch (context.Grain)
+        {
+            case ITaskGrain when !Guid.TryParseExact(context.TargetId.Key.ToString(), "D", out _):
+                throw new CallRefusedException($"'{context.TargetId.Key}' is not a task id (a GUID such as 3f2b...-...). List tasks with `orchestrator tasks`.");
+            case IDomainPoolGrain or IDomainSchedulerGrain when !planner.KnownDomains.Contains(context.TargetId.Key.ToString()):
+                throw new CallRefusedException($"'{context.TargetId.Key}' is not a known domain type; known: {string.Join(", ", planner.KnownDomains)}.");
+            case IAgentRegistryGrain or ITaskIndexGrain when ((IGrainWithIntegerKey)context.Grain).GetPrimaryKeyLong() != 0:
+                throw new CallRefusedException("The agent registry and the task index are single grains with key 0.");
+        }
+    }
+
+    private async ValueTask<string> MarkAsync()
+    {
+        if (_mark is { } mark)
+        {
+            return mark;
+        }
+
+        var key = await clusterKey.GetAsync().ConfigureAwait(false);
+        return _mark = Convert.ToBase64String(HMACSHA256.HashData(key, "internal call"u8));
+    }
+
+    private static bool Matches(string given, string expected) =>
+        CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(given), Encoding.ASCII.GetBytes(expected));
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Refused a call from outside the cluster to internal method {Interface}.{Method} of {Grain}")]
+    private partial void LogRefused(string @interface, string method, string grain);
+}
