@@ -1,4 +1,3 @@
-using System.Net;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Hosting;
@@ -8,6 +7,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.FileProviders;
 using OpenTelemetry.Metrics;
+using Orchestrator.Client;
 using Orchestrator.Core.Telemetry;
 using Orchestrator.Grains;
 using OpenTelemetry.Trace;
@@ -18,19 +18,27 @@ namespace Orchestrator.Web;
 public static class OrchestratorWebExtensions
 {
     /// <summary>
-    /// The web side of a silo: listening address, API key rule, health checks, metrics and the dashboard's silo part.
-    /// Call before <c>AddOrchestratorSilo</c>'s host is built; pass <see cref="ConfigureSilo"/> to it.
+    /// The web side of a silo: listening address, the secret callers must present (the configured API key, or else the
+    /// access token from the token file, registered as <see cref="AccessToken"/>), limits, health checks, metrics and
+    /// the dashboard's silo part. Call before <c>AddOrchestratorSilo</c>'s host is built; pass <see cref="ConfigureSilo"/> to it.
     /// </summary>
     public static WebOptions AddOrchestratorWeb(this WebApplicationBuilder builder)
     {
         var web = builder.Configuration.GetSection(WebOptions.SectionName).Get<WebOptions>() ?? new WebOptions();
-        if (string.IsNullOrEmpty(web.ApiKey) && !OnlyLoopback(web.Urls))
+        var configuredKey = !string.IsNullOrEmpty(web.ApiKey);
+        if (!configuredKey && !web.Urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).All(ServingCheck.IsLoopback))
         {
             throw new InvalidOperationException(
                 $"Web:Urls '{web.Urls}' listens beyond 127.0.0.1 without an API key: set Web:ApiKey (Web__ApiKey), or listen on http://127.0.0.1 only.");
         }
 
+        builder.Services.AddSingleton(web);
+        builder.Services.AddSingleton(configuredKey
+            ? new AccessToken(web.ApiKey!, Generated: false)
+            : new AccessToken(AccessTokenFile.LoadOrCreate(web.TokenFile ?? AccessTokenFile.DefaultPath), Generated: true));
         builder.WebHost.UseUrls(web.Urls);
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = web.Limits.MaxRequestBodyBytes);
+        builder.Services.AddOrchestratorLimits(web.Limits);
         builder.Services.AddProblemDetails();
         builder.Services.AddHealthChecks().AddCheck<ReadinessCheck>("ready", tags: ["ready"]);
         if (web.Metrics)
@@ -60,11 +68,10 @@ public static class OrchestratorWebExtensions
     {
         app.UseExceptionHandler();
         app.UseStatusCodePages();
-        if (!string.IsNullOrEmpty(web.ApiKey))
-        {
-            app.UseMiddleware<ApiKeyMiddleware>(web.ApiKey);
-        }
-
+        app.UseMiddleware<BrowserBoundaryMiddleware>();
+        app.UseMiddleware<AccessMiddleware>();
+        app.UseRateLimiter();
+        app.CheckWhenStarted(web);
         var pages = new PhysicalFileProvider(Path.Combine(AppContext.BaseDirectory, "wwwroot"));
         app.UseDefaultFiles(new DefaultFilesOptions { FileProvider = pages });
         app.UseStaticFiles(new StaticFileOptions { FileProvider = pages });
@@ -91,9 +98,4 @@ public static class OrchestratorWebExtensions
             app.MapPrometheusScrapingEndpoint("/metrics");
         }
     }
-
-    private static bool OnlyLoopback(string urls) => urls
-        .Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-        .All(url => Uri.TryCreate(url.Replace("*", "0.0.0.0", StringComparison.Ordinal).Replace("+", "0.0.0.0", StringComparison.Ordinal), UriKind.Absolute, out var uri)
-            && (uri.IsLoopback || (IPAddress.TryParse(uri.Host, out var ip) && IPAddress.IsLoopback(ip))));
 }

@@ -12,15 +12,8 @@ namespace Orchestrator.Web;
 /// </summary>
 public static class SubmitRequest
 {
-    public const int MaxBodyBytes = 256 * 1024;
-
     public static async Task<TaskSubmission> ReadAsync(HttpRequest request, CancellationToken cancellationToken)
     {
-        if (request.ContentLength > MaxBodyBytes)
-        {
-            throw new InvalidTaskRequestException($"The body is {request.ContentLength} bytes; the limit is {MaxBodyBytes}.");
-        }
-
         JsonNode? body;
         try
         {

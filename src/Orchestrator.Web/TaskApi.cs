@@ -24,7 +24,7 @@ public static partial class TaskApi
             var submission = await SubmitRequest.ReadAsync(request, ct);
             var task = await client.SubmitAsync(submission, ct);
             return Results.Json(ResultAggregator.ToResultJson(task), statusCode: StatusCodes.Status201Created);
-        }));
+        })).RequireRateLimiting(WebLimits.Submissions);
         api.MapGet("/tasks", (OrchestratorClient client, int? limit) => Handle(async () =>
             Results.Json(new JsonArray((await client.ListTasksAsync(Math.Clamp(limit ?? 50, 1, 1000))).Select(t => (JsonNode?)Summary(t)).ToArray()))));
         api.MapGet("/tasks/{id}", (string id, OrchestratorClient client) => Handle(async () =>
@@ -36,11 +36,11 @@ public static partial class TaskApi
             await client.GetAsync(id); // 404 before the stream starts
             await StreamTaskAsync(context, client, id);
             return Results.Empty;
-        }));
+        })).RequireRateLimiting(WebLimits.EventStreams);
         api.MapPost("/tasks/{id}/cancel", (string id, OrchestratorClient client) => Handle(async () =>
             Results.Json(ResultAggregator.ToResultJson(await client.CancelAsync(id)))));
         api.MapPost("/tasks/{id}/retry", (string id, OrchestratorClient client) => Handle(async () =>
-            Results.Json(ResultAggregator.ToResultJson(await client.RetryAsync(id)))));
+            Results.Json(ResultAggregator.ToResultJson(await client.RetryAsync(id))))).RequireRateLimiting(WebLimits.Submissions);
         api.MapGet("/domains", (OrchestratorClient client) => Handle(async () =>
             Results.Json((await client.ListDomainsAsync()).Select(Pool))));
         api.MapGet("/agents", (OrchestratorClient client) => Handle(async () =>
@@ -49,7 +49,7 @@ public static partial class TaskApi
                 agent_id = a.AgentId, role = a.Role, domain_type = a.DomainType, status = a.Status, healthy = a.Healthy,
                 container_id = a.ContainerId, created_at = a.CreatedAt, last_heartbeat = a.LastHeartbeat, concurrency = a.Concurrency,
             }))));
-        api.MapGet("/events", (HttpContext context, OrchestratorClient client) => StreamOverviewAsync(context, client));
+        api.MapGet("/events", (HttpContext context, OrchestratorClient client) => StreamOverviewAsync(context, client)).RequireRateLimiting(WebLimits.EventStreams);
     }
 
     /// <summary>Status changes and log lines of one task until it is final: <c>event: status|log|end</c>.</summary>
@@ -138,7 +138,7 @@ public static partial class TaskApi
         await context.Response.Body.FlushAsync(context.RequestAborted);
     }
 
-    /// <summary>Known refusals become problem details with 400/404/409/503; anything else a 500 without internals.</summary>
+    /// <summary>Known refusals become problem details with 400/404/409/413/503; anything else a 500 without internals.</summary>
     private static async Task<IResult> Handle(Func<Task<IResult>> action)
     {
         try
@@ -148,6 +148,11 @@ public static partial class TaskApi
         catch (Exception e) when (Unwrap(e) is InvalidTaskRequestException or ArgumentException)
         {
             return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Invalid task", detail: Unwrap(e).Message);
+        }
+        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            // Kestrel stops reading at Web:Limits:MaxRequestBodyBytes, chunked bodies included.
+            return Results.Problem(statusCode: e.StatusCode, title: "Request body too large", detail: $"{e.Message} (Web:Limits:MaxRequestBodyBytes)");
         }
         catch (Exception e) when (Unwrap(e) is UnknownTaskException)
         {

@@ -1,7 +1,8 @@
-// Usage: node task-view.mjs <task view url> <task id> <screenshot.png> [<dashboard screenshot.png>]
-// Opens the overview, waits until the live feed lists the task, opens the task, waits for its subtasks, and saves
-// a screenshot; then opens the Orleans dashboard and saves one of it. Exit 0 and a JSON line with what was seen;
-// exit 1 with the reason.
+// Usage: node task-view.mjs <task view url with ?token=> <task id> <screenshot.png> [<dashboard screenshot.png>]
+// Opens the token link (the silo exchanges it for a session cookie and redirects to the clean address), waits until
+// the live feed lists the task, opens the task, waits for its subtasks, and saves a screenshot; then opens the Orleans
+// dashboard and saves one of it. Exit 0 and a JSON line with what was seen (the address after the redirect, anything
+// the Content-Security-Policy blocked); exit 1 with the reason.
 import { chromium } from "playwright-core";
 
 const [url, taskId, screenshot, dashboardScreenshot] = process.argv.slice(2);
@@ -11,7 +12,10 @@ const browser = await chromium.launch({
 });
 try {
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const blocked = [];
+  page.on("console", (message) => { if (/Content Security Policy/i.test(message.text())) blocked.push(message.text()); });
   await page.goto(url);
+  const address = page.url();
   await page.waitForSelector(`tr[data-task="${taskId}"]`, { timeout: 20000 });
   const connection = await page.textContent("#connection");
   const row = await page.textContent(`tr[data-task="${taskId}"]`);
@@ -29,7 +33,7 @@ try {
     dashboard = (await page.innerText("body")).slice(0, 2000);
     await page.screenshot({ path: dashboardScreenshot, fullPage: true });
   }
-  console.log(JSON.stringify({ connection, row: row.replace(/\s+/g, " ").trim(), subtasks, log, dashboard }));
+  console.log(JSON.stringify({ address, connection, row: row.replace(/\s+/g, " ").trim(), subtasks, log, dashboard, blocked }));
 } catch (error) {
   console.error(`task view check failed: ${error.message}`);
   process.exitCode = 1;

@@ -1,5 +1,6 @@
 // The task view: an overview (tasks, domains, agents) and one task's subtasks and live log, both fed by
 // server-sent events from the silo's HTTP API. Plain JavaScript, no build step, nothing loaded from elsewhere.
+// It only reads, with the session cookie the ?token= link left; it never posts (a state change needs the header).
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -9,8 +10,6 @@ const age = (iso) => {
   const seconds = Math.max(0, (Date.now() - Date.parse(iso)) / 1000);
   return seconds < 60 ? `${Math.round(seconds)} s` : seconds < 3600 ? `${Math.round(seconds / 60)} min` : `${Math.round(seconds / 3600)} h`;
 };
-const key = new URLSearchParams(location.search).get("key");
-const withKey = (url) => (key ? `${url}${url.includes("?") ? "&" : "?"}key=${encodeURIComponent(key)}` : url);
 
 let overviewStream = null;
 let taskStream = null;
@@ -57,7 +56,7 @@ function openTask(id) {
   $("task").hidden = false;
   $("log").textContent = "";
   taskStream?.close();
-  taskStream = new EventSource(withKey(`api/tasks/${encodeURIComponent(id)}/events`));
+  taskStream = new EventSource(`api/tasks/${encodeURIComponent(id)}/events`);
   taskStream.addEventListener("status", (e) => showTask(JSON.parse(e.data)));
   taskStream.addEventListener("log", (e) => {
     const log = $("log");
@@ -65,7 +64,7 @@ function openTask(id) {
     log.scrollTop = log.scrollHeight;
   });
   taskStream.addEventListener("end", (e) => { showTask(JSON.parse(e.data)); taskStream.close(); });
-  fetch(withKey(`api/tasks/${encodeURIComponent(id)}`)).then((r) => r.json()).then((r) => r.subtasks && showTask(r));
+  fetch(`api/tasks/${encodeURIComponent(id)}`).then((r) => r.json()).then((r) => r.subtasks && showTask(r));
 }
 
 function openOverview() {
@@ -80,7 +79,7 @@ function route() {
 }
 
 function connect() {
-  overviewStream = new EventSource(withKey("api/events"));
+  overviewStream = new EventSource("api/events");
   overviewStream.addEventListener("overview", (e) => showOverview(JSON.parse(e.data)));
   overviewStream.onopen = () => { $("connection").textContent = "live"; };
   overviewStream.onerror = () => { $("connection").textContent = "reconnecting…"; };

@@ -8,10 +8,12 @@ namespace Orchestrator.Tests.Support;
 public sealed class SiloProcess : IAsyncDisposable
 {
     private readonly ProgramProcess _process;
+    private readonly TempDirectory _state;
 
-    private SiloProcess(ProgramProcess process, int siloPort, int gatewayPort, int webPort)
+    private SiloProcess(ProgramProcess process, TempDirectory state, int siloPort, int gatewayPort, int webPort)
     {
         _process = process;
+        _state = state;
         SiloPort = siloPort;
         GatewayPort = gatewayPort;
         WebPort = webPort;
@@ -26,7 +28,23 @@ public sealed class SiloProcess : IAsyncDisposable
 
     public Uri WebAddress => new($"http://127.0.0.1:{WebPort}");
 
+    /// <summary>
+    /// What callers must present: the configured Web:ApiKey, or else the access token the silo keeps in its token file
+    /// (by default one of its own in a temporary folder; Web:TokenFile in the settings names another).
+    /// </summary>
+    public string AccessToken { get; private set; } = "";
+
+    public string TokenFile { get; private set; } = "";
+
     public string Output => _process.Output;
+
+    /// <summary>A client of the HTTP API that sends the access token, as curl does with <c>-H "X-Api-Key: …"</c>.</summary>
+    public HttpClient CreateHttpClient()
+    {
+        var http = new HttpClient { BaseAddress = WebAddress, Timeout = TimeSpan.FromSeconds(60) };
+        http.DefaultRequestHeaders.Add("X-Api-Key", AccessToken);
+        return http;
+    }
 
     /// <summary>
     /// Starts a silo with <paramref name="settings"/> as environment variables and waits until it serves. A silo
@@ -34,6 +52,8 @@ public sealed class SiloProcess : IAsyncDisposable
     /// </summary>
     public static async Task<SiloProcess> StartAsync(IReadOnlyDictionary<string, string> settings, SiloProcess? restartOf = null)
     {
+        var state = new TempDirectory("orchestrator-silo-state");
+        var tokenFile = settings.GetValueOrDefault("Web:TokenFile") ?? restartOf?.TokenFile ?? state.File("token");
         var siloPort = restartOf?.SiloPort ?? OrchestratorSiloHost.FreePort();
         var gatewayPort = restartOf?.GatewayPort ?? OrchestratorSiloHost.FreePort();
         var webPort = restartOf?.WebPort ?? OrchestratorSiloHost.FreePort();
@@ -43,33 +63,46 @@ public sealed class SiloProcess : IAsyncDisposable
             ["Web__Urls"] = $"http://127.0.0.1:{webPort}",
             ["Cluster__GatewayPort"] = gatewayPort.ToString(),
             ["Logging__LogLevel__Default"] = "Information",
+            ["Web__TokenFile"] = tokenFile,
         };
         foreach (var (key, value) in settings)
         {
             environment[key.Replace(":", "__")] = value;
         }
 
-        var silo = new SiloProcess(ProgramProcess.Start(BuiltProgram.Path("silo", "orchestrator-silo.dll"), [], environment), siloPort, gatewayPort, webPort);
+        var silo = new SiloProcess(ProgramProcess.Start(BuiltProgram.Path("silo", "orchestrator-silo.dll"), [], environment), state, siloPort, gatewayPort, webPort)
+        {
+            TokenFile = tokenFile,
+        };
         await Eventually.TrueAsync(() => silo.Output.Contains("Orchestrator started") || silo._process.HasExited,
             "the silo did not start", seconds: 60);
         if (silo._process.HasExited)
         {
+            await silo.DisposeAsync();
             throw new Xunit.Sdk.XunitException($"The silo exited at start:\n{silo.Output}");
         }
 
-        // The web server starts after the silo: serving means both.
+        // The web server starts after the silo: serving means both. It may still stop then (a listening rule broken).
         using var http = new HttpClient { BaseAddress = silo.WebAddress, Timeout = TimeSpan.FromSeconds(2) };
         await Eventually.TrueAsync(async () =>
         {
             try
             {
-                return (await http.GetAsync("/health/live")).IsSuccessStatusCode;
+                return silo._process.HasExited || (await http.GetAsync("/health/live")).IsSuccessStatusCode;
             }
             catch (HttpRequestException)
             {
                 return false;
             }
         }, "the silo's web server did not answer", seconds: 30);
+        if (silo._process.HasExited)
+        {
+            await silo.DisposeAsync();
+            throw new Xunit.Sdk.XunitException($"The silo stopped after start:\n{silo.Output}");
+        }
+
+        silo.AccessToken = settings.GetValueOrDefault("Web:ApiKey") ?? AccessTokenFile.TryRead(tokenFile)
+            ?? throw new Xunit.Sdk.XunitException($"The silo serves but left no access token in {tokenFile}:\n{silo.Output}");
         return silo;
     }
 
@@ -85,7 +118,11 @@ public sealed class SiloProcess : IAsyncDisposable
             .AddInMemoryCollection(new Dictionary<string, string?> { ["Redis:ConnectionString"] = redis })
             .Build());
 
-    public ValueTask DisposeAsync() => _process.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        await _process.DisposeAsync();
+        _state.Dispose();
+    }
 }
 
 /// <summary>A program of this repository as the solution build left it (same configuration as the tests).</summary>

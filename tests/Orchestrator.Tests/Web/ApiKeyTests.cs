@@ -3,7 +3,7 @@ using Orchestrator.Tests.Support;
 
 namespace Orchestrator.Tests.Web;
 
-/// <summary>The optional API key of the HTTP API, and the rule that without one the silo listens on 127.0.0.1 only.</summary>
+/// <summary>The configured API key of the HTTP API, and the rule that without one the silo listens on loopback only.</summary>
 public sealed class ApiKeyTests
 {
     [Fact]
@@ -41,5 +41,38 @@ public sealed class ApiKeyTests
         }));
 
         Assert.Contains("listens beyond 127.0.0.1 without an API key: set Web:ApiKey", start.Message);
+    }
+
+    [Fact]
+    public async Task Without_a_key_a_kestrel_endpoint_beyond_loopback_stops_the_silo_after_start_with_the_reason()
+    {
+        using var dir = new TempDirectory();
+
+        var start = await Assert.ThrowsAsync<Xunit.Sdk.XunitException>(() => SiloProcess.StartAsync(new Dictionary<string, string>
+        {
+            ["Domains:Workspace"] = dir.Path,
+            ["Kestrel:Endpoints:Beyond:Url"] = $"http://0.0.0.0:{Orchestrator.Hosting.OrchestratorSiloHost.FreePort()}",
+        }));
+
+        Assert.Contains("The web server listens beyond loopback (http://0.0.0.0:", start.Message);
+        Assert.Contains("without an API key: set Web:ApiKey (Web__ApiKey), or listen on http://127.0.0.1 only", start.Message);
+    }
+
+    [Fact]
+    public async Task With_a_key_configured_the_key_link_sets_the_session_cookie()
+    {
+        using var dir = new TempDirectory();
+        await using var silo = await SiloProcess.StartAsync(new Dictionary<string, string>
+        {
+            ["Domains:Workspace"] = dir.Path,
+            ["Web:ApiKey"] = "s3cret-key",
+        });
+        using var http = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false }) { BaseAddress = silo.WebAddress };
+
+        var link = await http.GetAsync("/?key=s3cret-key");
+
+        Assert.Equal(HttpStatusCode.SeeOther, link.StatusCode);
+        Assert.Equal("/", link.Headers.Location?.OriginalString);
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/api/agents")).StatusCode); // the handler keeps the cookie
     }
 }

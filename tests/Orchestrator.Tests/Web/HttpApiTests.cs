@@ -27,7 +27,7 @@ public sealed class WebSilo : IAsyncLifetime
                 """),
             ["Web:Metrics"] = "true",
         });
-        Http = new HttpClient { BaseAddress = Silo.WebAddress, Timeout = TimeSpan.FromSeconds(60) };
+        Http = Silo.CreateHttpClient();
     }
 
     public string Workspace => _dir.File("workspace");
@@ -129,7 +129,7 @@ public sealed class HttpApiTests(WebSilo web) : IClassFixture<WebSilo>
     [InlineData("POST", "/api/tasks/no-such-task/retry")]
     public async Task An_unknown_task_is_404_with_a_problem(string method, string path)
     {
-        var response = await Http.SendAsync(new HttpRequestMessage(new HttpMethod(method), path));
+        var response = await Http.SendAsync(new HttpRequestMessage(new HttpMethod(method), path) { Content = method == "POST" ? Json("") : null });
 
         await AssertProblemAsync(response, HttpStatusCode.NotFound, "No task with id 'no-such-task'");
     }
@@ -143,7 +143,7 @@ public sealed class HttpApiTests(WebSilo web) : IClassFixture<WebSilo>
             var created = await Http.PostAsync("/api/tasks", Json("""{"description": "Add an API endpoint"}"""));
             var taskId = (string)(await created.Content.ReadFromJsonAsync<JsonNode>())!["task_id"]!;
 
-            var response = await Http.PostAsync($"/api/tasks/{taskId}/retry", null);
+            var response = await Http.PostAsync($"/api/tasks/{taskId}/retry", Json(""));
 
             await AssertProblemAsync(response, HttpStatusCode.Conflict, "");
         }

@@ -24,18 +24,20 @@ public sealed class TaskViewBrowserTests(ITestOutputHelper output)
                 for i in $(seq 1 600); do [ -f hold ] || break; sleep 0.1; done
                 """),
         });
-        using var http = new HttpClient { BaseAddress = silo.WebAddress };
+        using var http = silo.CreateHttpClient();
         var created = await http.PostAsync("/api/tasks", new StringContent("""{"description": "Create user registration with form and API"}""", Encoding.UTF8, "application/json"));
         var taskId = (string)(await created.Content.ReadFromJsonAsync<JsonNode>())!["task_id"]!;
         var screenshot = Path.Combine(BuiltProgram.RepositoryRoot, ".ci", "results", "task-view.png");
         var dashboardScreenshot = Path.Combine(BuiltProgram.RepositoryRoot, ".ci", "results", "dashboard.png");
         Directory.CreateDirectory(Path.GetDirectoryName(screenshot)!);
 
-        var (exit, stdout, stderr) = await RunAsync("node", Path.Combine(BuiltProgram.RepositoryRoot, "tests", "browser", "task-view.mjs"), silo.WebAddress.ToString(), taskId, screenshot, dashboardScreenshot);
+        var (exit, stdout, stderr) = await RunAsync("node", Path.Combine(BuiltProgram.RepositoryRoot, "tests", "browser", "task-view.mjs"), $"{silo.WebAddress}?token={silo.AccessToken}", taskId, screenshot, dashboardScreenshot);
         File.Delete(dir.File("workspace/hold"));
 
         Assert.True(exit == 0, stderr);
         var seen = JsonNode.Parse(stdout)!;
+        Assert.Equal(silo.WebAddress.ToString(), (string?)seen["address"]); // the token left the address bar
+        Assert.Empty(seen["blocked"]!.AsArray()); // the Content-Security-Policy blocks nothing the pages need
         Assert.Equal("live", (string?)seen["connection"]);
         Assert.Contains("Create user registration with form and API", (string)seen["row"]!);
         Assert.Contains("in progress", (string)seen["row"]!);
