@@ -31,6 +31,8 @@ public static class OrchestratorClientHosting
             }
 
             client.UseConnectionRetryFilter(BoundedRetry(cluster.ConnectAttempts));
+            client.AddOutgoingGrainCallFilter(new AccessTokenCallFilter(
+                builder.Configuration[AccessTokenCallFilter.SettingKey] is { Length: > 0 } configured ? configured : AccessTokenFile.TryRead(AccessTokenFile.DefaultPath)));
         });
         builder.Services.AddTaskRouting(builder.Configuration);
         builder.Services.AddSingleton<OrchestratorClient>();

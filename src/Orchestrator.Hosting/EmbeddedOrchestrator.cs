@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
+using System.Security.Cryptography;
 using Orchestrator.Client;
 
 namespace Orchestrator.Hosting;
@@ -42,6 +43,8 @@ public sealed class EmbeddedOrchestrator : IAsyncDisposable
             .AddFilter("Orleans.Runtime.Watchdog", LogLevel.Error);
         builder.Services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
         builder.AddOrchestratorSilo(OrchestratorSiloHost.FreePort(), OrchestratorSiloHost.FreePort());
+        // This process is the only client; a token nobody else knows closes the gateway to every other process.
+        builder.Services.AddSingleton(new AccessToken(Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)), Generated: false));
         var host = builder.Build();
         await host.StartAsync(cancellationToken);
         return new EmbeddedOrchestrator(host);

@@ -3,6 +3,8 @@ using System.Reflection;
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.DependencyInjection;
+using Orchestrator.Client;
 using Orchestrator.Contracts;
 using Orchestrator.Core.Routing;
 using Orchestrator.Grains.Security;
@@ -15,7 +17,7 @@ namespace Orchestrator.Hosting.Security;
 /// from outside (a client on the gateway) and may reach only the methods marked <see cref="ClientCallableAttribute"/>,
 /// with grain keys that are well formed: a task id is a GUID, a domain type is one routing knows.
 /// </summary>
-public sealed partial class ControlPlaneCallFilter(IClusterKey clusterKey, TaskPlanner planner, ILogger<ControlPlaneCallFilter> logger)
+public sealed partial class ControlPlaneCallFilter(IClusterKey clusterKey, TaskPlanner planner, IServiceProvider services, ILogger<ControlPlaneCallFilter> logger)
     : IIncomingGrainCallFilter, IOutgoingGrainCallFilter
 {
     private const string InternalMarkName = "orchestrator.internal";
@@ -23,6 +25,9 @@ public sealed partial class ControlPlaneCallFilter(IClusterKey clusterKey, TaskP
     private static readonly ConcurrentDictionary<MethodInfo, bool> ClientCallable = new();
 
     private string? _mark;
+
+    /// <summary>A silo that serves the web side has an access token (configured or generated); its gateway clients must present it too.</summary>
+    private readonly AccessToken? _accessToken = services.GetService<AccessToken>();
 
     public async Task Invoke(IOutgoingGrainCallContext context)
     {
@@ -53,6 +58,13 @@ public sealed partial class ControlPlaneCallFilter(IClusterKey clusterKey, TaskP
 
     private void Authorize(IIncomingGrainCallContext context)
     {
+        if (_accessToken is not null && !(RequestContext.Get(AccessTokenCallFilter.RequestContextKey) is string given && Matches(given, _accessToken.Value)))
+        {
+            LogUnauthenticated(context.InterfaceName, context.MethodName);
+            throw new CallRefusedException(
+                $"This orchestrator requires its access token from clients: set {AccessTokenCallFilter.SettingKey} (Cluster__AccessToken), or run where the silo's token file ({AccessTokenFile.DefaultPath}) is readable.");
+        }
+
         var method = context.InterfaceMethod;
         if (!ClientCallable.GetOrAdd(method, m => m.GetCustomAttribute<ClientCallableAttribute>() is not null))
         {
@@ -84,7 +96,10 @@ public sealed partial class ControlPlaneCallFilter(IClusterKey clusterKey, TaskP
     }
 
     private static bool Matches(string given, string expected) =>
-        CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(given), Encoding.ASCII.GetBytes(expected));
+        CryptographicOperations.FixedTimeEquals(SHA256.HashData(Encoding.UTF8.GetBytes(given)), SHA256.HashData(Encoding.UTF8.GetBytes(expected)));
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Refused a call to {Interface}.{Method} from a client without the access token")]
+    private partial void LogUnauthenticated(string @interface, string method);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Refused a call from outside the cluster to internal method {Interface}.{Method} of {Grain}")]
     private partial void LogRefused(string @interface, string method, string grain);

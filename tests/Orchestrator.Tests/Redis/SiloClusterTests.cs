@@ -24,6 +24,8 @@ public sealed class SiloClusterTests
         ["Orchestrator:SchedulerTick"] = "00:00:00.200",
         ["Orchestrator:Retry:MaxAttempts"] = "3",
         ["Orchestrator:Retry:InitialBackoff"] = "00:00:00.100",
+        // The silos of one cluster share one access token, as silos on one machine do by default.
+        ["Web:TokenFile"] = dir.File("token"),
     };
 
     [RedisFact]
@@ -37,14 +39,14 @@ public sealed class SiloClusterTests
         var silo = await SiloProcess.StartAsync(settings);
         await using (silo)
         {
-            await using var connection = await SiloProcess.ConnectAsync(redis.ConnectionString);
+            await using var connection = await silo.ConnectAsync(redis.ConnectionString);
             taskId = (await connection.Client.SubmitAsync(new TaskSubmission { Description = "Add an API endpoint" })).TaskId;
             await WaitForAsync(connection, taskId, t => t.Subtasks.Single().State == SubtaskState.InProgress);
             await silo.KillAsync();
         }
 
         await using var restarted = await SiloProcess.StartAsync(settings, restartOf: silo);
-        await using var again = await SiloProcess.ConnectAsync(redis.ConnectionString);
+        await using var again = await restarted.ConnectAsync(redis.ConnectionString);
         File.WriteAllText(dir.File("release"), "");
         var result = await WaitForAsync(again, taskId, t => t.State.IsFinal());
         var log = await again.Client.GetLogsAsync(taskId);
@@ -65,7 +67,7 @@ public sealed class SiloClusterTests
         var settings = Settings(redis, dir);
         await using var first = await SiloProcess.StartAsync(settings);
         await using var second = await SiloProcess.StartAsync(settings);
-        await using var connection = await SiloProcess.ConnectAsync(redis.ConnectionString);
+        await using var connection = await second.ConnectAsync(redis.ConnectionString);
 
         var tasks = new List<string>();
         foreach (var description in new[] { "Add an API endpoint", "Build a login form component", "Deploy with docker", "Create user registration with form and API" })

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Configuration;
 using Orchestrator.Contracts;
 using Orchestrator.Tests.Support;
 
@@ -66,5 +67,44 @@ public sealed class ControlPlaneTests
         Assert.Equal(TaskState.Completed, result.State);
         Assert.NotEmpty(await cluster.Client.ListDomainsAsync());
         Assert.NotEmpty(await cluster.Client.ListTasksAsync(10));
+    }
+}
+
+/// <summary>The gateway of a real silo process with default settings: clients must present the silo's access token.</summary>
+public sealed class GatewayAccessTests
+{
+    private static Task<Orchestrator.Client.OrchestratorConnection> ConnectAsync(SiloProcess silo, string token) =>
+        Orchestrator.Client.OrchestratorConnection.ConnectAsync(new Microsoft.Extensions.Configuration.ConfigurationBuilder()
+            .AddInMemoryCollection(new Dictionary<string, string?>
+            {
+                ["Cluster:Gateway"] = $"127.0.0.1:{silo.GatewayPort}",
+                [Orchestrator.Client.AccessTokenCallFilter.SettingKey] = token,
+            })
+            .Build());
+
+    [Fact]
+    public async Task A_gateway_client_without_the_access_token_cannot_submit_a_task()
+    {
+        await using var silo = await SiloProcess.StartAsync(new Dictionary<string, string>());
+        await using var connection = await ConnectAsync(silo, "not-the-token");
+
+        var refused = await Assert.ThrowsAsync<CallRefusedException>(() =>
+            connection.Client.SubmitAsync(new TaskSubmission { Description = "Build the API endpoint", Domains = ["backend"] }));
+
+        Assert.Contains("requires its access token", refused.Message);
+        Assert.Empty(await (await ConnectAsync(silo, silo.AccessToken)).Client.ListTasksAsync(10));
+    }
+
+    [Fact]
+    public async Task A_gateway_client_with_the_access_token_submits_and_follows_a_task()
+    {
+        await using var silo = await SiloProcess.StartAsync(new Dictionary<string, string>());
+        await using var connection = await ConnectAsync(silo, silo.AccessToken);
+
+        var task = await connection.Client.SubmitAsync(new TaskSubmission { Description = "Build the API endpoint", Domains = ["backend"] });
+        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var result = await connection.Client.WaitForResultAsync(task.TaskId, bound.Token);
+
+        Assert.Equal(TaskState.Completed, result.State);
     }
 }

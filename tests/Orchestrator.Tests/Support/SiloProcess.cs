@@ -112,10 +112,10 @@ public sealed class SiloProcess : IAsyncDisposable
     /// <summary>SIGTERM: the silo leaves the cluster and stops its domains gracefully.</summary>
     public Task StopAsync() => _process.TerminateAsync();
 
-    /// <summary>A client that finds the cluster's gateways through Redis.</summary>
-    public static Task<OrchestratorConnection> ConnectAsync(string redis) =>
+    /// <summary>A client that finds the cluster's gateways through Redis and presents this silo's access token.</summary>
+    public Task<OrchestratorConnection> ConnectAsync(string redis) =>
         OrchestratorConnection.ConnectAsync(new ConfigurationBuilder()
-            .AddInMemoryCollection(new Dictionary<string, string?> { ["Redis:ConnectionString"] = redis })
+            .AddInMemoryCollection(new Dictionary<string, string?> { ["Redis:ConnectionString"] = redis, [AccessTokenCallFilter.SettingKey] = AccessToken })
             .Build());
 
     public async ValueTask DisposeAsync()
