@@ -32,6 +32,16 @@ public sealed class OrchestratorOptions
 
     /// <summary>How many recent tasks <c>orchestrator tasks</c> can list.</summary>
     public int TaskIndexSize { get; set; } = 1000;
+
+    /// <summary>
+    /// Domains that the reference's runners may serve. Their runners cannot echo an attempt's lease, so on these domains
+    /// a result without a lease is accepted: results there are not authenticated (see README, Security model). On every
+    /// other domain a result or start notice counts only with the lease of the attempt in flight.
+    /// </summary>
+    public List<string> ReferenceCompatibleDomains { get; set; } = [];
+
+    /// <summary>The longest error text a subtask keeps from a worker; longer ones are cut with a marker.</summary>
+    public int MaxErrorChars { get; set; } = 4096;
 }
 
 /// <summary>Attempts and backoff for subtasks that time out, whose worker fails, or whose agent dies.</summary>

@@ -9,7 +9,7 @@ namespace Orchestrator.Redis;
 /// <summary>
 /// The reference's <c>results:{task_id}</c> hash and the JSON published on its channel: fields <c>task_id</c>,
 /// <c>status</c>, <c>output</c> (a JSON object as a string), <c>error</c>, <c>started_at</c>, <c>completed_at</c>;
-/// ours adds <c>agent_id</c>.
+/// ours adds <c>agent_id</c> and <c>lease</c> (the attempt's lease, echoed from the message).
 /// </summary>
 public static class ResultRecord
 {
@@ -40,6 +40,11 @@ public static class ResultRecord
         if (result.AgentId is { } agent)
         {
             fields.Add(new("agent_id", agent));
+        }
+
+        if (result.Lease is { } lease)
+        {
+            fields.Add(new("lease", lease));
         }
 
         return fields.ToArray();
@@ -95,6 +100,7 @@ public static class ResultRecord
             StartedAt = WireFormat.ParseTimestamp(fields.GetValueOrDefault("started_at")),
             CompletedAt = WireFormat.ParseTimestamp(fields.GetValueOrDefault("completed_at")),
             AgentId = NullIfEmpty(fields.GetValueOrDefault("agent_id")),
+            Lease = NullIfEmpty(fields.GetValueOrDefault("lease")),
         };
     }
 

@@ -173,7 +173,7 @@ public sealed partial class DomainWorker(
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(killRunning, lease.Withdrawn);
         try
         {
-            await transport.MarkStartedAsync(lease, options.AgentId, startedAt, CancellationToken.None).ConfigureAwait(false);
+            await transport.MarkStartedAsync(lease, options.AgentId, startedAt, message.Lease, CancellationToken.None).ConfigureAwait(false);
             AgentOutcome outcome;
             await using (var log = new LogBatcher(
                 lines => transport.AppendLogsAsync(message.TaskId, lines, CancellationToken.None),
@@ -234,6 +234,7 @@ public sealed partial class DomainWorker(
             StartedAt = startedAt,
             CompletedAt = time.GetUtcNow(),
             AgentId = options.AgentId,
+            Lease = message.Lease,
         };
     }
 

@@ -28,9 +28,15 @@ public sealed record TaskMessage
     public string? ParentTaskId { get; init; }
     /// <summary>W3C traceparent of the dispatch (our extra <c>metadata.traceparent</c>).</summary>
     public string? TraceParent { get; init; }
+    /// <summary>
+    /// The attempt's lease (our extra <c>metadata.lease</c>): our worker echoes it in the result and the start notice,
+    /// and the orchestrator accepts them only with the lease of the attempt in flight.
+    /// </summary>
+    public string? Lease { get; init; }
 
-    public static TaskMessage From(SubtaskSpec spec, int attempt, DateTimeOffset now, string? traceParent = null) => new()
+    public static TaskMessage From(SubtaskSpec spec, int attempt, DateTimeOffset now, string? lease, string? traceParent = null) => new()
     {
+        Lease = lease,
         TraceParent = traceParent ?? spec.TraceParent,
         TaskId = spec.TaskId,
         Source = spec.Source,
@@ -73,6 +79,11 @@ public sealed record TaskMessage
         if (TraceParent is not null)
         {
             message["metadata"]!["traceparent"] = TraceParent;
+        }
+
+        if (Lease is not null)
+        {
+            message["metadata"]!["lease"] = Lease;
         }
 
         return message.ToJsonString();
@@ -128,6 +139,7 @@ public sealed record TaskMessage
             Attempt = OptionalInt(metadata, "attempt") ?? 1,
             ParentTaskId = OptionalString(metadata, "parent_task_id", "metadata.parent_task_id"),
             TraceParent = OptionalString(metadata, "traceparent", "metadata.traceparent"),
+            Lease = OptionalString(metadata, "lease", "metadata.lease"),
         };
     }
 

@@ -6,6 +6,7 @@ using Orchestrator.Contracts;
 using Orchestrator.Core.Protocol;
 using Orchestrator.Core.Transport;
 using Orchestrator.Grains.Persistence;
+using Orchestrator.Grains.Security;
 
 namespace Orchestrator.Grains.Tasks;
 
@@ -33,6 +34,7 @@ public sealed class SubtaskGrainState
 public sealed partial class SubtaskGrain(
     [PersistentState("subtask", StorageNames.Orchestrator)] IPersistentState<SubtaskGrainState> state,
     ITaskTransport transport,
+    IClusterKey clusterKey,
     IOptions<OrchestratorOptions> options,
     TimeProvider time,
     ILogger<SubtaskGrain> logger) : Grain, ISubtaskGrain
@@ -83,7 +85,8 @@ public sealed partial class SubtaskGrain(
         using (var activity = OrchestratorTelemetry.Start("orchestrator.dispatch", ActivityKind.Producer, Spec.TraceParent, SubtaskId))
         {
             activity?.SetTag("orchestrator.domain", Spec.Domain).SetTag("orchestrator.attempt", attempt);
-            await transport.PublishAsync(TaskMessage.From(Spec, attempt, time.GetUtcNow(), activity?.Id));
+            var lease = AttemptLease.Compute(await clusterKey.GetAsync(), SubtaskId, attempt);
+            await transport.PublishAsync(TaskMessage.From(Spec, attempt, time.GetUtcNow(), lease, activity?.Id));
         }
 
         S.State = SubtaskState.Dispatched;
@@ -91,9 +94,10 @@ public sealed partial class SubtaskGrain(
         return true;
     }
 
-    public async Task OnStarted(string agentId, DateTimeOffset startedAt)
+    public async Task OnStarted(string agentId, DateTimeOffset startedAt, string? lease)
     {
-        if (S.State is not (SubtaskState.Dispatched or SubtaskState.Pending))
+        // The lease first: a forged notice is said in the log whatever the state it arrives in.
+        if (S.Spec is null || !await HoldsLeaseAsync(lease, "start notice", agentId) || S.State is not (SubtaskState.Dispatched or SubtaskState.Pending))
         {
             return;
         }
@@ -118,13 +122,23 @@ public sealed partial class SubtaskGrain(
             return; // a duplicate or late result changes nothing
         }
 
+        if (S.State is not (SubtaskState.Dispatched or SubtaskState.InProgress))
+        {
+            LogIgnored("result", SubtaskId, result.AgentId ?? "(no agent id)", $"no attempt is in flight (the subtask is {S.State.ToWire()})");
+            return;
+        }
+
+        if (!await HoldsLeaseAsync(result.Lease, "result", result.AgentId))
+        {
+            return;
+        }
+
         using var activity = OrchestratorTelemetry.Start("orchestrator.result", ActivityKind.Consumer, Spec.TraceParent, SubtaskId);
         activity?.SetTag("orchestrator.succeeded", result.Succeeded);
         S.AgentId = result.AgentId ?? S.AgentId;
         S.StartedAt ??= result.StartedAt;
         if (result.Succeeded)
         {
-            // A success counts even when it comes from an attempt we had given up on: the work is done.
             S.State = SubtaskState.Completed;
             S.OutputJson = result.OutputJson;
             S.Error = null;
@@ -134,12 +148,45 @@ public sealed partial class SubtaskGrain(
             return;
         }
 
-        if (S.State is SubtaskState.Dispatched or SubtaskState.InProgress)
-        {
-            S.OutputJson = result.OutputJson;
-            await FailOrRetryAsync(string.IsNullOrWhiteSpace(result.Error) ? "The worker reported a failure without a reason" : result.Error, SubtaskState.Failed);
-        }
+        S.OutputJson = result.OutputJson;
+        await FailOrRetryAsync(string.IsNullOrWhiteSpace(result.Error) ? "The worker reported a failure without a reason" : Capped(result.Error), SubtaskState.Failed);
     }
+
+    /// <summary>
+    /// Whether a report comes from the holder of the attempt in flight: it carries that attempt's lease, or it carries
+    /// none and the domain is one the reference's runners may serve. Anything else is logged with its key and ignored.
+    /// </summary>
+    private async ValueTask<bool> HoldsLeaseAsync(string? lease, string what, string? agentId)
+    {
+        if (lease is null)
+        {
+            if (options.Value.ReferenceCompatibleDomains.Contains(Spec.Domain))
+            {
+                return true;
+            }
+
+            await IgnoreAsync(what, agentId, "it carries no lease and the domain is not reference-compatible");
+            return false;
+        }
+
+        if (AttemptLease.Matches(await clusterKey.GetAsync(), SubtaskId, S.Attempt, lease))
+        {
+            return true;
+        }
+
+        await IgnoreAsync(what, agentId, $"its lease is not that of attempt {S.Attempt}");
+        return false;
+    }
+
+    /// <summary>Said in the operator's log and in the task's own, so that a forged or stale report is visible where people look.</summary>
+    private Task IgnoreAsync(string what, string? agentId, string reason)
+    {
+        LogIgnored(what, SubtaskId, agentId ?? "(no agent id)", reason);
+        return AddLogAsync($"Ignored a {what} from {agentId ?? "an unnamed agent"}: {reason}");
+    }
+
+    private string Capped(string error) =>
+        error.Length <= options.Value.MaxErrorChars ? error : error[..options.Value.MaxErrorChars] + $" … [error cut at {options.Value.MaxErrorChars} characters]";
 
     public async Task OnDeadlinePassed(int attempt)
     {
@@ -305,6 +352,9 @@ public sealed partial class SubtaskGrain(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "A result arrived for {TaskId}, which is no task of ours; ignored")]
     private partial void LogUnknownResult(string taskId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Ignored a {What} for results:{TaskId} from {AgentId}: {Reason}")]
+    private partial void LogIgnored(string what, string taskId, string agentId, string reason);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Found the missed result of {TaskId} in the results store")]
     private partial void LogReconciled(string taskId);

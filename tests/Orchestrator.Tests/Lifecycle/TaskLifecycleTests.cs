@@ -130,6 +130,8 @@ public sealed class TaskLifecycleTests
         });
         var submitted = await cluster.Client.SubmitAsync(new TaskSubmission { Description = "Add an API endpoint" });
         await cluster.WaitUntilAsync(submitted.TaskId, t => t.Subtasks.All(s => s.State == SubtaskState.InProgress));
+        // The worker reports the start before its agent process is up.
+        await Eventually.TrueAsync(() => File.Exists(cluster.Dir.File("agent.pid")), "the agent never started");
 
         var cancelled = await cluster.Client.CancelAsync(submitted.TaskId);
 

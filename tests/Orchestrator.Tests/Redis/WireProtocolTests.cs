@@ -42,6 +42,8 @@ public sealed class WireProtocolTests
             {
                 ["Redis:ConnectionString"] = redis.ConnectionString,
                 ["Domains:Agent:Command"] = dir.Script("agent.sh", WritesDomainFile),
+                // The peer plays the reference's runner, which cannot echo an attempt's lease.
+                ["Orchestrator:ReferenceCompatibleDomains:0"] = "backend",
             };
             foreach (var (key, value) in extra ?? [])
             {

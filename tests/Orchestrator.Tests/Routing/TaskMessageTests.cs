@@ -24,7 +24,7 @@ public sealed class TaskMessageTests
     [Fact]
     public void A_message_has_the_reference_fields_and_names()
     {
-        var json = JsonNode.Parse(TaskMessage.From(Spec, 2, new DateTimeOffset(2026, 1, 2, 3, 4, 5, TimeSpan.Zero)).ToJson())!;
+        var json = JsonNode.Parse(TaskMessage.From(Spec, 2, new DateTimeOffset(2026, 1, 2, 3, 4, 5, TimeSpan.Zero), lease: "0123456789abcdef0123456789abcdef").ToJson())!;
 
         Assert.Equal(Spec.TaskId, (string?)json["task_id"]);
         Assert.Equal("task_assignment", (string?)json["type"]);
@@ -36,18 +36,20 @@ public sealed class TaskMessageTests
         Assert.Equal("node-express", (string?)json["payload"]!["context"]!["project_type"]);
         Assert.Equal("high", (string?)json["metadata"]!["priority"]);
         Assert.Equal(120, (int)json["metadata"]!["timeout_seconds"]!);
+        Assert.Equal("0123456789abcdef0123456789abcdef", (string?)json["metadata"]!["lease"]);
     }
 
     [Fact]
     public void A_message_round_trips()
     {
-        var parsed = TaskMessage.Parse(TaskMessage.From(Spec, 3, DateTimeOffset.UtcNow).ToJson());
+        var parsed = TaskMessage.Parse(TaskMessage.From(Spec, 3, DateTimeOffset.UtcNow, lease: "0123456789abcdef0123456789abcdef").ToJson());
 
         Assert.Equal(Spec.TaskId, parsed.TaskId);
         Assert.Equal(Spec.Workers, parsed.Workers);
         Assert.Equal(TaskPriority.High, parsed.Priority);
         Assert.Equal(3, parsed.Attempt);
         Assert.Equal("parent", parsed.ParentTaskId);
+        Assert.Equal("0123456789abcdef0123456789abcdef", parsed.Lease);
     }
 
     [Fact]
