@@ -29,7 +29,7 @@ public sealed partial class DomainPoolGrain(
 {
     private const string HealthReminder = "health";
 
-    private readonly CoalescingStateWriter<DomainPoolState> _writer = new(state);
+    private CoalescingStateWriter<DomainPoolState> Writer => field ??= new(state, DeactivateOnIdle);
     private readonly HashSet<string> _reportedLost = new(StringComparer.Ordinal);
     private int _lastCapacity = -1;
 
@@ -93,7 +93,7 @@ public sealed partial class DomainPoolGrain(
         }
 
         state.State.StoppedByUser.Add(domainId);
-        await _writer.WriteAsync();
+        await Writer.WriteAsync();
         await runtime.StopAsync(domainId);
         await Scheduler.AgentLost(domainId);
         await PublishCapacityAsync(await ViewsAsync());
@@ -109,7 +109,7 @@ public sealed partial class DomainPoolGrain(
             state.State.StoppedByUser.Remove(id);
         }
 
-        await _writer.WriteAsync();
+        await Writer.WriteAsync();
         return stopped;
     }
 
@@ -123,7 +123,7 @@ public sealed partial class DomainPoolGrain(
         }
 
         state.State.StoppedByUser.Clear();
-        await _writer.WriteAsync();
+        await Writer.WriteAsync();
         foreach (var id in all)
         {
             await Scheduler.AgentLost(id);

@@ -53,7 +53,7 @@ public sealed partial class DomainSchedulerGrain(
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        _writer = new CoalescingStateWriter<DomainSchedulerState>(state, CaptureState);
+        _writer = new CoalescingStateWriter<DomainSchedulerState>(state, DeactivateOnIdle, CaptureState);
         foreach (var entry in state.State.Queued)
         {
             AddQueued(entry);

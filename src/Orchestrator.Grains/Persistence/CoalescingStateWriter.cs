@@ -8,13 +8,25 @@ namespace Orchestrator.Grains.Persistence;
 /// caller still returns only after a write that includes its change. <c>captureState</c>, when given, copies the
 /// grain's working data into the state object right before each write.
 /// </summary>
-public sealed class CoalescingStateWriter<TState>(IPersistentState<TState> state, Action? captureState = null)
+/// <remarks>
+/// An etag conflict means another activation of this grain wrote the state (a duplicate during a membership
+/// change): this activation's copy is stale. Its write is never forced over the stored one; the conflict fails this
+/// write and every later one, and <paramref name="onConflict"/> (the grain's <c>DeactivateOnIdle</c>) lets the
+/// activation go, so that the next call reads the stored state afresh. Callers retry on the new activation.
+/// </remarks>
+public sealed class CoalescingStateWriter<TState>(IPersistentState<TState> state, Action onConflict, Action? captureState = null)
 {
     private TaskCompletionSource? _next;
     private bool _writing;
+    private InconsistentStateException? _conflict;
 
     public Task WriteAsync()
     {
+        if (_conflict is not null)
+        {
+            return Task.FromException(_conflict);
+        }
+
         _next ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var written = _next.Task;
         if (!_writing)
@@ -35,9 +47,20 @@ public sealed class CoalescingStateWriter<TState>(IPersistentState<TState> state
                 _next = null;
                 try
                 {
+                    if (_conflict is not null)
+                    {
+                        throw _conflict;
+                    }
+
                     captureState?.Invoke();
-                    await WriteWithConflictRecoveryAsync();
+                    await state.WriteStateAsync();
                     batch.TrySetResult();
+                }
+                catch (InconsistentStateException e)
+                {
+                    _conflict ??= e;
+                    onConflict();
+                    batch.TrySetException(e);
                 }
                 catch (Exception e)
                 {
@@ -48,25 +71,6 @@ public sealed class CoalescingStateWriter<TState>(IPersistentState<TState> state
         finally
         {
             _writing = false;
-        }
-    }
-
-    /// <summary>
-    /// A conflict means the stored copy changed under us (a duplicate activation during a membership change).
-    /// This grain is the only writer of its state, so ours is the newest intent: adopt the stored etag and write again once.
-    /// </summary>
-    private async Task WriteWithConflictRecoveryAsync()
-    {
-        try
-        {
-            await state.WriteStateAsync();
-        }
-        catch (InconsistentStateException)
-        {
-            var mine = state.State;
-            await state.ReadStateAsync();
-            state.State = mine;
-            await state.WriteStateAsync();
         }
     }
 }

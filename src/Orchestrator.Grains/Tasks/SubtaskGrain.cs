@@ -39,7 +39,7 @@ public sealed partial class SubtaskGrain(
     TimeProvider time,
     ILogger<SubtaskGrain> logger) : Grain, ISubtaskGrain
 {
-    private readonly CoalescingStateWriter<SubtaskGrainState> _writer = new(state);
+    private CoalescingStateWriter<SubtaskGrainState> Writer => field ??= new(state, DeactivateOnIdle);
 
     private string SubtaskId => this.GetPrimaryKeyString();
 
@@ -61,7 +61,7 @@ public sealed partial class SubtaskGrain(
         {
             state.State = new SubtaskGrainState { Spec = spec, State = SubtaskState.Pending, Attempt = 1, RunFirstAttempt = 1, Revision = 1 };
             OrchestratorMetrics.SubtaskSubmitted(spec.Domain);
-            await _writer.WriteAsync();
+            await Writer.WriteAsync();
             await AddLogAsync($"Queued for the {spec.Domain} domain with priority {spec.Priority.ToWire()}");
         }
 
@@ -319,7 +319,7 @@ public sealed partial class SubtaskGrain(
             OrchestratorMetrics.SubtaskFinished(Spec.Domain, S.State);
         }
 
-        await _writer.WriteAsync();
+        await Writer.WriteAsync();
         if (logText is not null)
         {
             await AddLogAsync(logText);

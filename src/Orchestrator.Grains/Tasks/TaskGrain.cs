@@ -40,7 +40,7 @@ public sealed partial class TaskGrain(
     TimeProvider time,
     ILogger<TaskGrain> logger) : Grain, ITaskGrain
 {
-    private readonly CoalescingStateWriter<TaskGrainState> _writer = new(state);
+    private CoalescingStateWriter<TaskGrainState> Writer => field ??= new(state, DeactivateOnIdle);
     private TaskCompletionSource _changed = NewSignal();
 
     private string TaskId => this.GetPrimaryKeyString();
@@ -58,7 +58,7 @@ public sealed partial class TaskGrain(
                 Apply(view);
             }
 
-            await _writer.WriteAsync();
+            await Writer.WriteAsync();
         }
     }
 
@@ -107,7 +107,7 @@ public sealed partial class TaskGrain(
             }).ToList(),
         };
         Changed();
-        await _writer.WriteAsync();
+        await Writer.WriteAsync();
         LogSubmitted(TaskId, string.Join(",", plan.Domains), valid.Priority);
         await transport.AppendLogsAsync(TaskId,
         [
@@ -162,7 +162,7 @@ public sealed partial class TaskGrain(
 
         S.CancelRequested = true;
         Changed();
-        await _writer.WriteAsync();
+        await Writer.WriteAsync();
         await AddLogAsync("Cancel requested");
         var views = await Task.WhenAll(S.Subtasks.Select(s => GrainFactory.GetGrain<ISubtaskGrain>(s.TaskId).Cancel()));
         foreach (var view in views)
@@ -170,7 +170,7 @@ public sealed partial class TaskGrain(
             Apply(view);
         }
 
-        await _writer.WriteAsync();
+        await Writer.WriteAsync();
         return View();
     }
 
@@ -198,7 +198,7 @@ public sealed partial class TaskGrain(
         }
 
         Changed();
-        await _writer.WriteAsync();
+        await Writer.WriteAsync();
         return View();
     }
 
@@ -209,7 +209,7 @@ public sealed partial class TaskGrain(
             return Task.CompletedTask;
         }
 
-        return _writer.WriteAsync();
+        return Writer.WriteAsync();
     }
 
     public Task OnActivity()
@@ -233,7 +233,7 @@ public sealed partial class TaskGrain(
             Apply(view);
         }
 
-        await _writer.WriteAsync();
+        await Writer.WriteAsync();
     }
 
     private SubtaskSpec[] RebuildSpecs(HashSet<string> ids)

@@ -24,7 +24,7 @@ public sealed class TaskIndexGrain(
 {
     private static readonly TimeSpan FlushInterval = TimeSpan.FromSeconds(1);
 
-    private readonly CoalescingStateWriter<TaskIndexState> _writer = new(state);
+    private CoalescingStateWriter<TaskIndexState> Writer => field ??= new(state, DeactivateOnIdle);
     private bool _dirty;
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
@@ -70,6 +70,6 @@ public sealed class TaskIndexGrain(
         }
 
         _dirty = false;
-        return _writer.WriteAsync();
+        return Writer.WriteAsync();
     }
 }
