@@ -1,4 +1,6 @@
 using Orleans.Concurrency;
+using Polly;
+using Polly.Retry;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orchestrator.Contracts;
@@ -87,6 +89,13 @@ public sealed partial class DomainSchedulerGrain(
 
     public Task Enqueue(QueueEntry entry)
     {
+        // A repeated Submit of work already queued or dispatched changes nothing; only a newer attempt replaces it.
+        if ((_inFlight.TryGetValue(entry.SubtaskId, out var slot) && slot.Attempt >= entry.Attempt)
+            || (_queued.TryGetValue(entry.SubtaskId, out var queued) && queued.Attempt >= entry.Attempt))
+        {
+            return Task.CompletedTask;
+        }
+
         _inFlight.Remove(entry.SubtaskId);
         RemoveQueued(entry.SubtaskId);
         AddQueued(entry);
@@ -128,7 +137,7 @@ public sealed partial class DomainSchedulerGrain(
     {
         foreach (var id in _inFlight.Keys.ToArray())
         {
-            _ = Observe(GrainFactory.GetGrain<ISubtaskGrain>(id).OnAgentLost(agentId), "agent-lost", id);
+            _ = RepeatUntilAcknowledged(() => GrainFactory.GetGrain<ISubtaskGrain>(id).OnAgentLost(agentId), "agent-lost", id);
         }
 
         return Task.CompletedTask;
@@ -138,7 +147,7 @@ public sealed partial class DomainSchedulerGrain(
     {
         foreach (var id in _inFlight.Keys.ToArray())
         {
-            _ = Observe(GrainFactory.GetGrain<ISubtaskGrain>(id).Reconcile(), "reconcile", id);
+            _ = RepeatUntilAcknowledged(() => GrainFactory.GetGrain<ISubtaskGrain>(id).Reconcile(), "reconcile", id);
         }
 
         return Task.CompletedTask;
@@ -209,7 +218,7 @@ public sealed partial class DomainSchedulerGrain(
         foreach (var (id, slot) in _inFlight.Where(f => f.Value.Deadline <= now && !f.Value.DeadlineReported).ToArray())
         {
             slot.DeadlineReported = true;
-            _ = Observe(GrainFactory.GetGrain<ISubtaskGrain>(id).OnDeadlinePassed(slot.Attempt), "deadline", id);
+            _ = ReportDeadlineAsync(id, slot);
         }
 
         foreach (var entry in _queued.Values.Where(e => e.NotBefore <= now && !_readyKeys.ContainsKey(e.SubtaskId)).ToArray())
@@ -219,6 +228,33 @@ public sealed partial class DomainSchedulerGrain(
 
         Pump();
         return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// Tells the subtask its deadline passed, until it acknowledges: a failed call is repeated at the next tick. Once
+    /// acknowledged, the subtask has queued a new attempt or released its slot; a slot still held for that attempt
+    /// is stale and freed, so a domain never stalls behind work nobody runs.
+    /// </summary>
+    private async Task ReportDeadlineAsync(string subtaskId, InFlight slot)
+    {
+        try
+        {
+            await GrainFactory.GetGrain<ISubtaskGrain>(subtaskId).OnDeadlinePassed(slot.Attempt);
+        }
+        catch (Exception e)
+        {
+            LogBackgroundFailed(e, "deadline", subtaskId, Domain);
+            slot.DeadlineReported = false;
+            return;
+        }
+
+        if (_inFlight.TryGetValue(subtaskId, out var current) && ReferenceEquals(current, slot))
+        {
+            LogStaleSlot(subtaskId, slot.Attempt, Domain);
+            _inFlight.Remove(subtaskId);
+            Pump();
+            await Observe(_writer!.WriteAsync(), "persist", Domain);
+        }
     }
 
     private void AddQueued(QueueEntry entry)
@@ -283,7 +319,7 @@ public sealed partial class DomainSchedulerGrain(
                 .ToArray();
             foreach (var (subtaskId, attempt) in waiting)
             {
-                _ = Observe(GrainFactory.GetGrain<ISubtaskGrain>(subtaskId).OnDomainUnavailable(attempt, e.Message), "domain-unavailable", subtaskId);
+                _ = RepeatUntilAcknowledged(() => GrainFactory.GetGrain<ISubtaskGrain>(subtaskId).OnDomainUnavailable(attempt, e.Message), "domain-unavailable", subtaskId);
             }
         }
     }
@@ -297,6 +333,17 @@ public sealed partial class DomainSchedulerGrain(
             .ToList();
         state.State.InFlight = _inFlight.Select(f => new InFlightEntry(f.Key, f.Value.Attempt, f.Value.Deadline)).ToList();
     }
+
+    /// <summary>
+    /// A state-changing call to a subtask, repeated with backoff until it is acknowledged (the calls are idempotent:
+    /// each checks the attempt it is about). What still fails is caught by the attempt's deadline, which is repeated too.
+    /// </summary>
+    private Task RepeatUntilAcknowledged(Func<Task> call, string what, string id) =>
+        Observe(Acknowledged.ExecuteAsync(async _ => await call()).AsTask(), what, id);
+
+    private static readonly ResiliencePipeline Acknowledged = new ResiliencePipelineBuilder()
+        .AddRetry(new RetryStrategyOptions { MaxRetryAttempts = 5, Delay = TimeSpan.FromMilliseconds(500), BackoffType = DelayBackoffType.Exponential, UseJitter = true })
+        .Build();
 
     private async Task Observe(Task task, string what, string id)
     {
@@ -328,6 +375,9 @@ public sealed partial class DomainSchedulerGrain(
 
     [LoggerMessage(Level = LogLevel.Error, Message = "No healthy {Domain} domain could be found or spawned")]
     private partial void LogNoDomain(Exception e, string domain);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Freed the slot of {SubtaskId} attempt {Attempt} in {Domain}: its subtask holds no attempt in flight")]
+    private partial void LogStaleSlot(string subtaskId, int attempt, string domain);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Scheduler {Domain}: {What} for {Id} failed")]
     private partial void LogBackgroundFailed(Exception e, string what, string id, string domain);

@@ -190,7 +190,24 @@ public sealed partial class SubtaskGrain(
 
     public async Task OnDeadlinePassed(int attempt)
     {
-        if (attempt != S.Attempt || S.State is not (SubtaskState.Dispatched or SubtaskState.InProgress))
+        if (S.Spec is null || attempt != S.Attempt)
+        {
+            return;
+        }
+
+        if (S.State == SubtaskState.Pending)
+        {
+            // The attempt was published but its dispatch never recorded (the silo stopped in between), while the
+            // scheduler counts it in flight: take the message back and queue a fresh attempt, which costs no retry.
+            await transport.WithdrawAsync(Spec.Domain, SubtaskId);
+            S.Attempt++;
+            S.RunFirstAttempt++;
+            await ChangedAsync($"Attempt {attempt} was published but its dispatch was never recorded; queued again as attempt {S.Attempt}");
+            await EnqueueAsync(time.GetUtcNow());
+            return;
+        }
+
+        if (S.State is not (SubtaskState.Dispatched or SubtaskState.InProgress))
         {
             return;
         }
@@ -199,7 +216,10 @@ public sealed partial class SubtaskGrain(
         {
             LogReconciled(SubtaskId); // it finished in time, but its notification never reached us
             await OnResult(missed);
-            return;
+            if (attempt != S.Attempt || S.State is not (SubtaskState.Dispatched or SubtaskState.InProgress))
+            {
+                return;
+            }
         }
 
         await transport.WithdrawAsync(Spec.Domain, SubtaskId);

@@ -41,7 +41,8 @@ public sealed class OrchestratorCluster : IAsyncDisposable
     /// <summary>Leaves the domains running when the cluster stops, as a silo that dies does.</summary>
     public bool KeepDomainsOnDispose { get; set; }
 
-    public static async Task<OrchestratorCluster> StartAsync(Func<TempDirectory, Dictionary<string, string?>> configure)
+    /// <param name="services">Changes to the silo's services after the orchestrator's own, e.g. a fault-injecting decorator.</param>
+    public static async Task<OrchestratorCluster> StartAsync(Func<TempDirectory, Dictionary<string, string?>> configure, Action<IServiceCollection>? services = null)
     {
         var dir = new TempDirectory();
         Directory.CreateDirectory(dir.File("workspace"));
@@ -66,7 +67,11 @@ public sealed class OrchestratorCluster : IAsyncDisposable
 
         var configuration = Routing.Configuration(settings);
         var builder = new InProcessTestClusterBuilder(1);
-        builder.ConfigureSilo((_, silo) => silo.AddOrchestrator(configuration));
+        builder.ConfigureSilo((_, silo) =>
+        {
+            silo.AddOrchestrator(configuration);
+            services?.Invoke(silo.Services);
+        });
         var cluster = builder.Build();
         await cluster.DeployAsync();
         var client = new OrchestratorClient(cluster.Client, Routing.Planner(settings), Routing.Validator(settings));

@@ -1,0 +1,101 @@
+using Microsoft.Extensions.DependencyInjection;
+using Orchestrator.Contracts;
+using Orchestrator.Core.Protocol;
+using Orchestrator.Core.Transport;
+using Orchestrator.Grains;
+using Orchestrator.Grains.Tasks;
+using Orchestrator.Tests.Support;
+using Orchestrator.Worker;
+using Orchestrator.Worker.Agents;
+using Orleans.Storage;
+
+namespace Orchestrator.Tests.Faults;
+
+/// <summary>A passed deadline is acted on until it took effect, whatever failed in between.</summary>
+public sealed class DeadlineTests
+{
+    [Fact]
+    public async Task A_deadline_whose_report_fails_is_reported_again_until_the_subtask_times_out()
+    {
+        var blips = new WithdrawalBlips(failures: 1);
+        await using var cluster = await OrchestratorCluster.StartAsync(_ => new() { ["Domains:Agent:Command"] = "exit 99" }, blips.Install);
+        cluster.StartExternalWorker("backend-0000r0g0", "backend", new HangingAgentRunner(), TimeSpan.FromMilliseconds(200));
+
+        var submitted = await cluster.Client.SubmitAsync(new TaskSubmission { Description = "Add an API endpoint", TimeoutSeconds = 1 });
+        var result = await cluster.ResultAsync(submitted.TaskId, seconds: 30);
+
+        Assert.Equal(1, blips.Failed);
+        Assert.Equal(SubtaskState.TimedOut, result.Subtasks.Single().State);
+    }
+
+    [Fact]
+    public async Task A_subtask_published_but_never_recorded_as_dispatched_is_queued_again_at_its_deadline()
+    {
+        await using var cluster = await OrchestratorCluster.StartAsync(_ => new() { ["Domains:Agent:Command"] = "exit 99" });
+        cluster.StartExternalWorker("backend-0000r0g0", "backend", new HangsOnceAgentRunner(), TimeSpan.FromMilliseconds(200));
+        var task = await cluster.Client.SubmitAsync(new TaskSubmission { Description = "Add an API endpoint", TimeoutSeconds = 2 });
+        var subtaskId = task.Subtasks.Single().TaskId;
+        await cluster.WaitUntilAsync(task.TaskId, t => t.Subtasks.Single().State == SubtaskState.InProgress);
+
+        // What a silo that died between publishing and recording leaves: the message out, the subtask stored as pending,
+        // its scheduler counting it in flight. The grains come back from storage.
+        var storage = cluster.Silo.GetRequiredKeyedService<IGrainStorage>(StorageNames.Orchestrator);
+        var grainId = GrainId.Create("subtask", subtaskId);
+        var stored = new GrainState<SubtaskGrainState>();
+        await storage.ReadStateAsync("subtask", grainId, stored);
+        stored.State!.State = SubtaskState.Pending;
+        stored.State.AgentId = null;
+        await storage.WriteStateAsync("subtask", grainId, stored);
+        await cluster.Silo.GetRequiredService<IGrainFactory>().GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero);
+        await cluster.Client.ListDomainsAsync(); // the scheduler comes back with the attempt in flight
+
+        var result = await cluster.ResultAsync(task.TaskId, seconds: 30);
+
+        Assert.Equal(TaskState.Completed, result.State);
+        Assert.Equal(2, result.Subtasks.Single().Attempts);
+    }
+
+    /// <summary>Withdrawals fail the first times, as during a Redis blip.</summary>
+    private sealed class WithdrawalBlips(int failures)
+    {
+        private readonly int _failures = failures;
+        private int _failed;
+
+        public int Failed => Math.Min(_failed, _failures);
+
+        public void Install(IServiceCollection services) =>
+            services.AddSingleton<ITaskTransport>(sp => new Transport(sp.GetRequiredService<InMemoryNetwork>(), this));
+
+        private sealed class Transport(ITaskTransport inner, WithdrawalBlips blips) : ITaskTransport
+        {
+            public Task PublishAsync(TaskMessage message, CancellationToken cancellationToken = default) => inner.PublishAsync(message, cancellationToken);
+
+            public Task WithdrawAsync(string domain, string taskId, CancellationToken cancellationToken = default) =>
+                Interlocked.Increment(ref blips._failed) <= blips._failures
+                    ? Task.FromException(new TimeoutException("simulated: the store did not answer"))
+                    : inner.WithdrawAsync(domain, taskId, cancellationToken);
+
+            public Task<AgentResult?> GetResultAsync(string taskId, CancellationToken cancellationToken = default) => inner.GetResultAsync(taskId, cancellationToken);
+
+            public Task AppendLogsAsync(string taskId, IReadOnlyList<string> lines, CancellationToken cancellationToken = default) => inner.AppendLogsAsync(taskId, lines, cancellationToken);
+
+            public Task<IReadOnlyList<string>> ReadLogsAsync(string taskId, long fromIndex, CancellationToken cancellationToken = default) => inner.ReadLogsAsync(taskId, fromIndex, cancellationToken);
+        }
+    }
+
+    /// <summary>Hangs on its first run until taken back; succeeds on the next.</summary>
+    private sealed class HangsOnceAgentRunner : IAgentRunner
+    {
+        private int _runs;
+
+        public async Task<AgentOutcome> RunAsync(TaskMessage message, string prompt, Action<string> output, CancellationToken cancellationToken)
+        {
+            if (Interlocked.Increment(ref _runs) == 1)
+            {
+                await Task.Delay(Timeout.Infinite, cancellationToken);
+            }
+
+            return new AgentOutcome(0, null, "done", FileChanges.None, TimeSpan.Zero);
+        }
+    }
+}
