@@ -60,15 +60,16 @@ public sealed class OrchestratorClient(IClusterClient cluster, TaskPlanner plann
         var grain = TaskGrain(taskId);
         var view = await grain.GetView().WaitAsync(cancellationToken);
         var cursor = LogCursor.Start;
-        var known = new Dictionary<string, SubtaskView>();
+        // By revision: views arrive deserialized, so their lists never compare equal by reference.
+        var known = new Dictionary<string, long>();
         while (true)
         {
             var logs = await grain.GetLogs(cursor).WaitAsync(cancellationToken);
             cursor = logs.Next;
-            var changed = view.Subtasks.Where(s => !known.TryGetValue(s.TaskId, out var old) || old != s).ToArray();
+            var changed = view.Subtasks.Where(s => !known.TryGetValue(s.TaskId, out var revision) || s.Revision > revision).ToArray();
             foreach (var subtask in changed)
             {
-                known[subtask.TaskId] = subtask;
+                known[subtask.TaskId] = subtask.Revision;
             }
 
             if (changed.Length > 0 || logs.Entries.Count > 0 || view.State.IsFinal())

@@ -197,6 +197,25 @@ public sealed class TaskLifecycleTests
     }
 
     [Fact]
+    public async Task Watching_a_task_reports_each_change_of_a_subtask_once()
+    {
+        await using var cluster = await OrchestratorCluster.StartAsync(dir => new()
+        {
+            ["Domains:Agent:Command"] = dir.Script("chatty.sh", "for i in 1 2 3 4 5; do echo \"line $i\"; sleep 0.1; done"),
+        });
+        var submitted = await cluster.Client.SubmitAsync(Registration());
+
+        var reported = new List<(string TaskId, long Revision)>();
+        await foreach (var update in cluster.Client.WatchAsync(submitted.TaskId, new CancellationTokenSource(TimeSpan.FromSeconds(60)).Token))
+        {
+            reported.AddRange(update.ChangedSubtasks.Select(s => (s.TaskId, s.Revision)));
+        }
+
+        Assert.Equal(reported.Distinct().Count(), reported.Count);
+        Assert.Equal(2, reported.Select(r => r.TaskId).Distinct().Count());
+    }
+
+    [Fact]
     public async Task Logs_are_readable_while_the_task_runs()
     {
         await using var cluster = await OrchestratorCluster.StartAsync(dir => new()
