@@ -70,7 +70,7 @@ public sealed class RedisAclTests(RedisAclNetwork network) : IClassFixture<Redis
 }
 
 /// <summary>redis-server with the generated ACL file, a silo process as <c>orchestrator</c>, the worker program as <c>worker-backend</c>.</summary>
-public sealed class RedisAclNetwork : IAsyncLifetime
+public class RedisAclNetwork : IAsyncLifetime
 {
     public const string WorkerId = "backend-acl00001";
 
@@ -86,9 +86,12 @@ public sealed class RedisAclNetwork : IAsyncLifetime
 
     public string SiloOutput => _silo!.Output;
 
+    /// <summary>Whether Redis speaks TLS only (rediss:// everywhere).</summary>
+    protected virtual bool Tls => false;
+
     public async Task InitializeAsync()
     {
-        Redis = await RedisServer.StartAsync(await RedisAcl.MakeAsync());
+        Redis = await RedisServer.StartAsync(await RedisAcl.MakeAsync(), Tls ? await DevCertificates.MakeAsync() : null);
         var workspace = Directory.CreateDirectory(_dir.File("workspace")).FullName;
         _worker = WorkerProcess.Start(new Dictionary<string, string>
         {
