@@ -36,6 +36,20 @@ public sealed class ClusterTlsTests(TlsSilo cluster) : IClassFixture<TlsSilo>
     }
 
     [Fact]
+    public async Task A_client_certificate_is_refused_on_the_silo_to_silo_port()
+    {
+        var settings = new Dictionary<string, string>(cluster.Certificates.ClusterTls("client"))
+        {
+            ["Cluster:Gateway"] = $"127.0.0.1:{cluster.Silo.SiloPort}",
+        };
+
+        await Assert.ThrowsAsync<OrchestratorUnreachableException>(() => cluster.ConnectAsync(settings));
+
+        await Eventually.TrueAsync(() => cluster.Silo.Output.Contains("Refused a TLS peer on the silo connection: certificate 'CN=orchestrator client"),
+            "the silo port did not refuse the client certificate for lacking server authentication");
+    }
+
+    [Fact]
     public async Task A_client_with_a_valid_certificate_submits_a_task_that_completes()
     {
         await using var connection = await cluster.ConnectAsync(cluster.Certificates.ClusterTls("client"));
