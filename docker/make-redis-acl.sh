@@ -7,7 +7,8 @@
 #                           orchestrator:events:* channels, and only the commands our worker sends
 #   default                 off: a client that does not log in can do nothing
 # Writes <dir>/users.acl (Redis `aclfile`, passwords stored as SHA-256) and <dir>/<user>.password, all 0600.
-# Existing password files are kept, so running it again (e.g. for a new domain) changes no one's password.
+# The ACL file lists exactly the domains given; existing password files are kept, so running it again with one more
+# domain adds that user and changes no one's password.
 # Usage: docker/make-redis-acl.sh <dir> [domain]...     (default domains: backend frontend devops)
 set -euo pipefail
 [[ $# -ge 1 ]] || { echo "usage: $0 <dir> [domain]..." >&2; exit 2; }
