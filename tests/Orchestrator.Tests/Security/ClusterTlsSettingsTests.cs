@@ -1,3 +1,4 @@
+using System.Security.Cryptography.X509Certificates;
 using Orchestrator.Client;
 using Orchestrator.Tests.Support;
 
@@ -24,7 +25,26 @@ public sealed class ClusterTlsSettingsTests
     }
 
     [Fact]
-    public void A_missing_certificate_authority_file_is_named()
+    public async Task A_pkcs12_certificate_opens_with_its_password_and_a_wrong_one_is_named()
+    {
+        using var certificates = await DevCertificates.MakeAsync();
+        var pem = certificates.ClusterTls("silo");
+        var pfx = Path.Combine(certificates.Directory, "silo.pfx");
+        using (var certificate = X509Certificate2.CreateFromPemFile(pem["Cluster:Tls:Certificate"], pem["Cluster:Tls:Key"]))
+        {
+            File.WriteAllBytes(pfx, certificate.Export(X509ContentType.Pkcs12, "right"));
+        }
+
+        ClusterTlsOptions Options(string password) => new() { Certificate = pfx, Password = password, CertificateAuthority = certificates.Authority };
+        var loaded = ClusterTls.Load(Options("right"));
+        var error = Assert.Throws<ArgumentException>(() => ClusterTls.Load(Options("wrong")));
+
+        Assert.True(loaded!.Certificate.HasPrivateKey);
+        Assert.StartsWith($"Cluster:Tls:Certificate '{pfx}' does not open with Cluster:Tls:Password", error.Message);
+    }
+
+    [Fact]
+    public void A_missing_certificate_file_is_named()
     {
         var error = Assert.Throws<ArgumentException>(() => ClusterTls.Load(new ClusterTlsOptions
         {
