@@ -93,10 +93,10 @@ domain_containers=$(our_domain_containers)
 for id in $domain_containers; do
   env=$(docker inspect --format '{{range .Config.Env}}{{println .}}{{end}}' "$id")
   domain=$(sed -n 's/^DOMAIN_TYPE=//p' <<<"$env")
-  grep -q "^REDIS_URL=redis://worker-$domain:" <<<"$env" || fail "domain container $id ($domain) is not on its domain's Redis user"
+  grep -q "^REDIS_URL=rediss://worker-$domain:" <<<"$env" || fail "domain container $id ($domain) is not on its domain's Redis user over TLS"
   grep -qF "$orchestrator_password" <<<"$env" && fail "domain container $id holds the orchestrator's Redis password"
 done
-say "each domain container logs in to Redis as its own domain's user"
+say "each domain container logs in to Redis as its own domain's user, over TLS"
 
 [[ $(orchestrator "${client_tls[@]}" dotnet "$cli" status "$task" --json | field '["status"]') == completed ]] \
   || fail "the CLI with the client certificate did not read $task"
