@@ -6,9 +6,11 @@
 #   silo    orchestrator-silo:local    the published silo, the .NET and ASP.NET Core runtimes, curl for its health check
 #   redis   orchestrator-redis:local   redis-server and redis-cli (for docker-compose.yml)
 # Usage: docker/build-images.sh [worker|silo|redis|all]...   (default: worker)
+# IMAGE_TAG=<tag> builds orchestrator-*:<tag> instead of :local (e.g. to try a change beside the images in use).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 say() { printf '[build-images] %s\n' "$*" >&2; }
+tag=${IMAGE_TAG:-local}
 
 # new_root DIR: an empty root filesystem with merged /usr, /tmp, /etc/passwd (root and agent 10001).
 new_root() {
@@ -74,7 +76,7 @@ build_worker() {
   add_libraries "$root"
   mkdir -p "$root"/{workspace,agent-config,home/agent}
   chown -R 10001:10001 "$root/home/agent" "$root/workspace"
-  import "$root" orchestrator-worker:local worker.local.Dockerfile
+  import "$root" "orchestrator-worker:$tag" worker.local.Dockerfile
 }
 
 build_silo() {
@@ -84,7 +86,7 @@ build_silo() {
   add_dotnet "$root" Microsoft.NETCore.App Microsoft.AspNetCore.App
   add_tools "$root" sh curl
   add_libraries "$root"
-  import "$root" orchestrator-silo:local silo.local.Dockerfile
+  import "$root" "orchestrator-silo:$tag" silo.local.Dockerfile
 }
 
 build_redis() {
@@ -93,7 +95,7 @@ build_redis() {
   add_tools "$root" sh redis-server redis-cli
   add_libraries "$root"
   mkdir -p "$root/data"
-  import "$root" orchestrator-redis:local redis.local.Dockerfile
+  import "$root" "orchestrator-redis:$tag" redis.local.Dockerfile
 }
 
 work=$(mktemp -d)

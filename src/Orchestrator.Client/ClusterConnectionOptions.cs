@@ -26,6 +26,9 @@ public sealed class ClusterConnectionOptions
     /// <summary>The client gateway port of a silo.</summary>
     public int GatewayPort { get; set; } = 30000;
 
+    /// <summary>Mutual TLS between silos and between clients and gateways (<c>Cluster:Tls</c>); off when no certificate is set.</summary>
+    public ClusterTlsOptions Tls { get; set; } = new();
+
     public IPEndPoint[] GatewayEndpoints() => Gateway
         .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
         .Select(ParseEndpoint)

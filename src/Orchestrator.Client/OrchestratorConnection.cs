@@ -33,6 +33,11 @@ public static class OrchestratorClientHosting
             client.UseConnectionRetryFilter(BoundedRetry(cluster.ConnectAttempts));
             client.AddOutgoingGrainCallFilter(new AccessTokenCallFilter(
                 builder.Configuration[AccessTokenCallFilter.SettingKey] is { Length: > 0 } configured ? configured : AccessTokenFile.TryRead(AccessTokenFile.DefaultPath)));
+            if (ClusterTls.Load(cluster.Tls) is { } tls)
+            {
+                client.Configure<ClientConnectionOptions>(o => o.ConfigureConnection(connection =>
+                    connection.UseClientTls(tls.ForClient("gateway", ClusterTls.Logger(connection)))));
+            }
         });
         builder.Services.AddTaskRouting(builder.Configuration);
         builder.Services.AddSingleton<OrchestratorClient>();
@@ -98,8 +103,12 @@ public sealed class OrchestratorConnection : IAsyncDisposable
             var gateway = builder.Configuration[RedisConnection.SettingKey] is { Length: > 0 } redis
                 ? $"the gateways registered in Redis at {RedisConnection.Redacted(redis)}"
                 : builder.Configuration[$"{ClusterConnectionOptions.SectionName}:Gateway"] ?? new ClusterConnectionOptions().Gateway;
+            var tls = builder.Configuration.GetSection(ClusterTlsOptions.SectionName).Get<ClusterTlsOptions>() ?? new();
+            var tlsHint = tls.Enabled
+                ? $" If the silo is up, the TLS handshake failed: its certificate must come from the CA in {tls.CertificateAuthority}, and it must trust the CA of {tls.Certificate}."
+                : " If the cluster requires TLS, give this client its certificate: Cluster__Tls__Certificate, Cluster__Tls__Key and Cluster__Tls__CertificateAuthority (see docker/make-dev-certs.sh).";
             throw new OrchestratorUnreachableException(
-                $"Could not reach an orchestrator at {gateway}. Start one with `dotnet run --project silo`, or set Cluster__Gateway to a running silo's gateway.", e);
+                $"Could not reach an orchestrator at {gateway}. Start one with `dotnet run --project silo`, or set Cluster__Gateway to a running silo's gateway.{tlsHint}", e);
         }
 
         return new OrchestratorConnection(host);

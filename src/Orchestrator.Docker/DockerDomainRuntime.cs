@@ -3,6 +3,7 @@ using Docker.DotNet;
 using Docker.DotNet.Models;
 using Microsoft.Extensions.Logging;
 using Orchestrator.Core.Domains;
+using Orchestrator.Redis;
 
 namespace Orchestrator.Docker;
 
@@ -124,7 +125,7 @@ public sealed partial class DockerDomainRuntime(
             "AGENT_ROLE=domain",
             $"AGENT_ID={domainId}",
             $"DOMAIN_TYPE={domainType}",
-            $"REDIS_URL={options.RedisUrl ?? redisUrl}",
+            $"REDIS_URL={RedisUrlFor(domainType)}",
             "WORKSPACE=/workspace",
             "AGENT_CONFIG=/agent-config",
             $"AGENT_COMMAND={worker.AgentCommand}",
@@ -146,6 +147,12 @@ public sealed partial class DockerDomainRuntime(
         if (Directory.Exists(template))
         {
             binds.Add($"{template}:/agent-config:ro");
+        }
+
+        if (RedisConnection.CertificateAuthorityOf(options.RedisUrl ?? redisUrl) is { } authority)
+        {
+            // rediss:// with a private CA: the worker finds the CA at the path its URL names.
+            binds.Add($"{authority}:{authority}:ro");
         }
 
         binds.AddRange(container.Mounts ?? []);
@@ -175,6 +182,33 @@ public sealed partial class DockerDomainRuntime(
                 PidsLimit = container.PidsLimit,
             },
         };
+    }
+
+    /// <summary>
+    /// With <see cref="DockerRuntimeOptions.RedisUsers"/>, the domain's own ACL user and password in the URL. The
+    /// password goes in the container's environment, not a mounted file: the agent runs under the worker's uid and
+    /// could read any file the worker can, while the worker's environment is closed to it (agents start from an
+    /// allow-listed environment; the worker is not dumpable, so /proc/&lt;worker&gt;/environ is not readable).
+    /// </summary>
+    private string RedisUrlFor(string domainType)
+    {
+        var shared = options.RedisUrl ?? redisUrl;
+        if (options.RedisUsers is not { Length: > 0 } users)
+        {
+            return shared;
+        }
+
+        var user = $"worker-{domainType}";
+        var file = Path.Combine(users, $"{user}.password");
+        try
+        {
+            return RedisConnection.WithCredentials(shared, user, File.ReadAllText(file).TrimEnd('\r', '\n'));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new DomainRuntimeUnavailableException(
+                $"Domains:Docker:RedisUsers: the password of Redis user {user} ('{file}') cannot be read ({e.Message}). Make it with `docker/make-redis-acl.sh {users} {domainType}` and load the new ACL file into Redis.");
+        }
     }
 
     /// <summary>The reference's wait: up to 30 s for <c>running</c>; a container that exits instead fails the spawn with its last log lines.</summary>

@@ -11,6 +11,12 @@ public sealed class DockerRuntimeOptions
     /// <summary>Redis as the containers reach it (their <c>REDIS_URL</c>); default: the silo's Redis setting.</summary>
     public string? RedisUrl { get; set; }
 
+    /// <summary>
+    /// A directory with <c>worker-{domain}.password</c> files (<c>docker/make-redis-acl.sh</c>): each domain's containers
+    /// then log in to Redis as their domain's ACL user <c>worker-{domain}</c>, never with the silo's own credentials.
+    /// </summary>
+    public string? RedisUsers { get; set; }
+
     /// <summary>The domain templates on the host; <c>{Templates}/{domain type}</c> is mounted at /agent-config read-only when it exists.</summary>
     public string Templates { get; set; } = Path.Combine(AppContext.BaseDirectory, "domain-templates");
 

@@ -32,6 +32,7 @@ public static class OrchestratorSiloHost
         var cluster = builder.Configuration.GetSection(ClusterConnectionOptions.SectionName).Get<ClusterConnectionOptions>() ?? new();
         var silo = siloPort ?? cluster.SiloPort;
         var gateway = gatewayPort ?? cluster.GatewayPort;
+        var tls = ClusterTls.Load(cluster.Tls);
         builder.UseOrleans(orleans =>
         {
             if (builder.Configuration[RedisConnection.SettingKey] is { Length: > 0 } redis)
@@ -50,12 +51,32 @@ public static class OrchestratorSiloHost
                 o.ClusterId = cluster.ClusterId;
                 o.ServiceId = cluster.ServiceId;
             });
+            if (tls is not null)
+            {
+                UseMutualTls(orleans, tls);
+            }
+
             orleans.AddOrchestrator(builder.Configuration);
             configure?.Invoke(orleans);
         });
         builder.Services.AddSingleton<OrchestratorClient>();
         return builder;
     }
+
+    /// <summary>
+    /// TLS on every Orleans connection, a certificate from the cluster's CA required on both ends. The silo port
+    /// takes only silo certificates (server and client authentication), so a client's certificate reaches the
+    /// gateway and never talks to a silo as one of its peers.
+    /// </summary>
+    private static void UseMutualTls(ISiloBuilder orleans, ClusterTls tls) =>
+        orleans.Configure<SiloConnectionOptions>(o =>
+        {
+            o.ConfigureSiloInboundConnection(connection => connection.UseServerTls(
+                tls.ForServer("silo", ClusterTls.Logger(connection), ClusterTls.ServerAuthentication, ClusterTls.ClientAuthentication)));
+            o.ConfigureGatewayInboundConnection(connection => connection.UseServerTls(
+                tls.ForServer("gateway", ClusterTls.Logger(connection), ClusterTls.ClientAuthentication)));
+            o.ConfigureSiloOutboundConnection(connection => connection.UseClientTls(tls.ForClient("silo", ClusterTls.Logger(connection))));
+        });
 
     /// <summary>A port on 127.0.0.1 that nobody listens on right now.</summary>
     public static int FreePort()

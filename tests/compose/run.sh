@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The compose flow of the README, as CI runs it: build-free (images must exist: docker/build-images.sh all), then
-# up, wait for health, a two-domain task through the HTTP API, `stop silo1` while a task is in flight, another
-# task through silo2, and `down -v`. Every container it made is removed on exit, whatever happened.
+# the cluster's certificates and Redis users (docker/make-dev-certs.sh, docker/make-redis-acl.sh), up, wait for
+# health, no password in `ps` or `docker inspect`, a two-domain task through the HTTP API, each domain container on
+# its own Redis user, the CLI over mutual TLS (refused without a certificate), `stop silo1` while a task is in
+# flight, another task through silo2, and `down -v`. Every container it made is removed on exit, whatever happened.
+# ORCHESTRATOR_CLI: the built CLI (default: the Debug build of client/).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 compose=(docker-compose -f "$repo/docker-compose.yml")
@@ -11,20 +14,26 @@ dir=$(mktemp -d)
 cp -r "$repo/agents" "$dir/agents"
 mkdir -p "$dir/workspace" && chmod 777 "$dir/workspace"
 cd "$dir"
+bash "$repo/docker/make-dev-certs.sh" "$dir/secrets/tls" 2>/dev/null
+bash "$repo/docker/make-redis-acl.sh" "$dir/secrets/redis" 2>/dev/null
+cli=${ORCHESTRATOR_CLI:-$repo/client/bin/Debug/net10.0/orchestrator.dll}
 export PWD="$dir" COMPOSE_PROJECT_NAME="orchestrator-ci-$$"
-export REDIS_PASSWORD="pw-$RANDOM$RANDOM" ORCHESTRATOR_API_KEY="key-$RANDOM$RANDOM"
+export ORCHESTRATOR_API_KEY="key-$RANDOM$RANDOM"
 export REDIS_PORT=${REDIS_PORT:-16379} SILO1_HTTP_PORT=${SILO1_HTTP_PORT:-18081} SILO2_HTTP_PORT=${SILO2_HTTP_PORT:-18082}
 # Slow enough that `stop silo1` happens while the first task is in flight.
 export AGENT_COMMAND='sleep 4; {demo}'
 
+# our_domain_containers: the domain containers the silos spawned for this run (by their workspace bind).
+our_domain_containers() {
+  for id in $(docker ps -aq --filter label=distributed-agent-network.managed=true); do
+    docker inspect --format '{{range .HostConfig.Binds}}{{.}} {{end}}' "$id" | grep -q "$dir/workspace:" && echo "$id"
+  done
+}
+
 cleanup() {
   "${compose[@]}" logs --no-color --tail 30 silo1 silo2 > "$dir/compose.log" 2>&1 || true
   "${compose[@]}" down -v --remove-orphans >/dev/null 2>&1 || true
-  for id in $(docker ps -aq --filter label=distributed-agent-network.managed=true); do
-    if docker inspect --format '{{range .HostConfig.Binds}}{{.}} {{end}}' "$id" | grep -q "$dir/workspace:"; then
-      docker rm -f "$id" >/dev/null
-    fi
-  done
+  for id in $(our_domain_containers); do docker rm -f "$id" >/dev/null; done
   rm -rf "$dir"
 }
 trap cleanup EXIT
@@ -49,11 +58,23 @@ wait_final() { # wait_final PORT TASK -> prints the result
   fail "task $2 did not finish"
 }
 
+# orchestrator: the CLI against silo1's gateway, with the given Cluster:Tls environment.
+orchestrator() { env Cluster__Gateway=127.0.0.1:30000 "$@"; }
+client_tls=(Cluster__Tls__Certificate="$dir/secrets/tls/client.pem" Cluster__Tls__Key="$dir/secrets/tls/client.key"
+  Cluster__Tls__CertificateAuthority="$dir/secrets/tls/ca.pem")
+
 say "up"
 "${compose[@]}" up -d
 wait_ready "$SILO1_HTTP_PORT"
 wait_ready "$SILO2_HTTP_PORT"
 say "both silos ready"
+
+visible="$(ps -eo args; docker inspect $("${compose[@]}" ps -q))"
+for user in "$dir"/secrets/redis/*.password; do
+  grep -qF "$(cat "$user")" <<<"$visible" && fail "the password of $(basename "$user" .password) is visible in ps or docker inspect"
+done
+grep -qE -- '--requirepass|redis-cli .*-a ' <<<"$visible" && fail "a Redis password option is on a command line"
+say "no Redis password in ps or docker inspect"
 
 task=$(api "$SILO1_HTTP_PORT" POST /api/tasks '{"description": "Create user registration with form and API", "requirements": ["POST /api/users/register", "Build registration form component"]}' | field '["task_id"]')
 say "submitted $task; following its events"
@@ -65,6 +86,23 @@ for file in $(echo "$result" | field '["files_created"]' | tr -d "[]',"); do
   [[ -f "$dir/workspace/$file" ]] || fail "$file is not in the workspace"
 done
 say "two-domain task completed with its files"
+
+orchestrator_password=$(cat "$dir/secrets/redis/orchestrator.password")
+domain_containers=$(our_domain_containers)
+[[ -n $domain_containers ]] || fail "no domain container ran the task"
+for id in $domain_containers; do
+  env=$(docker inspect --format '{{range .Config.Env}}{{println .}}{{end}}' "$id")
+  domain=$(sed -n 's/^DOMAIN_TYPE=//p' <<<"$env")
+  grep -q "^REDIS_URL=rediss://worker-$domain:" <<<"$env" || fail "domain container $id ($domain) is not on its domain's Redis user over TLS"
+  grep -qF "$orchestrator_password" <<<"$env" && fail "domain container $id holds the orchestrator's Redis password"
+done
+say "each domain container logs in to Redis as its own domain's user, over TLS"
+
+[[ $(orchestrator "${client_tls[@]}" dotnet "$cli" status "$task" --json | field '["status"]') == completed ]] \
+  || fail "the CLI with the client certificate did not read $task"
+set +e; orchestrator dotnet "$cli" status "$task" --json >/dev/null 2>&1; refused=$?; set -e
+[[ $refused == 4 ]] || fail "the CLI without a certificate got exit code $refused, not 4 (no orchestrator reachable)"
+say "the CLI reads the task over mutual TLS and is refused without a certificate"
 
 inflight=$(api "$SILO2_HTTP_PORT" POST /api/tasks '{"description": "Add a health check endpoint to the API"}' | field '["task_id"]')
 sleep 1

@@ -15,6 +15,7 @@ public sealed class ComposeTests(ITestOutputHelper output)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
+            Environment = { ["ORCHESTRATOR_CLI"] = BuiltProgram.Path("client", "orchestrator.dll") },
         })!;
         var stdout = run.StandardOutput.ReadToEndAsync();
         var stderr = run.StandardError.ReadToEndAsync();
@@ -23,6 +24,9 @@ public sealed class ComposeTests(ITestOutputHelper output)
         output.WriteLine(await stdout);
 
         Assert.True(run.ExitCode == 0, $"{await stdout}\n{await stderr}");
+        Assert.Contains("[compose] no Redis password in ps or docker inspect", await stdout);
+        Assert.Contains("[compose] each domain container logs in to Redis as its own domain's user, over TLS", await stdout);
+        Assert.Contains("[compose] the CLI reads the task over mutual TLS and is refused without a certificate", await stdout);
         Assert.Contains("[compose] the in-flight task completed after silo1 stopped", await stdout);
         Assert.Contains("[compose] compose flow passed", await stdout);
     }

@@ -58,6 +58,23 @@ public sealed class DockerRuntimeTests
     }
 
     [DockerFact]
+    public async Task With_redis_users_each_domain_container_logs_in_as_its_own_domain_user_and_serves_the_task()
+    {
+        await using var testbed = await DockerTestbed.StartAsync(await RedisAcl.MakeAsync());
+        var acl = testbed.Redis.Acl!;
+        await using var cluster = await OrchestratorCluster.StartAsync(_ => testbed.Settings(WritesDomainFile,
+            ("Domains:Docker:RedisUsers", acl.Directory)));
+
+        var submitted = await cluster.Client.SubmitAsync(new TaskSubmission { Description = "Add an API endpoint" });
+        var result = await cluster.ResultAsync(submitted.TaskId, seconds: 90);
+        var environment = (await testbed.ContainersAsync()).Single().Config!.Env!;
+
+        Assert.Equal(TaskState.Completed, result.State);
+        Assert.Contains($"REDIS_URL=redis://worker-backend:{acl.Password("worker-backend")}@127.0.0.1:{testbed.Redis.Port}/0", environment);
+        Assert.DoesNotContain(environment, e => e.Contains(acl.Password("orchestrator")) || e.Contains("orchestrator.password"));
+    }
+
+    [DockerFact]
     public async Task Per_domain_settings_override_the_defaults_and_named_variables_are_passed_through()
     {
         Environment.SetEnvironmentVariable("ORCHESTRATOR_TEST_MODEL_KEY", "sk-test-value");

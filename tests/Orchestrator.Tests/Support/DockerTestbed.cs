@@ -27,7 +27,8 @@ public sealed class DockerTestbed : IAsyncDisposable
 
     public DockerClient Docker { get; } = new DockerClientBuilder().Build();
 
-    public static async Task<DockerTestbed> StartAsync()
+    /// <summary>A workspace and a redis-server; with <paramref name="acl"/>, Redis with those ACL users.</summary>
+    public static async Task<DockerTestbed> StartAsync(RedisAcl? acl = null)
     {
         await EnsureImagesAsync("worker");
         var dir = new TempDirectory();
@@ -36,7 +37,7 @@ public sealed class DockerTestbed : IAsyncDisposable
         {
             File.SetUnixFileMode(dir.File("workspace"), (UnixFileMode)0b111_111_111); // the containers run as uid 10001
         }
-        return new DockerTestbed(await RedisServer.StartAsync(), dir);
+        return new DockerTestbed(await RedisServer.StartAsync(acl), dir);
     }
 
     /// <summary>

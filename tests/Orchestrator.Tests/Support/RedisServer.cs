@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Orchestrator.Hosting;
+using Orchestrator.Redis;
 using StackExchange.Redis;
 
 namespace Orchestrator.Tests.Support;
@@ -20,24 +21,76 @@ public sealed class RedisServer : IAsyncDisposable
 
     public int Port { get; }
 
-    public string ConnectionString => $"127.0.0.1:{Port}";
+    /// <summary>The ACL users the server was started with (<c>docker/make-redis-acl.sh</c>), or null for the open default user.</summary>
+    public RedisAcl? Acl { get; private init; }
+
+    /// <summary>The certificates of its TLS port, or null when it speaks plain TCP.</summary>
+    public DevCertificates? Tls { get; private init; }
+
+    /// <summary>The silo's setting: plain <c>host:port</c>, or with ACL or TLS on the orchestrator user's <c>redis[s]://</c> URL.</summary>
+    public string ConnectionString => ConnectionStringFor(Port, Acl, Tls);
+
+    /// <summary>A URL for <paramref name="user"/> (password from its file), trusting the test CA when on TLS.</summary>
+    public string Url(string? user) => UrlFor(Port, Acl, Tls, user);
+
+    private static string ConnectionStringFor(int port, RedisAcl? acl, DevCertificates? tls) =>
+        acl is null && tls is null ? $"127.0.0.1:{port}" : UrlFor(port, acl, tls, acl is null ? null : "orchestrator");
+
+    private static string UrlFor(int port, RedisAcl? acl, DevCertificates? tls, string? user)
+    {
+        var query = new List<string>();
+        if (user is not null)
+        {
+            query.Add($"{RedisConnection.PasswordFileParameter}={acl!.PasswordFile(user)}");
+        }
+
+        if (tls is not null)
+        {
+            query.Add($"{RedisConnection.CertificateAuthorityParameter}={tls.Authority}");
+        }
+
+        var scheme = tls is null ? "redis" : "rediss";
+        var login = user is null ? "" : $"{user}@";
+        return $"{scheme}://{login}127.0.0.1:{port}/0{(query.Count > 0 ? "?" + string.Join('&', query) : "")}";
+    }
 
     /// <summary>A connection for the test's own raw commands, as a foreign client would send them.</summary>
     public IConnectionMultiplexer Connection { get; }
 
     public IDatabase Db => Connection.GetDatabase();
 
-    public static async Task<RedisServer> StartAsync()
+    /// <summary>
+    /// Starts redis-server; with <paramref name="acl"/>, users from its ACL file and the default user off (the test's
+    /// own connection is then the orchestrator user's); with <paramref name="tls"/>, TLS only, on redis.pem.
+    /// </summary>
+    public static async Task<RedisServer> StartAsync(RedisAcl? acl = null, DevCertificates? tls = null)
     {
         var dir = new TempDirectory("redis");
         var port = OrchestratorSiloHost.FreePort();
         var start = new ProcessStartInfo("redis-server")
         {
-            ArgumentList = { "--port", port.ToString(), "--bind", "127.0.0.1", "--dir", dir.Path, "--save", "", "--appendonly", "no", "--loglevel", "warning" },
+            ArgumentList = { "--bind", "127.0.0.1", "--dir", dir.Path, "--save", "", "--appendonly", "no", "--loglevel", "warning" },
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        if (tls is null)
+        {
+            Add(start, "--port", port.ToString());
+        }
+        else
+        {
+            // Clients prove who they are with an ACL password; the certificate proves the server to them.
+            Add(start, "--port", "0", "--tls-port", port.ToString(), "--tls-auth-clients", "no",
+                "--tls-cert-file", Path.Combine(tls.Directory, "redis.pem"), "--tls-key-file", Path.Combine(tls.Directory, "redis.key"),
+                "--tls-ca-cert-file", tls.Authority);
+        }
+
+        if (acl is not null)
+        {
+            Add(start, "--aclfile", acl.File);
+        }
+
         Process process;
         try
         {
@@ -54,8 +107,12 @@ public sealed class RedisServer : IAsyncDisposable
         {
             try
             {
-                var connection = await ConnectionMultiplexer.ConnectAsync($"127.0.0.1:{port},abortConnect=true,connectTimeout=500,allowAdmin=true");
-                return new RedisServer(process, dir, port, connection);
+                var options = RedisConnection.Parse(ConnectionStringFor(port, acl, tls));
+                options.AbortOnConnectFail = true;
+                options.ConnectTimeout = 500;
+                options.AllowAdmin = true;
+                var connection = await ConnectionMultiplexer.ConnectAsync(options);
+                return new RedisServer(process, dir, port, connection) { Acl = acl, Tls = tls };
             }
             catch (RedisConnectionException) when (DateTime.UtcNow < deadline && !process.HasExited)
             {
@@ -64,9 +121,23 @@ public sealed class RedisServer : IAsyncDisposable
         }
     }
 
+    private static void Add(ProcessStartInfo start, params string[] args)
+    {
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         await Connection.DisposeAsync();
+        if (Acl is not null)
+        {
+            Acl.Dispose();
+        }
+
+        Tls?.Dispose();
         if (!_process.HasExited)
         {
             _process.Kill();
