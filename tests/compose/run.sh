@@ -58,8 +58,9 @@ wait_final() { # wait_final PORT TASK -> prints the result
   fail "task $2 did not finish"
 }
 
-# orchestrator: the CLI against silo1's gateway, with the given Cluster:Tls environment.
-orchestrator() { env Cluster__Gateway=127.0.0.1:30000 "$@"; }
+# orchestrator: the CLI against silo1's gateway with the API key, and the given Cluster:Tls environment.
+# The silos take the configured API key as the access token of gateway clients too.
+orchestrator() { env Cluster__Gateway=127.0.0.1:30000 Cluster__AccessToken="$ORCHESTRATOR_API_KEY" "$@"; }
 client_tls=(Cluster__Tls__Certificate="$dir/secrets/tls/client.pem" Cluster__Tls__Key="$dir/secrets/tls/client.key"
   Cluster__Tls__CertificateAuthority="$dir/secrets/tls/ca.pem")
 
