@@ -32,6 +32,9 @@ public sealed class RedisWorkerTransport(IConnectionMultiplexer redis) : IWorker
 
     private IDatabase Db => redis.GetDatabase();
 
+    /// <summary>How many taken tasks this transport still tracks for withdrawal (each is released when it ends or is taken back).</summary>
+    public int HeldCount => _held.Count;
+
     public async Task<TaskLease?> TakeAsync(string domain, TimeSpan wait, CancellationToken cancellationToken)
     {
         await ListenForWithdrawalsAsync().ConfigureAwait(false);
@@ -157,16 +160,10 @@ public sealed class RedisWorkerTransport(IConnectionMultiplexer redis) : IWorker
         {
             await _subscriber.SubscribeAsync(RedisChannel.Literal(RedisKeys.WithdrawnChannel), (_, taskId) =>
             {
-                if (_held.TryGetValue(taskId.ToString(), out var withdrawn))
+                // Taken back: the run stops and reports nothing, so nothing else would release it.
+                if (_held.TryRemove(taskId.ToString(), out var withdrawn))
                 {
-                    try
-                    {
-                        withdrawn.Cancel();
-                    }
-                    catch (ObjectDisposedException)
-                    {
-                        // finished meanwhile
-                    }
+                    withdrawn.Cancel();
                 }
             }).ConfigureAwait(false);
         }
