@@ -45,6 +45,7 @@ public sealed partial class DomainSchedulerGrain(
     private long _seq;
     private int _capacity;
     private bool _askedForDomain;
+    private bool _waking;
 
     private string Domain => this.GetPrimaryKeyString();
 
@@ -67,8 +68,10 @@ public sealed partial class DomainSchedulerGrain(
         }
 
         this.RegisterGrainTimer(TickAsync, new GrainTimerCreationOptions(options.Value.SchedulerTick, options.Value.SchedulerTick) { Interleave = true });
-        // The reminder brings this scheduler back after a restart, so queued work and deadlines are never orphaned.
-        await this.RegisterOrUpdateReminder(WakeReminder, TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1));
+        if (!IsIdle)
+        {
+            await KeepWakingAsync();
+        }
 
         if (_inFlight.Count > 0)
         {
@@ -85,15 +88,43 @@ public sealed partial class DomainSchedulerGrain(
         Pump();
     }
 
-    public Task ReceiveReminder(string reminderName, TickStatus status) => Task.CompletedTask;
+    /// <summary>
+    /// The reminder brings this scheduler back after a restart while it has work, so queued work and deadlines are
+    /// never orphaned. An idle scheduler drops it and may deactivate; the next <see cref="Enqueue"/> sets it again.
+    /// </summary>
+    public async Task ReceiveReminder(string reminderName, TickStatus status)
+    {
+        if (!IsIdle || await this.GetReminder(WakeReminder) is not { } reminder)
+        {
+            return;
+        }
 
-    public Task Enqueue(QueueEntry entry)
+        _waking = false; // first: work that arrives meanwhile registers it anew
+        await this.UnregisterReminder(reminder);
+        if (!IsIdle)
+        {
+            await KeepWakingAsync();
+        }
+    }
+
+    private bool IsIdle => _queued.Count == 0 && _inFlight.Count == 0;
+
+    private async Task KeepWakingAsync()
+    {
+        if (!_waking)
+        {
+            await this.RegisterOrUpdateReminder(WakeReminder, TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1));
+            _waking = true;
+        }
+    }
+
+    public async Task Enqueue(QueueEntry entry)
     {
         // A repeated Submit of work already queued or dispatched changes nothing; only a newer attempt replaces it.
         if ((_inFlight.TryGetValue(entry.SubtaskId, out var slot) && slot.Attempt >= entry.Attempt)
             || (_queued.TryGetValue(entry.SubtaskId, out var queued) && queued.Attempt >= entry.Attempt))
         {
-            return Task.CompletedTask;
+            return;
         }
 
         _inFlight.Remove(entry.SubtaskId);
@@ -105,7 +136,7 @@ public sealed partial class DomainSchedulerGrain(
         }
 
         Pump();
-        return _writer!.WriteAsync();
+        await Task.WhenAll(KeepWakingAsync(), _writer!.WriteAsync());
     }
 
     public Task Release(string subtaskId)
