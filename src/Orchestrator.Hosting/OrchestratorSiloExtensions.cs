@@ -84,6 +84,7 @@ public static class OrchestratorSiloExtensions
         }
 
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, OrchestratorStartup>();
+        services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, PortsInUseCheck>();
         return services;
     }
 
