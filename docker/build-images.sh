@@ -84,7 +84,7 @@ build_silo() {
   new_root "$root"
   dotnet publish "$repo/silo" -c Release -o "$root/app" --nologo -v q >&2
   add_dotnet "$root" Microsoft.NETCore.App Microsoft.AspNetCore.App
-  add_tools "$root" sh curl
+  add_tools "$root" sh curl sed
   add_libraries "$root"
   import "$root" "orchestrator-silo:$tag" silo.local.Dockerfile
 }

@@ -47,6 +47,17 @@ wait_ready() { # wait_ready PORT
   for _ in $(seq 1 90); do curl -fsS "http://127.0.0.1:$1/health/ready" >/dev/null 2>&1 && return 0; sleep 1; done
   fail "the silo on port $1 never became ready"
 }
+wait_healthy() { # wait_healthy CONTAINER... : each container's own health check reports healthy
+  local id status
+  for id in "$@"; do
+    for _ in $(seq 1 60); do
+      status=$(docker inspect --format '{{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}' "$id")
+      [[ $status == healthy ]] && break
+      sleep 1
+    done
+    [[ $status == healthy ]] || fail "container $(docker inspect --format '{{.Name}}' "$id") reports '$status', not healthy: $(docker inspect --format '{{range .State.Health.Log}}{{.Output}}{{end}}' "$id" | tail -3)"
+  done
+}
 wait_final() { # wait_final PORT TASK -> prints the result
   for _ in $(seq 1 120); do
     local result; result=$(api "$1" GET "/api/tasks/$2")
@@ -98,6 +109,10 @@ for id in $domain_containers; do
   grep -qF "$orchestrator_password" <<<"$env" && fail "domain container $id holds the orchestrator's Redis password"
 done
 say "each domain container logs in to Redis as its own domain's user, over TLS"
+
+# shellcheck disable=SC2046
+wait_healthy $("${compose[@]}" ps -q) $domain_containers
+say "every service's own health check reports healthy (redis, both silos, the domain containers)"
 
 [[ $(orchestrator "${client_tls[@]}" dotnet "$cli" status "$task" --json | field '["status"]') == completed ]] \
   || fail "the CLI with the client certificate did not read $task"
