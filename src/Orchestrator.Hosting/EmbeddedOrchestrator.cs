@@ -53,6 +53,9 @@ public sealed class EmbeddedOrchestrator : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await Client.CleanupDomainsAsync(all: true);
+        // Grains write their last state while storage still serves them; at shutdown the in-memory storage grains may
+        // be gone first, and Orleans would log a screen of placement retries for each late write.
+        await _host.Services.GetRequiredService<IGrainFactory>().GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero);
         await _host.StopAsync();
         _host.Dispose();
     }
