@@ -12,6 +12,7 @@ using Orchestrator.Grains.Security;
 using Orchestrator.Hosting.Runtime;
 using Orchestrator.Hosting.Security;
 using Orchestrator.Redis;
+using Orleans.Configuration;
 using Orleans.Serialization;
 using Orleans.Storage;
 using StackExchange.Redis;
@@ -31,12 +32,14 @@ public static class OrchestratorSiloExtensions
         if (configuration[RedisConnection.SettingKey] is { Length: > 0 } redis)
         {
             var options = RedisConnection.Parse(redis);
-            silo.AddRedisGrainStorage(StorageNames.Orchestrator, builder => builder.Configure<Serializer>((o, serializer) =>
+            silo.AddRedisGrainStorage(StorageNames.Orchestrator, builder => builder.Configure<Serializer, IConnectionMultiplexer>((o, serializer, shared) =>
             {
                 o.ConfigurationOptions = options.Clone();
+                o.CreateMultiplexer = _ => Task.FromResult((shared, true));
                 o.GrainStorageSerializer = StateSerializer(serializer);
             }));
             silo.UseRedisReminderService(o => o.ConfigurationOptions = options.Clone());
+            silo.Services.AddOptions<RedisReminderTableOptions>().Configure<IConnectionMultiplexer>((o, shared) => o.CreateMultiplexer = _ => Task.FromResult((shared, true)));
             silo.Services.AddRedisTransport(options);
         }
         else
@@ -125,7 +128,10 @@ public static class OrchestratorSiloExtensions
         services.AddSingleton<IAgentDirectory>(sp => sp.GetRequiredService<InMemoryNetwork>());
     }
 
-    /// <summary>The reference protocol on Redis, for the grains and for the embedded runtime's workers alike.</summary>
+    /// <summary>
+    /// The reference protocol on Redis, for the grains and for the embedded runtime's workers alike. Its multiplexer is
+    /// the silo's one Redis connection: grain storage, reminders and membership share it (as Orleans' providers allow).
+    /// </summary>
     private static void AddRedisTransport(this IServiceCollection services, ConfigurationOptions options)
     {
         services.AddSingleton<IConnectionMultiplexer>(_ => ConnectionMultiplexer.Connect(options.Clone()));

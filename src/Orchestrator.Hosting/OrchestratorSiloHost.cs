@@ -7,7 +7,9 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Orchestrator.Client;
 using Orchestrator.Redis;
+using Orleans.Clustering.Redis;
 using Orleans.Configuration;
+using StackExchange.Redis;
 
 namespace Orchestrator.Hosting;
 
@@ -39,6 +41,7 @@ public static class OrchestratorSiloHost
             {
                 // Membership in Redis: any number of silos, each with its own ports, find each other there.
                 orleans.UseRedisClustering(o => o.ConfigurationOptions = RedisConnection.Parse(redis));
+                orleans.Services.AddOptions<RedisClusteringOptions>().Configure<IConnectionMultiplexer>((o, shared) => o.CreateMultiplexer = _ => Task.FromResult((shared, true)));
                 orleans.ConfigureEndpoints(IPAddress.Parse(cluster.AdvertisedAddress), silo, gateway);
             }
             else
