@@ -51,6 +51,7 @@ public static class OrchestratorSiloExtensions
         }
 
         silo.Services.AddOrchestratorServices(configuration);
+        silo.AddStartupTask<OrchestratorStartup>();
         return silo;
     }
 
@@ -86,7 +87,6 @@ public static class OrchestratorSiloExtensions
                 throw new InvalidOperationException($"Domains:Runtime '{runtime}' is not known; use 'embedded' or 'docker'.");
         }
 
-        services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, OrchestratorStartup>();
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, PortsInUseCheck>();
         return services;
     }

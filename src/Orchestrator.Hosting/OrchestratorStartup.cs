@@ -8,13 +8,9 @@ namespace Orchestrator.Hosting;
 /// When the silo is active: registers the main agent (its heartbeat then runs from the registry grain) and wakes
 /// every domain pool and scheduler: pools adopt domains that outlived a restart and check health; schedulers resume.
 /// </summary>
-public sealed partial class OrchestratorStartup(IGrainFactory grains, TaskPlanner planner, ILogger<OrchestratorStartup> logger)
-    : ILifecycleParticipant<ISiloLifecycle>
+public sealed partial class OrchestratorStartup(IGrainFactory grains, TaskPlanner planner, ILogger<OrchestratorStartup> logger) : IStartupTask
 {
-    public void Participate(ISiloLifecycle lifecycle) =>
-        lifecycle.Subscribe(nameof(OrchestratorStartup), ServiceLifecycleStage.Active, StartAsync);
-
-    private async Task StartAsync(CancellationToken cancellationToken)
+    public async Task Execute(CancellationToken cancellationToken)
     {
         await grains.GetGrain<IAgentRegistryGrain>(0).Start();
         foreach (var domain in planner.KnownDomains)
