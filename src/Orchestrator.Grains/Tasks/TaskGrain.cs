@@ -58,7 +58,7 @@ public sealed partial class TaskGrain(
                 Apply(view);
             }
 
-            await Writer.WriteAsync();
+            await StoreAsync();
         }
     }
 
@@ -107,7 +107,7 @@ public sealed partial class TaskGrain(
             }).ToList(),
         };
         Changed();
-        await Writer.WriteAsync();
+        await StoreAsync();
         LogSubmitted(TaskId, string.Join(",", plan.Domains), valid.Priority);
         await transport.AppendLogsAsync(TaskId,
         [
@@ -162,7 +162,7 @@ public sealed partial class TaskGrain(
 
         S.CancelRequested = true;
         Changed();
-        await Writer.WriteAsync();
+        await StoreAsync();
         await AddLogAsync("Cancel requested");
         var views = await Task.WhenAll(S.Subtasks.Select(s => GrainFactory.GetGrain<ISubtaskGrain>(s.TaskId).Cancel()));
         foreach (var view in views)
@@ -170,7 +170,7 @@ public sealed partial class TaskGrain(
             Apply(view);
         }
 
-        await Writer.WriteAsync();
+        await StoreAsync();
         return View();
     }
 
@@ -198,7 +198,7 @@ public sealed partial class TaskGrain(
         }
 
         Changed();
-        await Writer.WriteAsync();
+        await StoreAsync();
         return View();
     }
 
@@ -209,12 +209,14 @@ public sealed partial class TaskGrain(
             return Task.CompletedTask;
         }
 
-        return Writer.WriteAsync();
+        return StoreAsync();
     }
 
     public Task OnActivity()
     {
-        Changed(); // not written: log activity only wakes watchers
+        // Nothing of the state changed: new log lines only wake the watchers, who read them from the log.
+        Changed();
+        WakeWatchers();
         return Task.CompletedTask;
     }
 
@@ -233,7 +235,7 @@ public sealed partial class TaskGrain(
             Apply(view);
         }
 
-        await Writer.WriteAsync();
+        await StoreAsync();
     }
 
     private SubtaskSpec[] RebuildSpecs(HashSet<string> ids)
@@ -286,10 +288,18 @@ public sealed partial class TaskGrain(
     private Task AddLogAsync(string text) =>
         transport.AppendLogsAsync(TaskId, [WireFormat.LogLine(time.GetUtcNow(), text)]);
 
-    /// <summary>Bumps the version and wakes the waiters of <see cref="WaitForChange"/>.</summary>
-    private void Changed()
+    /// <summary>Bumps the version; the waiters of <see cref="WaitForChange"/> are woken once it is stored (<see cref="StoreAsync"/>).</summary>
+    private void Changed() => S.Version++;
+
+    /// <summary>Writes the state, then wakes the watchers: none of them ever sees a change that was not stored.</summary>
+    private async Task StoreAsync()
     {
-        S.Version++;
+        await Writer.WriteAsync();
+        WakeWatchers();
+    }
+
+    private void WakeWatchers()
+    {
         var changed = _changed;
         _changed = NewSignal();
         changed.TrySetResult();
