@@ -69,6 +69,7 @@ public static class OrchestratorSiloExtensions
         services.AddTaskRouting(configuration);
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<ITaskEventSink, GrainTaskEventSink>();
+        services.AddOptions<ControlPlaneOptions>().Bind(configuration.GetSection(ControlPlaneOptions.SectionName));
         services.AddSingleton<IClusterKey, ClusterKeyProvider>();
         services.AddSingleton<ControlPlaneCallFilter>();
         services.AddSingleton<IIncomingGrainCallFilter>(sp => sp.GetRequiredService<ControlPlaneCallFilter>());

@@ -1,6 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
-using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Options;
 using Microsoft.Extensions.DependencyInjection;
 using Orchestrator.Grains.Security;
 using StackExchange.Redis;
@@ -12,9 +12,8 @@ namespace Orchestrator.Hosting.Security;
 /// on Redis, the key <c>orchestrator:cluster-key</c>, created once by the first silo (SET NX) and readable only by the
 /// orchestrator's Redis user (workers' ACL users cannot read it); else, for a single in-memory silo, a random key.
 /// </summary>
-public sealed class ClusterKeyProvider(IConfiguration configuration, IServiceProvider services) : IClusterKey
+public sealed class ClusterKeyProvider(IOptions<ControlPlaneOptions> options, IServiceProvider services) : IClusterKey
 {
-    public const string SettingKey = "Cluster:Secret";
     public const string RedisKey = "orchestrator:cluster-key";
 
     private readonly object _gate = new();
@@ -42,7 +41,7 @@ public sealed class ClusterKeyProvider(IConfiguration configuration, IServicePro
 
     private async Task<byte[]> LoadAsync()
     {
-        if (configuration[SettingKey] is { Length: > 0 } configured)
+        if (options.Value.Secret is { Length: > 0 } configured)
         {
             return SHA256.HashData(Encoding.UTF8.GetBytes(configured));
         }

@@ -3,6 +3,7 @@ using System.Reflection;
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Microsoft.Extensions.DependencyInjection;
 using Orchestrator.Client;
 using Orchestrator.Contracts;
@@ -17,14 +18,29 @@ namespace Orchestrator.Hosting.Security;
 /// from outside (a client on the gateway) and may reach only the methods marked <see cref="ClientCallableAttribute"/>,
 /// with grain keys that are well formed: a task id is a GUID, a domain type is one routing knows.
 /// </summary>
-public sealed partial class ControlPlaneCallFilter(IClusterKey clusterKey, TaskPlanner planner, IServiceProvider services, ILogger<ControlPlaneCallFilter> logger)
-    : IIncomingGrainCallFilter, IOutgoingGrainCallFilter
+public sealed partial class ControlPlaneCallFilter(
+    IClusterKey clusterKey,
+    TaskPlanner planner,
+    IOptions<ControlPlaneOptions> options,
+    IServiceProvider services,
+    ILogger<ControlPlaneCallFilter> logger) : IIncomingGrainCallFilter, IOutgoingGrainCallFilter
 {
+
     private const string InternalMarkName = "orchestrator.internal";
 
     private static readonly ConcurrentDictionary<MethodInfo, bool> ClientCallable = new();
 
     private string? _mark;
+
+    /// <summary>
+    /// The system targets a client needs to connect: the cluster manifest. Every other system target (silo control,
+    /// membership, management) stays internal: a client could otherwise list activations or tell a silo it is dead.
+    /// </summary>
+    private readonly HashSet<string> _clientSystemTargets =
+    [
+        "Orleans.Runtime.IClusterManifestSystemTarget",
+        .. options.Value.ClientSystemTargets,
+    ];
 
     /// <summary>A silo that serves the web side has an access token (configured or generated); its gateway clients must present it too.</summary>
     private readonly AccessToken? _accessToken = services.GetService<AccessToken>();
@@ -43,9 +59,9 @@ public sealed partial class ControlPlaneCallFilter(IClusterKey clusterKey, TaskP
             return;
         }
 
-        // Orleans' own client protocol (the cluster manifest a client loads when it connects) is served by system
-        // targets, and a grain's timers are calls of the grain to itself that no outgoing filter sees.
-        if (!context.TargetId.IsSystemTarget() && !IsOwnTimer(context))
+        // A grain's timers are calls of the grain to itself that no outgoing filter sees. (A forged source id gains
+        // nothing here: it only runs the target's own timer callback early.)
+        if (!IsOwnTimer(context))
         {
             Authorize(context);
         }
@@ -54,10 +70,23 @@ public sealed partial class ControlPlaneCallFilter(IClusterKey clusterKey, TaskP
     }
 
     private static bool IsOwnTimer(IIncomingGrainCallContext context) =>
-        context.SourceId == context.TargetId && context.InterfaceMethod.DeclaringType?.Assembly != typeof(ITaskGrain).Assembly;
+        context.SourceId == context.TargetId && context.InterfaceMethod.DeclaringType is { Name: "IGrainTimerInvoker", Namespace: "Orleans.Runtime" };
 
     private void Authorize(IIncomingGrainCallContext context)
     {
+        // The cluster manifest is what a client loads to connect, before it can present anything; it holds grain type
+        // names only. Every other system target is refused to clients, token or not.
+        if (context.TargetId.IsSystemTarget())
+        {
+            if (context.InterfaceMethod.DeclaringType?.FullName is { } name && _clientSystemTargets.Contains(name))
+            {
+                return;
+            }
+
+            LogRefused(context.InterfaceName, context.MethodName, context.TargetId.ToString());
+            throw new CallRefusedException($"{context.InterfaceName}.{context.MethodName} is internal to the orchestrator's silos and cannot be called by a client.");
+        }
+
         if (_accessToken is not null && !(RequestContext.Get(AccessTokenCallFilter.RequestContextKey) is string given && Matches(given, _accessToken.Value)))
         {
             LogUnauthenticated(context.InterfaceName, context.MethodName);

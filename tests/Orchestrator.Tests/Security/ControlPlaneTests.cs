@@ -57,6 +57,14 @@ public sealed class ControlPlaneTests
     }
 
     [Fact]
+    public async Task A_client_cannot_call_orleans_management()
+    {
+        await using var cluster = await OrchestratorCluster.StartAsync(_ => new());
+
+        await Assert.ThrowsAsync<CallRefusedException>(() => cluster.ClusterClient.GetGrain<IManagementGrain>(0).GetHosts());
+    }
+
+    [Fact]
     public async Task A_client_still_reaches_the_public_surface()
     {
         await using var cluster = await OrchestratorCluster.StartAsync(_ => new());

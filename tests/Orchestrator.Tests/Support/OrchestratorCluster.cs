@@ -59,6 +59,8 @@ public sealed class OrchestratorCluster : IAsyncDisposable
             ["Orchestrator:HeartbeatTtl"] = "00:00:01",
             ["Orchestrator:Retry:MaxAttempts"] = "1",
             ["Orchestrator:Retry:InitialBackoff"] = "00:00:00.050",
+            // The test cluster's client asks the silo's test hooks for silo statuses.
+            ["Cluster:ClientSystemTargets:0"] = "Orleans.Runtime.TestHooks.ITestHooks",
         };
         foreach (var (key, value) in configure(dir))
         {
