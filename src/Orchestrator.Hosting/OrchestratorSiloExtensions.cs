@@ -10,6 +10,7 @@ using Orchestrator.Docker;
 using Orchestrator.Grains;
 using Orchestrator.Hosting.Runtime;
 using Orchestrator.Redis;
+using Orchestrator.Worker.Isolation;
 using Orleans.Serialization;
 using Orleans.Storage;
 using StackExchange.Redis;
@@ -63,6 +64,7 @@ public static class OrchestratorSiloExtensions
         services.AddTaskRouting(configuration);
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<ITaskEventSink, GrainTaskEventSink>();
+        services.AddSingleton<IWorkspaceRevision>(sp => new GitWorkspaceRevision(sp.GetRequiredService<IOptions<DomainsOptions>>().Value.WorkspacePath));
 
         var runtime = configuration.GetSection(DomainsOptions.SectionName)["Runtime"] ?? "embedded";
         switch (runtime.ToLowerInvariant())

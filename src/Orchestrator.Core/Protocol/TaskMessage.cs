@@ -6,7 +6,8 @@ namespace Orchestrator.Core.Protocol;
 
 /// <summary>
 /// The reference's task message (<c>type: task_assignment</c>). Our extra fields — <c>payload.workers</c>,
-/// <c>metadata.attempt</c>, <c>metadata.parent_task_id</c> — are ignored by the reference's runners.
+/// <c>metadata.attempt</c>, <c>metadata.parent_task_id</c>, <c>metadata.traceparent</c>, <c>metadata.base_commit</c> — are
+/// ignored by the reference's runners.
 /// </summary>
 public sealed record TaskMessage
 {
@@ -28,6 +29,8 @@ public sealed record TaskMessage
     public string? ParentTaskId { get; init; }
     /// <summary>W3C traceparent of the dispatch (our extra <c>metadata.traceparent</c>).</summary>
     public string? TraceParent { get; init; }
+    /// <summary>The workspace's commit when the task was accepted, which every attempt starts from (our extra <c>metadata.base_commit</c>).</summary>
+    public string? BaseCommit { get; init; }
 
     public static TaskMessage From(SubtaskSpec spec, int attempt, DateTimeOffset now, string? traceParent = null) => new()
     {
@@ -44,6 +47,7 @@ public sealed record TaskMessage
         TimeoutSeconds = spec.TimeoutSeconds,
         Attempt = attempt,
         ParentTaskId = spec.ParentTaskId,
+        BaseCommit = spec.BaseCommit,
     };
 
     public string ToJson()
@@ -73,6 +77,11 @@ public sealed record TaskMessage
         if (TraceParent is not null)
         {
             message["metadata"]!["traceparent"] = TraceParent;
+        }
+
+        if (BaseCommit is not null)
+        {
+            message["metadata"]!["base_commit"] = BaseCommit;
         }
 
         return message.ToJsonString();
@@ -128,6 +137,7 @@ public sealed record TaskMessage
             Attempt = OptionalInt(metadata, "attempt") ?? 1,
             ParentTaskId = OptionalString(metadata, "parent_task_id", "metadata.parent_task_id"),
             TraceParent = OptionalString(metadata, "traceparent", "metadata.traceparent"),
+            BaseCommit = OptionalString(metadata, "base_commit", "metadata.base_commit"),
         };
     }
 
