@@ -296,6 +296,11 @@ public sealed partial class DomainWorker(
             ["duration_ms"] = (long)outcome.Duration.TotalMilliseconds,
             ["agent_id"] = options.AgentId,
         };
+        if (outcome.TimedOut)
+        {
+            output["timed_out"] = true; // for the orchestrator to file it as timed out, not as a failure of the agent
+        }
+
         if (report.Merge is not null)
         {
             output["base_commit"] = report.BaseCommit;

@@ -46,7 +46,7 @@ if (args.Length > 0)
 }
 
 // Before anything connects: the worker's environment and memory hold the Redis password; its agents must not read them.
-ProcessHardening.MakeNonDumpable();
+var nonDumpable = ProcessHardening.MakeNonDumpable();
 
 IConnectionMultiplexer redis;
 try
@@ -114,6 +114,11 @@ if (!string.IsNullOrEmpty(Environment.GetEnvironmentVariable("OTEL_EXPORTER_OTLP
 
 
 using var host = builder.Build();
+host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Orchestrator.WorkerHost").Log(
+    nonDumpable ? LogLevel.Information : LogLevel.Warning,
+    nonDumpable
+        ? "This worker is non-dumpable: its agents cannot read its environment or memory (root with CAP_SYS_PTRACE still can)"
+        : "This platform cannot make the worker non-dumpable: agents running as the same user can read its environment in /proc");
 await host.RunAsync();
 await redis.DisposeAsync();
 return 0;

@@ -18,4 +18,7 @@ public sealed record AgentRun(TaskMessage Message, string Prompt, string Directo
 public sealed record AgentOutcome(int? ExitCode, string? StopReason, string StdoutTail, TimeSpan Duration)
 {
     public bool Succeeded => ExitCode == 0 && StopReason is null;
+
+    /// <summary>Stopped by the task's own timeout.</summary>
+    public bool TimedOut { get; init; }
 }

@@ -91,7 +91,10 @@ public sealed partial class ProcessAgentRunner(AgentCommandOptions options) : IA
                 // A process that left the group still holds a pipe; the outcome is known without it.
             }
 
-            return new AgentOutcome(stopReason is null ? exitCode : null, stopReason, tail.ToString(), stopwatch.Elapsed);
+            return new AgentOutcome(stopReason is null ? exitCode : null, stopReason, tail.ToString(), stopwatch.Elapsed)
+            {
+                TimedOut = stopReason is not null && timeout.IsCancellationRequested,
+            };
         }
         finally
         {

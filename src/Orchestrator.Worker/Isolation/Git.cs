@@ -18,6 +18,11 @@ public sealed class Git(string workingDirectory, IReadOnlyList<string>? reposito
         // Paths handed over by us are file names, never patterns.
         ["GIT_LITERAL_PATHSPECS"] = "1",
         ["GIT_OPTIONAL_LOCKS"] = "0",
+        // A worker in a container runs as another user than the one who owns the mounted workspace; it is the
+        // workspace we were configured to use, so git's ownership check would only stop the work.
+        ["GIT_CONFIG_COUNT"] = "1",
+        ["GIT_CONFIG_KEY_0"] = "safe.directory",
+        ["GIT_CONFIG_VALUE_0"] = "*",
     };
 
     public string WorkingDirectory => workingDirectory;

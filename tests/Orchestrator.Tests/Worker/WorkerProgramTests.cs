@@ -107,7 +107,7 @@ public sealed class WorkerProgramTests
         Assert.Equal(["obsolete.txt"], Files(result, "files_deleted"));
         var output = JsonNode.Parse(result["output"])!;
         Assert.Equal("merged", (string)output["merge"]!);
-        Assert.Equal("old\nchanged\n", File.ReadAllText(Path.Combine(setup.Workspace, "existing.txt")));
+        Assert.Equal("oldchanged\n", File.ReadAllText(Path.Combine(setup.Workspace, "existing.txt")));
         Assert.False(File.Exists(Path.Combine(setup.Workspace, "obsolete.txt")));
         Assert.Equal(0, (int)output["exit_code"]!);
         Assert.True((long)output["duration_ms"]! >= 0);
