@@ -191,7 +191,6 @@ public sealed partial class DomainWorker(
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(killRunning, lease.Withdrawn);
         try
         {
-            await transport.MarkStartedAsync(lease, options.AgentId, startedAt, CancellationToken.None).ConfigureAwait(false);
             AgentOutcome outcome;
             AttemptReport report;
             await using (var log = new LogBatcher(
@@ -199,7 +198,7 @@ public sealed partial class DomainWorker(
                 options.LogFlushInterval, options.LogBatchLines, time, options.MaxLogBytes))
             {
                 log.AddNotice($"{options.AgentId} started the task (attempt {message.Attempt})");
-                (outcome, report) = await RunIsolatedAsync(message, log, startedAt, lease.Withdrawn, stop.Token).ConfigureAwait(false);
+                (outcome, report) = await RunIsolatedAsync(lease, message, log, startedAt, stop.Token).ConfigureAwait(false);
                 if (log.Truncated)
                 {
                     LogOutputTruncated(message.TaskId, options.MaxLogBytes);
@@ -233,7 +232,7 @@ public sealed partial class DomainWorker(
     /// attempt's work is kept on its branch, never merged: the orchestrator no longer expects it.
     /// </summary>
     private async Task<(AgentOutcome, AttemptReport)> RunIsolatedAsync(
-        TaskMessage message, LogBatcher log, DateTimeOffset startedAt, CancellationToken withdrawn, CancellationToken stop)
+        TaskLease lease, TaskMessage message, LogBatcher log, DateTimeOffset startedAt, CancellationToken stop)
     {
         IIsolatedAttempt attempt;
         try
@@ -251,6 +250,8 @@ public sealed partial class DomainWorker(
             AgentOutcome outcome;
             try
             {
+                // In progress from here: the agent starts now, in a place that is ready for it.
+                await transport.MarkStartedAsync(lease, options.AgentId, startedAt, CancellationToken.None).ConfigureAwait(false);
                 var prompt = PromptBuilder.Build(message, options.DomainType, attempt.Directory);
                 outcome = await agent.RunAsync(new AgentRun(message, prompt, attempt.Directory, options.DomainType), log.Add, stop).ConfigureAwait(false);
             }
@@ -262,7 +263,7 @@ public sealed partial class DomainWorker(
 
             try
             {
-                var completed = outcome.Succeeded && !withdrawn.IsCancellationRequested;
+                var completed = outcome.Succeeded && !lease.Withdrawn.IsCancellationRequested;
                 return (outcome, await attempt.FinishAsync(completed, options.AgentId, CancellationToken.None).ConfigureAwait(false));
             }
             catch (Exception e)

@@ -66,11 +66,10 @@ public sealed class WorkspaceRepository
         FileLock.AcquireAsync(Path.Combine(CommonDirectory, "orchestrator-merge.lock"), cancellationToken);
 
     /// <summary>
-    /// The commit an attempt starts from: <paramref name="requested"/> (the task's base) when this repository has
-    /// it, else HEAD. A private repository first records the workspace as it is now. A repository without any
-    /// commit gets a parentless empty commit, referenced by no branch, to start from.
+    /// What an attempt starts from: <paramref name="requested"/> (the task's base commit) when it is a commit id,
+    /// else HEAD. A private repository first records the workspace as it is now, and always starts from that.
     /// </summary>
-    public async Task<string> BaseCommitAsync(string? requested, CancellationToken cancellationToken)
+    public async Task<string> StartPointAsync(string? requested, CancellationToken cancellationToken)
     {
         if (IsPrivate)
         {
@@ -78,21 +77,50 @@ public sealed class WorkspaceRepository
             {
                 await RecordWorkspaceAsync(cancellationToken).ConfigureAwait(false);
             }
-        }
-        else if (SafeNames.IsCommitId(requested)
-            && (await Main.RunAsync(["cat-file", "-e", requested + "^{commit}"], cancellationToken: cancellationToken).ConfigureAwait(false)).Succeeded)
-        {
-            return requested!;
+
+            return "HEAD";
         }
 
-        var head = await Main.RunAsync(["rev-parse", "--verify", "-q", "HEAD"], cancellationToken: cancellationToken).ConfigureAwait(false);
-        if (head.Succeeded)
+        return SafeNames.IsCommitId(requested) ? requested! : "HEAD";
+    }
+
+    /// <summary>
+    /// <c>git worktree add</c> of a new branch at <paramref name="startPoint"/>. A base commit this repository does not
+    /// have falls back to HEAD; a repository without any commit starts from a parentless empty commit that no branch
+    /// references. Nothing is checked beforehand: the common case costs one git call.
+    /// </summary>
+    public async Task<GitOutput> AddWorktreeAsync(string branch, string directory, string startPoint, CancellationToken cancellationToken)
+    {
+        while (true)
         {
-            return head.Stdout.Trim();
+            var added = await Main.RunAsync(["worktree", "add", "--lock", "-q", "-b", branch, directory, startPoint], cancellationToken: cancellationToken).ConfigureAwait(false);
+            if (added.Succeeded || !added.Stderr.Contains("invalid reference", StringComparison.Ordinal))
+            {
+                return added;
+            }
+
+            if (startPoint != "HEAD")
+            {
+                startPoint = "HEAD";
+                continue;
+            }
+
+            var emptyTree = (await Main.CheckAsync(["hash-object", "-t", "tree", "--stdin"], "", cancellationToken).ConfigureAwait(false)).Trim();
+            startPoint = (await Main.CheckAsync([.. Identity, "commit-tree", emptyTree, "-m", "Empty start (the repository had no commit)"],
+                cancellationToken: cancellationToken).ConfigureAwait(false)).Trim();
+        }
+    }
+
+    /// <summary>The commit a branch points at: its loose ref file when there is one (a branch just made), else git's answer.</summary>
+    public async Task<string> BranchCommitAsync(string branch, CancellationToken cancellationToken)
+    {
+        var loose = Path.Combine(CommonDirectory, "refs", "heads", branch);
+        if (File.Exists(loose) && (await File.ReadAllTextAsync(loose, cancellationToken).ConfigureAwait(false)).Trim() is var commit && SafeNames.IsCommitId(commit))
+        {
+            return commit;
         }
 
-        var emptyTree = (await Main.CheckAsync(["hash-object", "-t", "tree", "--stdin"], "", cancellationToken).ConfigureAwait(false)).Trim();
-        return (await Main.CheckAsync([.. Identity, "commit-tree", emptyTree, "-m", "Empty start (the repository had no commit)"], cancellationToken: cancellationToken).ConfigureAwait(false)).Trim();
+        return (await Main.CheckAsync(["rev-parse", "--verify", "refs/heads/" + branch], cancellationToken: cancellationToken).ConfigureAwait(false)).Trim();
     }
 
     /// <summary>The current branch's short name, or <c>HEAD</c> when detached.</summary>

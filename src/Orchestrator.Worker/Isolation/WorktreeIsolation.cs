@@ -52,7 +52,7 @@ public sealed partial class WorktreeIsolation(IsolationOptions options, ILogger<
         var repository = await RepositoryAsync(cancellationToken).ConfigureAwait(false);
         var task = SafeNames.IsTaskId(message.ParentTaskId) ? message.ParentTaskId! : message.TaskId;
         var shortId = task[..Math.Min(8, task.Length)];
-        var baseCommit = await repository.BaseCommitAsync(message.BaseCommit, cancellationToken).ConfigureAwait(false);
+        var startPoint = await repository.StartPointAsync(message.BaseCommit, cancellationToken).ConfigureAwait(false);
         Directory.CreateDirectory(repository.WorktreesDirectory);
         for (var n = 1; ; n++)
         {
@@ -68,7 +68,7 @@ public sealed partial class WorktreeIsolation(IsolationOptions options, ILogger<
             var directory = Path.Combine(repository.WorktreesDirectory, name);
             var added = Directory.Exists(directory)
                 ? null
-                : await repository.Main.RunAsync(["worktree", "add", "--lock", "-q", "-b", branch, directory, baseCommit], cancellationToken: cancellationToken).ConfigureAwait(false);
+                : await repository.AddWorktreeAsync(branch, directory, startPoint, cancellationToken).ConfigureAwait(false);
             if (added is not { Succeeded: true })
             {
                 owner.Dispose();
@@ -80,6 +80,7 @@ public sealed partial class WorktreeIsolation(IsolationOptions options, ILogger<
                 throw added is null ? new IOException($"No free worktree name for task {task}") : new GitException(added);
             }
 
+            var baseCommit = await repository.BranchCommitAsync(branch, cancellationToken).ConfigureAwait(false);
             CopyTemplate(directory);
             LogWorktree(message.TaskId, directory, branch, baseCommit);
             return new WorktreeAttempt(this, repository, message, name, directory, branch, baseCommit, owner);
@@ -205,25 +206,28 @@ public sealed partial class WorktreeIsolation(IsolationOptions options, ILogger<
         public async Task<AttemptReport> FinishAsync(bool completed, string agentId, CancellationToken cancellationToken)
         {
             var git = repository.Main.In(directory);
-            var status = await git.CheckAsync(["status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames"], cancellationToken: cancellationToken).ConfigureAwait(false);
-            var changed = WorkspaceRepository.Split(status).Select(entry => entry[3..]).Where(p => !isolation.IsExcluded(p)).ToArray();
+            // One status call tells both the changes and the commit the worktree is at (an agent may commit itself).
+            var (changes, headBefore) = ParseStatus(await git.CheckAsync(
+                ["status", "--porcelain=v2", "-z", "--branch", "--untracked-files=all", "--no-renames"], cancellationToken: cancellationToken).ConfigureAwait(false));
+            var changed = changes.Where(p => !isolation.IsExcluded(p)).ToArray();
+            var head = headBefore ?? (await git.CheckAsync(["rev-parse", "HEAD"], cancellationToken: cancellationToken).ConfigureAwait(false)).Trim();
             if (changed.Length > 0)
             {
                 await git.CheckAsync(["add", "-A", "--pathspec-from-file=-", "--pathspec-file-nul"], string.Join('\0', changed), cancellationToken).ConfigureAwait(false);
                 var text = $"{(completed ? "" : "Incomplete: ")}{FirstLine(message.Description)}\n\nTask {message.TaskId}, domain {isolation.Options.DomainType}, attempt {message.Attempt}.\n";
                 await git.CheckAsync(["-c", $"user.name={agentId}", "-c", $"user.email={agentId}@orchestrator.localhost", "-c", "commit.gpgsign=false",
                     "commit", "-q", "--no-verify", "-F", "-"], text, cancellationToken).ConfigureAwait(false);
+                head = (await git.CheckAsync(["rev-parse", "HEAD"], cancellationToken: cancellationToken).ConfigureAwait(false)).Trim();
             }
 
-            var head = (await git.CheckAsync(["rev-parse", "HEAD"], cancellationToken: cancellationToken).ConfigureAwait(false)).Trim();
-            var files = FilesOf(await git.CheckAsync(["diff", "--name-status", "-z", "--no-renames", baseCommit, head], cancellationToken: cancellationToken).ConfigureAwait(false));
-            var report = new AttemptReport(files) { BaseCommit = baseCommit, MergedInto = await repository.CurrentBranchAsync(cancellationToken).ConfigureAwait(false) };
             if (head == baseCommit)
             {
                 _deleteBranch = true;
-                return report with { Merge = "no_changes" };
+                return new AttemptReport(FileChanges.None) { BaseCommit = baseCommit, Merge = "no_changes" };
             }
 
+            var files = FilesOf(await git.CheckAsync(["diff", "--name-status", "-z", "--no-renames", baseCommit, head], cancellationToken: cancellationToken).ConfigureAwait(false));
+            var report = new AttemptReport(files) { BaseCommit = baseCommit, MergedInto = await repository.CurrentBranchAsync(cancellationToken).ConfigureAwait(false) };
             report = report with { Commit = head, Branch = branch };
             if (!completed || isolation.Options.Mode == MergeMode.Branch)
             {
@@ -258,6 +262,33 @@ public sealed partial class WorktreeIsolation(IsolationOptions options, ILogger<
             {
                 owner.Dispose();
             }
+        }
+
+        /// <summary>Changed paths and the HEAD commit from <c>git status --porcelain=v2 -z --branch</c>.</summary>
+        private static (IReadOnlyList<string> Paths, string? Head) ParseStatus(string status)
+        {
+            var paths = new List<string>();
+            string? head = null;
+            foreach (var entry in WorkspaceRepository.Split(status))
+            {
+                switch (entry[0])
+                {
+                    case '#' when entry.StartsWith("# branch.oid ", StringComparison.Ordinal):
+                        head = entry["# branch.oid ".Length..];
+                        break;
+                    case '1':
+                        paths.Add(entry.Split(' ', 9)[8]);
+                        break;
+                    case 'u':
+                        paths.Add(entry.Split(' ', 11)[10]);
+                        break;
+                    case '?':
+                        paths.Add(entry[2..]);
+                        break;
+                }
+            }
+
+            return (paths, head);
         }
 
         private FileChanges FilesOf(string nameStatus)

@@ -130,6 +130,7 @@ public sealed class TaskLifecycleTests
         });
         var submitted = await cluster.Client.SubmitAsync(new TaskSubmission { Description = "Add an API endpoint" });
         await cluster.WaitUntilAsync(submitted.TaskId, t => t.Subtasks.All(s => s.State == SubtaskState.InProgress));
+        await Eventually.TrueAsync(() => File.Exists(cluster.Dir.File("agent.pid")), "the agent did not start");
 
         var cancelled = await cluster.Client.CancelAsync(submitted.TaskId);
 
