@@ -85,4 +85,22 @@ public sealed class WorkerIsolationTests
         Assert.Contains("ANTHROPIC_API_KEY=sk-ant-test-key", seen);
         Assert.Contains("This worker is non-dumpable", worker.Output); // /proc/<worker>/environ is closed to same-user agents
     }
+
+    [RedisFact]
+    public async Task A_task_id_that_would_steer_a_path_is_refused_before_anything_runs()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        using var dir = new TempDirectory();
+        await GitRepository.InitAsync(dir.File("workspace"));
+        await using var worker = WorkerProcess.Start(Environment(redis, dir, $"touch '{dir.File("ran")}'"));
+        await worker.RegisteredAsync();
+
+        await PushAsync(redis.Db, "../..", "Add an API endpoint", timeoutSeconds: 30);
+        var result = await FinalResultAsync(redis.Db, "../..");
+
+        Assert.Equal("failed", result["status"]);
+        Assert.Contains("'task_id' '../..' is not a valid id", result["error"]);
+        Assert.False(File.Exists(dir.File("ran")));
+        Assert.Empty(await GitRepository.RunAsync(dir.File("workspace"), "branch", "--list", "orchestrator/*"));
+    }
 }
