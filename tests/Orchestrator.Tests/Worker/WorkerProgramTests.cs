@@ -274,6 +274,9 @@ public sealed class WorkerProgramTests
     [InlineData("AGENT_ROLE", "boss", "AGENT_ROLE 'boss' is not domain or worker")]
     [InlineData("WORKER_CONCURRENCY", "zero", "WORKER_CONCURRENCY 'zero' is not a positive whole number")]
     [InlineData("WORKSPACE", "/nonexistent/workspace", "WORKSPACE '/nonexistent/workspace' is not a directory")]
+    [InlineData("MERGE_MODE", "squash", "MERGE_MODE 'squash' is not merge or branch")]
+    [InlineData("KEEP_MERGED_BRANCHES_DAYS", "-1", "KEEP_MERGED_BRANCHES_DAYS '-1' is not a whole number of days (0 or more)")]
+    [InlineData("MAX_LINE_BYTES", "0", "MAX_LINE_BYTES '0' is not a positive whole number")]
     public async Task A_missing_or_invalid_setting_stops_the_worker_at_start_naming_it(string name, string value, string expected)
     {
         using var dir = new TempDirectory();
