@@ -18,10 +18,12 @@ public sealed class EmbeddedIsolationTests
     {
         await using var cluster = await OrchestratorCluster.StartAsync(_ => new() { ["Domains:Agent:Command"] = "{demo}" });
         await GitRepository.InitAsync(cluster.Workspace);
+        var head = (await GitRepository.RunAsync(cluster.Workspace, "rev-parse", "HEAD")).Trim();
 
         var result = await cluster.ResultAsync((await cluster.Client.SubmitAsync(Registration())).TaskId);
 
         Assert.Equal(TaskState.Completed, result.State);
+        Assert.All(result.Subtasks, s => Assert.Equal(head, ResultAggregator.TextOf(s, "base_commit"))); // recorded at submit, carried in the message
         var backend = ResultAggregator.FilesOf(result.Subtasks.Single(s => s.Domain == "backend"), "files_created");
         var frontend = ResultAggregator.FilesOf(result.Subtasks.Single(s => s.Domain == "frontend"), "files_created");
         Assert.StartsWith("demo/backend/", Assert.Single(backend));
