@@ -25,6 +25,7 @@ internal static class BenchCommand
         };
         var json = CommonOptions.Json();
         var command = new Command("bench", "Measure tasks/s and latency through an embedded orchestrator with a no-op agent") { tasks, concurrency, workers, warmup, redis, json };
+        command.Subcommands.Add(IsolationBenchCommand.Create());
         CliAction.Set(command, async (parse, cancellationToken) =>
         {
             var total = parse.GetValue(tasks);

@@ -38,7 +38,7 @@ internal static class Render
         var console = AnsiConsole.Console;
         console.MarkupLine($"Task [bold]{task.TaskId}[/]: {StateMarkup(task.State.ToWire())}  (priority {task.Priority.ToWire()})");
         console.MarkupLine($"  {Markup.Escape(task.Description)}");
-        var table = new Table().Border(TableBorder.Rounded).AddColumns("Domain", "Status", "Attempts", "Agent", "Workers", "Error");
+        var table = new Table().Border(TableBorder.Rounded).AddColumns("Domain", "Status", "Attempts", "Agent", "Workers", "Merge", "Error");
         foreach (var subtask in task.Subtasks)
         {
             table.AddRow(
@@ -47,6 +47,7 @@ internal static class Render
                 subtask.Attempts.ToString(),
                 Markup.Escape(subtask.AgentId ?? ""),
                 Markup.Escape(string.Join(", ", subtask.Workers)),
+                ResultAggregator.TextOf(subtask, "merge") is { } merge ? (merge == "conflict" ? "[red]conflict[/]" : Markup.Escape(merge)) : "",
                 Markup.Escape(subtask.Error ?? ""));
         }
 
@@ -62,6 +63,14 @@ internal static class Render
             {
                 console.WriteLine(file);
             }
+        }
+
+        foreach (var subtask in task.Subtasks.Where(s => ResultAggregator.ConflictsOf(s).Count > 0))
+        {
+            var branch = ResultAggregator.TextOf(subtask, "branch");
+            var target = ResultAggregator.TextOf(subtask, "merged_into");
+            console.MarkupLine($"[red]Conflict[/] [bold]{Markup.Escape(subtask.Domain)}[/]: {Markup.Escape(string.Join(", ", ResultAggregator.ConflictsOf(subtask)))}");
+            console.WriteLine($"  its version is on branch {branch}, the workspace's on {target}; resolve with: git merge {branch}");
         }
 
         var result = ResultAggregator.ToResultJson(task);

@@ -50,6 +50,8 @@ public sealed record SubtaskSpec
     [Id(10)] public DateTimeOffset CreatedAt { get; init; }
     /// <summary>The task's trace context (W3C traceparent), carried to the worker.</summary>
     [Id(11)] public string? TraceParent { get; init; }
+    /// <summary>The workspace's HEAD when the task was accepted (null when the silo sees no git workspace).</summary>
+    [Id(12)] public string? BaseCommit { get; init; }
 }
 
 /// <summary>A final result reported by a domain worker (the reference's results hash).</summary>

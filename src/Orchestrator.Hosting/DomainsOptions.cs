@@ -1,4 +1,5 @@
 using Orchestrator.Worker.Agents;
+using Orchestrator.Worker.Isolation;
 
 namespace Orchestrator.Hosting;
 
@@ -12,6 +13,9 @@ public sealed class DomainsOptions
 
     /// <summary>The shared workspace all domains work in.</summary>
     public string Workspace { get; set; } = "workspace";
+
+    /// <summary>Domain templates, one folder per domain type (<c>CLAUDE.md</c>, <c>.claude/</c>), copied into each attempt's worktree.</summary>
+    public string Templates { get; set; } = Path.Combine(AppContext.BaseDirectory, "domain-templates");
 
     /// <summary>The agent every domain runs unless <see cref="Types"/> says otherwise.</summary>
     public AgentOptions Agent { get; set; } = new();
@@ -35,7 +39,23 @@ public sealed class AgentOptions
     /// <summary>Tasks one domain instance runs at once.</summary>
     public int Concurrency { get; set; } = 1;
 
+    /// <summary>Globs left out of the file lists and the attempt's commit, beside the repository's own ignore rules.</summary>
     public List<string> IgnorePatterns { get; set; } = [];
+
+    /// <summary>Names of the silo's environment variables the agent gets (the model key); nothing else of the silo's environment reaches it.</summary>
+    public List<string> PassEnvironment { get; set; } = ["ANTHROPIC_API_KEY"];
+
+    /// <summary><c>merge</c>: a completed attempt's branch is merged into the workspace's current branch; <c>branch</c>: left for review.</summary>
+    public MergeMode Merge { get; set; } = MergeMode.Merge;
+
+    /// <summary>How long merged attempt branches are kept (deleted at a later worker start); zero deletes them at once.</summary>
+    public TimeSpan KeepMergedBranches { get; set; } = TimeSpan.Zero;
+
+    /// <summary>Agent output lines longer than this are cut, with a marker.</summary>
+    public int MaxLineBytes { get; set; } = 16 * 1024;
+
+    /// <summary>Agent output kept in the task log per attempt; past it a marker line, then nothing.</summary>
+    public long MaxLogBytes { get; set; } = 4 * 1024 * 1024;
 
     public TimeSpan ShutdownGrace { get; set; } = TimeSpan.FromSeconds(30);
 

@@ -13,6 +13,7 @@ using Orchestrator.Hosting.Runtime;
 using Orchestrator.Hosting.Security;
 using Orchestrator.Redis;
 using Orleans.Configuration;
+using Orchestrator.Worker.Isolation;
 using Orleans.Serialization;
 using Orleans.Storage;
 using StackExchange.Redis;
@@ -74,6 +75,7 @@ public static class OrchestratorSiloExtensions
         services.AddSingleton<ControlPlaneCallFilter>();
         services.AddSingleton<IIncomingGrainCallFilter>(sp => sp.GetRequiredService<ControlPlaneCallFilter>());
         services.AddSingleton<IOutgoingGrainCallFilter>(sp => sp.GetRequiredService<ControlPlaneCallFilter>());
+        services.AddSingleton<IWorkspaceRevision>(sp => new GitWorkspaceRevision(sp.GetRequiredService<IOptions<DomainsOptions>>().Value.WorkspacePath));
 
         var runtime = configuration.GetSection(DomainsOptions.SectionName)["Runtime"] ?? "embedded";
         switch (runtime.ToLowerInvariant())

@@ -7,12 +7,14 @@ using Orchestrator.Core.Protocol;
 using Orchestrator.Core.Telemetry;
 using Orchestrator.Core.Transport;
 using Orchestrator.Worker.Agents;
+using Orchestrator.Worker.Isolation;
 
 namespace Orchestrator.Worker;
 
 /// <summary>
-/// The worker loop of one domain instance: registers, heartbeats, takes its domain's tasks, runs the agent,
-/// and reports each result with the files it changed. Stopping it stops taking tasks, lets running ones finish
+/// The worker loop of one domain instance: registers, heartbeats, takes its domain's tasks, runs the agent in the
+/// attempt's own place (<see cref="IWorkspaceIsolation"/>), and reports each result with the files it changed and
+/// what became of them (committed, merged, or conflicting). Stopping it stops taking tasks, lets running ones finish
 /// within the grace period, fails the rest with a reason, and deregisters.
 /// </summary>
 public sealed partial class DomainWorker(
@@ -20,7 +22,7 @@ public sealed partial class DomainWorker(
     IWorkerTransport transport,
     IAgentDirectory directory,
     IAgentRunner agent,
-    string workspace,
+    IWorkspaceIsolation isolation,
     TimeProvider time,
     ILogger<DomainWorker> logger)
 {
@@ -33,6 +35,15 @@ public sealed partial class DomainWorker(
     /// <summary>Runs until <paramref name="stoppingToken"/> fires, then shuts down gracefully.</summary>
     public async Task RunAsync(CancellationToken stoppingToken)
     {
+        try
+        {
+            await isolation.SweepLeftoversAsync(stoppingToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            LogSweepFailed(e, options.AgentId);
+        }
+
         await directory.RegisterAsync(new AgentInfo
         {
             AgentId = options.AgentId,
@@ -166,6 +177,13 @@ public sealed partial class DomainWorker(
             return;
         }
 
+        if (!SafeNames.IsTaskId(message.TaskId))
+        {
+            // It would name the attempt's branch, folder and log: refused before it can steer any of them.
+            await RejectAsync(lease, $"'task_id' '{message.TaskId}' is not a valid id (letters, digits, - and _, at most 128)").ConfigureAwait(false);
+            return;
+        }
+
         Interlocked.Increment(ref _running);
         using var activity = OrchestratorTelemetry.Start("orchestrator.run", ActivityKind.Consumer, message.TraceParent, message.TaskId);
         activity?.SetTag("orchestrator.agent_id", options.AgentId).SetTag("orchestrator.domain", options.DomainType);
@@ -173,27 +191,23 @@ public sealed partial class DomainWorker(
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(killRunning, lease.Withdrawn);
         try
         {
-            await transport.MarkStartedAsync(lease, options.AgentId, startedAt, message.Lease, CancellationToken.None).ConfigureAwait(false);
             AgentOutcome outcome;
+            AttemptReport report;
             await using (var log = new LogBatcher(
                 lines => transport.AppendLogsAsync(message.TaskId, lines, CancellationToken.None),
-                options.LogFlushInterval, options.LogBatchLines, time))
+                options.LogFlushInterval, options.LogBatchLines, time, options.MaxLogBytes))
             {
-                log.Add($"{options.AgentId} started the task (attempt {message.Attempt})");
-                try
+                log.AddNotice($"{options.AgentId} started the task (attempt {message.Attempt})");
+                (outcome, report) = await RunIsolatedAsync(lease, message, log, startedAt, stop.Token).ConfigureAwait(false);
+                if (log.Truncated)
                 {
-                    outcome = await agent.RunAsync(message, PromptBuilder.Build(message, workspace), log.Add, stop.Token).ConfigureAwait(false);
-                }
-                catch (Exception e)
-                {
-                    var reason = e is OperationCanceledException ? "Stopped before it finished" : $"The agent could not run: {e.Message}";
-                    outcome = new AgentOutcome(null, reason, "", FileChanges.None, time.GetUtcNow() - startedAt);
+                    LogOutputTruncated(message.TaskId, options.MaxLogBytes);
                 }
 
                 activity?.SetStatus(outcome.Succeeded ? ActivityStatusCode.Ok : ActivityStatusCode.Error, outcome.StopReason);
-                log.Add(outcome.Succeeded
-                    ? $"{options.AgentId} completed the task in {outcome.Duration.TotalSeconds:0.0} s"
-                    : $"{options.AgentId} failed the task: {ErrorOf(outcome, killRunning)}");
+                log.AddNotice(outcome.Succeeded
+                    ? $"{options.AgentId} completed the task in {outcome.Duration.TotalSeconds:0.0} s{Describe(report)}"
+                    : $"{options.AgentId} failed the task: {ErrorOf(outcome, killRunning)}{Describe(report)}");
             }
 
             if (lease.Withdrawn.IsCancellationRequested)
@@ -201,7 +215,7 @@ public sealed partial class DomainWorker(
                 return; // the orchestrator took the task back (cancel or re-dispatch); it waits for no result from this run
             }
 
-            await transport.CompleteAsync(lease, ResultOf(message, outcome, startedAt, killRunning), CancellationToken.None).ConfigureAwait(false);
+            await transport.CompleteAsync(lease, ResultOf(message, outcome, report, startedAt, killRunning), CancellationToken.None).ConfigureAwait(false);
         }
         catch (Exception e)
         {
@@ -213,18 +227,95 @@ public sealed partial class DomainWorker(
         }
     }
 
-    private AgentResult ResultOf(TaskMessage message, AgentOutcome outcome, DateTimeOffset startedAt, CancellationToken killRunning)
+    /// <summary>
+    /// The agent in the attempt's own place, then its work recorded (and merged when it completed). A withdrawn
+    /// attempt's work is kept on its branch, never merged: the orchestrator no longer expects it.
+    /// </summary>
+    private async Task<(AgentOutcome, AttemptReport)> RunIsolatedAsync(
+        TaskLease lease, TaskMessage message, LogBatcher log, DateTimeOffset startedAt, CancellationToken stop)
+    {
+        IIsolatedAttempt attempt;
+        try
+        {
+            attempt = await isolation.BeginAsync(message, stop).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            var reason = e is OperationCanceledException ? "Stopped before it finished" : $"The attempt's worktree could not be prepared: {e.Message}";
+            return (new AgentOutcome(null, reason, "", time.GetUtcNow() - startedAt), AttemptReport.NotIsolated);
+        }
+
+        await using (attempt.ConfigureAwait(false))
+        {
+            AgentOutcome outcome;
+            try
+            {
+                // In progress from here: the agent starts now, in a place that is ready for it.
+                await transport.MarkStartedAsync(lease, options.AgentId, startedAt, message.Lease, CancellationToken.None).ConfigureAwait(false);
+                var prompt = PromptBuilder.Build(message, options.DomainType, attempt.Directory);
+                outcome = await agent.RunAsync(new AgentRun(message, prompt, attempt.Directory, options.DomainType), log.Add, stop).ConfigureAwait(false);
+            }
+            catch (Exception e)
+            {
+                var reason = e is OperationCanceledException ? "Stopped before it finished" : $"The agent could not run: {e.Message}";
+                outcome = new AgentOutcome(null, reason, "", time.GetUtcNow() - startedAt);
+            }
+
+            try
+            {
+                var completed = outcome.Succeeded && !lease.Withdrawn.IsCancellationRequested;
+                return (outcome, await attempt.FinishAsync(completed, options.AgentId, CancellationToken.None).ConfigureAwait(false));
+            }
+            catch (Exception e)
+            {
+                LogRecordFailed(e, message.TaskId);
+                var failed = outcome with { StopReason = $"The attempt's work could not be recorded: {e.Message}" };
+                return (failed, AttemptReport.NotIsolated);
+            }
+        }
+    }
+
+    private static string Describe(AttemptReport report) => report.Merge switch
+    {
+        "merged" => $"; merged into {report.MergedInto}",
+        "branch" => $"; its work is on branch {report.Branch}",
+        "conflict" => $"; NOT merged: {string.Join(", ", report.Conflicts)} conflict with {report.MergedInto} — both versions are kept, this one on branch {report.Branch}"
+            + (report.MergeError is { } error ? $" ({error})" : ""),
+        "no_changes" => "; it changed no file",
+        _ => "",
+    };
+
+    private AgentResult ResultOf(TaskMessage message, AgentOutcome outcome, AttemptReport report, DateTimeOffset startedAt, CancellationToken killRunning)
     {
         var output = new JsonObject
         {
             ["stdout"] = outcome.StdoutTail,
-            ["files_created"] = ToJson(outcome.Files.Created),
-            ["files_modified"] = ToJson(outcome.Files.Modified),
-            ["files_deleted"] = ToJson(outcome.Files.Deleted),
+            ["files_created"] = ToJson(report.Files.Created),
+            ["files_modified"] = ToJson(report.Files.Modified),
+            ["files_deleted"] = ToJson(report.Files.Deleted),
             ["exit_code"] = outcome.ExitCode,
             ["duration_ms"] = (long)outcome.Duration.TotalMilliseconds,
             ["agent_id"] = options.AgentId,
         };
+        if (outcome.TimedOut)
+        {
+            output["timed_out"] = true; // for the orchestrator to file it as timed out, not as a failure of the agent
+        }
+
+        if (report.Merge is not null)
+        {
+            output["base_commit"] = report.BaseCommit;
+            output["branch"] = report.Branch;
+            output["commit"] = report.Commit;
+            output["merge"] = report.Merge;
+            output["merged_into"] = report.MergedInto;
+            output["conflicts"] = ToJson(report.Conflicts);
+            if (report.MergeError is not null)
+            {
+                output["merge_error"] = report.MergeError;
+            }
+        }
+
         return new AgentResult
         {
             TaskId = message.TaskId,
@@ -292,6 +383,15 @@ public sealed partial class DomainWorker(
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Reporting the result of task {TaskId} failed")]
     private partial void LogReportFailed(Exception e, string taskId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Removing leftovers of earlier attempts failed for {AgentId}; they stay until the next start")]
+    private partial void LogSweepFailed(Exception e, string agentId);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Recording the work of task {TaskId} in its worktree failed")]
+    private partial void LogRecordFailed(Exception e, string taskId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The agent output of task {TaskId} passed {MaxBytes} bytes; the rest was dropped from its log")]
+    private partial void LogOutputTruncated(string taskId, long maxBytes);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Malformed message in {Key} (task {TaskId}): {Reason}")]
     private partial void LogMalformed(string key, string taskId, string reason);

@@ -5,7 +5,8 @@ namespace Orchestrator.Worker;
 
 /// <summary>
 /// Collects a task's output lines and sends them to its log in batches — one call per flush interval or per
-/// full batch, never one call per line.
+/// full batch, never one call per line. The agent's output is capped at <c>maxBytes</c> per attempt: past it one
+/// visible marker line is written and the rest is dropped; the worker's own notices are always written.
 /// </summary>
 public sealed class LogBatcher : IAsyncDisposable
 {
@@ -14,19 +15,39 @@ public sealed class LogBatcher : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly TimeSpan _interval;
     private readonly int _batchLines;
+    private readonly long _maxBytes;
     private readonly Task _pump;
+    private long _bytes;
+    private int _truncated;
 
-    public LogBatcher(Func<IReadOnlyList<string>, Task> send, TimeSpan interval, int batchLines, TimeProvider time)
+    public LogBatcher(Func<IReadOnlyList<string>, Task> send, TimeSpan interval, int batchLines, TimeProvider time, long maxBytes = long.MaxValue)
     {
         _send = send;
         _interval = interval;
         _batchLines = batchLines;
         _time = time;
+        _maxBytes = maxBytes;
         _pump = Task.Run(PumpAsync);
     }
 
-    /// <summary>Adds a line, time-stamped now.</summary>
-    public void Add(string text) => _lines.Writer.TryWrite(WireFormat.LogLine(_time.GetUtcNow(), text));
+    /// <summary>True once the agent's output passed the cap and was cut.</summary>
+    public bool Truncated => Volatile.Read(ref _truncated) == 1;
+
+    /// <summary>Adds a line of the agent's output, time-stamped now, while the attempt's log is under its cap.</summary>
+    public void Add(string text)
+    {
+        if (Interlocked.Add(ref _bytes, System.Text.Encoding.UTF8.GetByteCount(text) + 1) <= _maxBytes)
+        {
+            AddNotice(text);
+        }
+        else if (Interlocked.Exchange(ref _truncated, 1) == 0)
+        {
+            AddNotice($"[log truncated after {_maxBytes} bytes of agent output; the rest of this attempt's output is not kept]");
+        }
+    }
+
+    /// <summary>Adds a line of the worker's own, time-stamped now; never capped.</summary>
+    public void AddNotice(string text) => _lines.Writer.TryWrite(WireFormat.LogLine(_time.GetUtcNow(), text));
 
     private async Task PumpAsync()
     {

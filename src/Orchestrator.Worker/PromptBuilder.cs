@@ -9,13 +9,13 @@ public static class PromptBuilder
 {
     private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
 
-    public static string Build(TaskMessage message, string workspace)
+    public static string Build(TaskMessage message, string domainType, string directory)
     {
         var prompt = new StringBuilder();
-        prompt.AppendLine($"You are the {message.Destination} domain specialist of a distributed agent network.");
+        prompt.AppendLine($"You are the {domainType} domain specialist of a distributed agent network.");
         if (message.Workers.Count > 0)
         {
-            prompt.AppendLine($"Work as these specialists of the {message.Destination} domain: {string.Join(", ", message.Workers)}.");
+            prompt.AppendLine($"Work as these specialists of the {domainType} domain: {string.Join(", ", message.Workers)}.");
         }
 
         prompt.AppendLine();
@@ -42,7 +42,7 @@ public static class PromptBuilder
 
         prompt.AppendLine();
         prompt.AppendLine("## Instructions");
-        prompt.AppendLine($"- Work in {workspace}; it is shared with the other domains.");
+        prompt.AppendLine($"- Work in {directory}.");
         prompt.AppendLine("- Complete the task and every requirement.");
         prompt.AppendLine("- End with a short summary of the files you created or modified.");
         return prompt.ToString();

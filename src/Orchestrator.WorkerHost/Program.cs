@@ -8,6 +8,7 @@ using OpenTelemetry.Trace;
 using Orchestrator.Redis;
 using Orchestrator.Worker;
 using Orchestrator.Worker.Agents;
+using Orchestrator.Worker.Isolation;
 using Orchestrator.WorkerHost;
 using StackExchange.Redis;
 
@@ -44,6 +45,9 @@ if (args.Length > 0)
     return BadSettings;
 }
 
+// Before anything connects: the worker's environment and memory hold the Redis password; its agents must not read them.
+var nonDumpable = ProcessHardening.MakeNonDumpable();
+
 IConnectionMultiplexer redis;
 try
 {
@@ -68,9 +72,20 @@ builder.Services.AddSingleton<IAgentDirectory>(sp => new RedisAgentDirectory(red
 builder.Services.AddSingleton<IAgentRunner>(new ProcessAgentRunner(new AgentCommandOptions
 {
     Command = settings.AgentCommand,
-    Workspace = settings.Workspace,
-    IgnorePatterns = settings.IgnorePatterns.ToList(),
+    PassEnvironment = settings.PassEnvironment.ToList(),
+    MaxLineBytes = settings.MaxLineBytes,
 }));
+builder.Services.AddSingleton<IWorkspaceIsolation>(sp => new WorktreeIsolation(
+    new IsolationOptions
+    {
+        Workspace = settings.Workspace,
+        DomainType = settings.DomainType,
+        Mode = settings.MergeMode,
+        KeepMergedBranches = settings.KeepMergedBranches,
+        TemplateDirectory = settings.AgentConfig,
+        IgnorePatterns = settings.IgnorePatterns,
+    },
+    sp.GetRequiredService<ILogger<WorktreeIsolation>>()));
 builder.Services.AddSingleton(sp => new DomainWorker(
     new WorkerOptions
     {
@@ -82,11 +97,12 @@ builder.Services.AddSingleton(sp => new DomainWorker(
         HeartbeatInterval = settings.HeartbeatInterval,
         HeartbeatTtl = settings.HeartbeatTtl,
         ShutdownGrace = settings.ShutdownGrace,
+        MaxLogBytes = settings.MaxLogBytes,
     },
     sp.GetRequiredService<IWorkerTransport>(),
     sp.GetRequiredService<IAgentDirectory>(),
     sp.GetRequiredService<IAgentRunner>(),
-    settings.Workspace,
+    sp.GetRequiredService<IWorkspaceIsolation>(),
     TimeProvider.System,
     sp.GetRequiredService<ILogger<DomainWorker>>()));
 builder.Services.AddHostedService<WorkerService>();
@@ -98,6 +114,11 @@ if (!string.IsNullOrEmpty(Environment.GetEnvironmentVariable("OTEL_EXPORTER_OTLP
 
 
 using var host = builder.Build();
+host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Orchestrator.WorkerHost").Log(
+    nonDumpable ? LogLevel.Information : LogLevel.Warning,
+    nonDumpable
+        ? "This worker is non-dumpable: its agents cannot read its environment or memory (root with CAP_SYS_PTRACE still can)"
+        : "This platform cannot make the worker non-dumpable: agents running as the same user can read its environment in /proc");
 await host.RunAsync();
 await redis.DisposeAsync();
 return 0;

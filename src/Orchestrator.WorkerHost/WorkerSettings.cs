@@ -2,6 +2,7 @@ using System.Collections;
 using System.Text.RegularExpressions;
 using Orchestrator.Core.Domains;
 using Orchestrator.Worker.Agents;
+using Orchestrator.Worker.Isolation;
 
 namespace Orchestrator.WorkerHost;
 
@@ -21,6 +22,12 @@ public sealed partial record WorkerSettings
     public int Concurrency { get; init; } = 1;
     public string? ContainerId { get; init; }
     public IReadOnlyList<string> IgnorePatterns { get; init; } = [];
+    /// <summary>Names of this worker's variables its agents get (the model key); nothing else of its environment reaches them.</summary>
+    public IReadOnlyList<string> PassEnvironment { get; init; } = ["ANTHROPIC_API_KEY"];
+    public MergeMode MergeMode { get; init; } = MergeMode.Merge;
+    public TimeSpan KeepMergedBranches { get; init; } = TimeSpan.Zero;
+    public int MaxLineBytes { get; init; } = 16 * 1024;
+    public long MaxLogBytes { get; init; } = 4 * 1024 * 1024;
     public TimeSpan ShutdownGrace { get; init; } = TimeSpan.FromSeconds(30);
     public TimeSpan HeartbeatInterval { get; init; } = TimeSpan.FromSeconds(10);
     public TimeSpan RedisWait { get; init; } = TimeSpan.FromSeconds(30);
@@ -67,6 +74,13 @@ public sealed partial record WorkerSettings
             throw new WorkerSettingsException("WORKSPACE", $"'{workspace}' is not a directory; mount or create the shared workspace");
         }
 
+        var mergeMode = (Get("MERGE_MODE") ?? "merge") switch
+        {
+            "merge" => MergeMode.Merge,
+            "branch" => MergeMode.Branch,
+            var other => throw new WorkerSettingsException("MERGE_MODE", $"'{other}' is not merge or branch"),
+        };
+
         return new WorkerSettings
         {
             AgentId = agentId,
@@ -78,12 +92,25 @@ public sealed partial record WorkerSettings
             AgentConfig = Get("AGENT_CONFIG") ?? "/agent-config",
             Concurrency = Positive(Get("WORKER_CONCURRENCY"), "WORKER_CONCURRENCY", 1),
             ContainerId = Get("CONTAINER_ID") ?? ContainerIdFromMounts(),
-            IgnorePatterns = (Get("IGNORE_PATTERNS") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
+            IgnorePatterns = List(Get("IGNORE_PATTERNS")),
+            PassEnvironment = Get("AGENT_PASS_ENVIRONMENT") is { } names ? List(names) : ["ANTHROPIC_API_KEY"],
+            MergeMode = mergeMode,
+            KeepMergedBranches = TimeSpan.FromDays(NonNegative(Get("KEEP_MERGED_BRANCHES_DAYS"), "KEEP_MERGED_BRANCHES_DAYS")),
+            MaxLineBytes = Positive(Get("MAX_LINE_BYTES"), "MAX_LINE_BYTES", 16 * 1024),
+            MaxLogBytes = Positive(Get("MAX_LOG_BYTES"), "MAX_LOG_BYTES", 4 * 1024 * 1024),
             ShutdownGrace = TimeSpan.FromSeconds(Positive(Get("SHUTDOWN_GRACE_SECONDS"), "SHUTDOWN_GRACE_SECONDS", 30)),
             HeartbeatInterval = TimeSpan.FromSeconds(Positive(Get("HEARTBEAT_INTERVAL_SECONDS"), "HEARTBEAT_INTERVAL_SECONDS", 10)),
             RedisWait = TimeSpan.FromSeconds(Positive(Get("REDIS_WAIT_SECONDS"), "REDIS_WAIT_SECONDS", 30)),
         };
     }
+
+    private static string[] List(string? commaSeparated) =>
+        (commaSeparated ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+
+    private static int NonNegative(string? text, string name) =>
+        text is null ? 0
+        : int.TryParse(text, out var value) && value >= 0 ? value
+        : throw new WorkerSettingsException(name, $"'{text}' is not a whole number of days (0 or more)");
 
     private static int Positive(string? text, string name, int fallback) =>
         text is null ? fallback

@@ -23,7 +23,8 @@ public static class ResultAggregator
         var completed = subtasks.Count(s => s.State == SubtaskState.Completed);
         if (completed == subtasks.Count)
         {
-            return TaskState.Completed;
+            // Work that could not be merged is done but not in the workspace: the task is not whole.
+            return subtasks.Any(s => ConflictsOf(s).Count > 0) ? TaskState.PartiallyCompleted : TaskState.Completed;
         }
 
         if (cancelRequested)
@@ -57,6 +58,29 @@ public static class ResultAggregator
         return [];
     }
 
+    /// <summary>A text field of a subtask's output (e.g. <c>merge</c>, <c>branch</c>, <c>merged_into</c>); null when absent.</summary>
+    public static string? TextOf(SubtaskView subtask, string field)
+    {
+        if (string.IsNullOrEmpty(subtask.OutputJson))
+        {
+            return null;
+        }
+
+        try
+        {
+            return JsonNode.Parse(subtask.OutputJson) is JsonObject output && output[field] is JsonValue value && value.GetValueKind() == JsonValueKind.String
+                ? value.GetValue<string>()
+                : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>The files whose merge into the workspace conflicted (output <c>conflicts</c>); both versions are on the branches named in the output.</summary>
+    public static IReadOnlyList<string> ConflictsOf(SubtaskView subtask) => FilesOf(subtask, "conflicts");
+
     /// <summary>The seed-shaped result object (snake_case), for <c>--json</c> and the HTTP API.</summary>
     public static JsonObject ToResultJson(TaskView task)
     {
@@ -83,6 +107,7 @@ public static class ResultAggregator
                 ["attempts"] = s.Attempts,
                 ["agent_id"] = s.AgentId,
                 ["workers"] = new JsonArray(s.Workers.Select(w => (JsonNode?)w).ToArray()),
+                ["conflicts"] = new JsonArray(ConflictsOf(s).Select(f => (JsonNode?)f).ToArray()),
             }).ToArray()),
         };
     }

@@ -6,7 +6,8 @@ namespace Orchestrator.Core.Protocol;
 
 /// <summary>
 /// The reference's task message (<c>type: task_assignment</c>). Our extra fields — <c>payload.workers</c>,
-/// <c>metadata.attempt</c>, <c>metadata.parent_task_id</c> — are ignored by the reference's runners.
+/// <c>metadata.attempt</c>, <c>metadata.parent_task_id</c>, <c>metadata.traceparent</c>, <c>metadata.base_commit</c> — are
+/// ignored by the reference's runners.
 /// </summary>
 public sealed record TaskMessage
 {
@@ -33,6 +34,8 @@ public sealed record TaskMessage
     /// and the orchestrator accepts them only with the lease of the attempt in flight.
     /// </summary>
     public string? Lease { get; init; }
+    /// <summary>The workspace's commit when the task was accepted, which every attempt starts from (our extra <c>metadata.base_commit</c>).</summary>
+    public string? BaseCommit { get; init; }
 
     public static TaskMessage From(SubtaskSpec spec, int attempt, DateTimeOffset now, string? lease, string? traceParent = null) => new()
     {
@@ -50,6 +53,7 @@ public sealed record TaskMessage
         TimeoutSeconds = spec.TimeoutSeconds,
         Attempt = attempt,
         ParentTaskId = spec.ParentTaskId,
+        BaseCommit = spec.BaseCommit,
     };
 
     public string ToJson()
@@ -84,6 +88,11 @@ public sealed record TaskMessage
         if (Lease is not null)
         {
             message["metadata"]!["lease"] = Lease;
+        }
+
+        if (BaseCommit is not null)
+        {
+            message["metadata"]!["base_commit"] = BaseCommit;
         }
 
         return message.ToJsonString();
@@ -140,6 +149,7 @@ public sealed record TaskMessage
             ParentTaskId = OptionalString(metadata, "parent_task_id", "metadata.parent_task_id"),
             TraceParent = OptionalString(metadata, "traceparent", "metadata.traceparent"),
             Lease = OptionalString(metadata, "lease", "metadata.lease"),
+            BaseCommit = OptionalString(metadata, "base_commit", "metadata.base_commit"),
         };
     }
 

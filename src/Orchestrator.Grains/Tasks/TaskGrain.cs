@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orchestrator.Contracts;
 using Orchestrator.Core.Aggregation;
+using Orchestrator.Core.Domains;
 using Orchestrator.Core.Protocol;
 using Orchestrator.Core.Routing;
 using Orchestrator.Core.Transport;
@@ -23,6 +24,8 @@ public sealed class TaskGrainState
     [Id(4)] public bool CancelRequested { get; set; }
     [Id(5)] public long Version { get; set; }
     [Id(6)] public TaskState State { get; set; }
+    /// <summary>The workspace's HEAD when the task was accepted; every attempt starts from it.</summary>
+    [Id(7)] public string? BaseCommit { get; set; }
 }
 
 /// <summary>
@@ -36,6 +39,7 @@ public sealed partial class TaskGrain(
     TaskRequestValidator validator,
     TaskPlanner planner,
     ITaskTransport transport,
+    IWorkspaceRevision workspace,
     IOptions<OrchestratorOptions> options,
     TimeProvider time,
     ILogger<TaskGrain> logger) : Grain, ITaskGrain
@@ -76,6 +80,7 @@ public sealed partial class TaskGrain(
         var plan = planner.Plan(valid);
         var now = time.GetUtcNow();
         var timeout = valid.TimeoutSeconds ?? options.Value.DefaultTimeoutSeconds;
+        var baseCommit = await workspace.HeadAsync(CancellationToken.None);
         var specs = plan.Subtasks.Select(part => new SubtaskSpec
         {
             TaskId = Guid.NewGuid().ToString(),
@@ -90,6 +95,7 @@ public sealed partial class TaskGrain(
             Source = valid.Source,
             CreatedAt = now,
             TraceParent = activity?.Id ?? valid.TraceParent,
+            BaseCommit = baseCommit,
         }).ToArray();
 
         state.State = new TaskGrainState
@@ -97,6 +103,7 @@ public sealed partial class TaskGrain(
             Request = valid,
             CreatedAt = now,
             State = TaskState.Pending,
+            BaseCommit = baseCommit,
             Subtasks = specs.Select(s => new SubtaskView
             {
                 TaskId = s.TaskId,
@@ -111,7 +118,8 @@ public sealed partial class TaskGrain(
         LogSubmitted(TaskId, string.Join(",", plan.Domains), valid.Priority);
         await transport.AppendLogsAsync(TaskId,
         [
-            WireFormat.LogLine(now, $"Task accepted with priority {valid.Priority.ToWire()} and a {timeout} s timeout per domain"),
+            WireFormat.LogLine(now, $"Task accepted with priority {valid.Priority.ToWire()} and a {timeout} s timeout per domain"
+                + (baseCommit is null ? "" : $"; the domains start from commit {baseCommit[..12]}")),
             .. plan.Subtasks.Select(p => WireFormat.LogLine(now,
                 $"Routed to {p.Domain}{(p.Workers.Count > 0 ? $" ({string.Join(", ", p.Workers)})" : "")} with {p.Requirements.Count} requirement(s)")),
         ]);
@@ -254,6 +262,7 @@ public sealed partial class TaskGrain(
             TimeoutSeconds = request.TimeoutSeconds ?? options.Value.DefaultTimeoutSeconds,
             Source = request.Source,
             CreatedAt = S.CreatedAt,
+            BaseCommit = S.BaseCommit,
         }).ToArray();
     }
 

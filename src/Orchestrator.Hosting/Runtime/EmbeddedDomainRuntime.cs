@@ -6,22 +6,41 @@ using Orchestrator.Core.Transport;
 using Orchestrator.Grains;
 using Orchestrator.Worker;
 using Orchestrator.Worker.Agents;
+using Orchestrator.Worker.Isolation;
 
 namespace Orchestrator.Hosting.Runtime;
 
 /// <summary>
 /// The embedded default: each domain instance is a <see cref="DomainWorker"/> loop running inside the silo's
-/// process, with the same registration, heartbeats and queues a container would use.
+/// process, with the same registration, heartbeats and queues a container would use. The silo's process is made
+/// non-dumpable, so that the agents it starts cannot read its environment or memory.
 /// </summary>
-public sealed class EmbeddedDomainRuntime(
-    IWorkerTransport transport,
-    IAgentDirectory directory,
-    IOptions<DomainsOptions> options,
-    IOptions<OrchestratorOptions> orchestrator,
-    TimeProvider time,
-    ILoggerFactory loggers) : IDomainRuntime, IAsyncDisposable
+public sealed class EmbeddedDomainRuntime : IDomainRuntime, IAsyncDisposable
 {
     private readonly ConcurrentDictionary<string, Instance> _instances = new(StringComparer.Ordinal);
+    private readonly IWorkerTransport transport;
+    private readonly IAgentDirectory directory;
+    private readonly IOptions<DomainsOptions> options;
+    private readonly IOptions<OrchestratorOptions> orchestrator;
+    private readonly TimeProvider time;
+    private readonly ILoggerFactory loggers;
+
+    public EmbeddedDomainRuntime(
+        IWorkerTransport transport,
+        IAgentDirectory directory,
+        IOptions<DomainsOptions> options,
+        IOptions<OrchestratorOptions> orchestrator,
+        TimeProvider time,
+        ILoggerFactory loggers)
+    {
+        this.transport = transport;
+        this.directory = directory;
+        this.options = options;
+        this.orchestrator = orchestrator;
+        this.time = time;
+        this.loggers = loggers;
+        ProcessHardening.MakeNonDumpable();
+    }
 
     public Task<DomainInstance> SpawnAsync(string domainType, CancellationToken cancellationToken = default)
     {
@@ -36,11 +55,12 @@ public sealed class EmbeddedDomainRuntime(
                 ShutdownGrace = agent.ShutdownGrace,
                 HeartbeatInterval = agent.HeartbeatInterval,
                 HeartbeatTtl = orchestrator.Value.HeartbeatTtl,
+                MaxLogBytes = agent.MaxLogBytes,
             },
             transport,
             directory,
             CreateRunner(agent),
-            options.Value.WorkspacePath,
+            CreateIsolation(domainType, agent),
             time,
             loggers.CreateLogger<DomainWorker>());
         var stop = new CancellationTokenSource();
@@ -86,11 +106,26 @@ public sealed class EmbeddedDomainRuntime(
         "process" => new ProcessAgentRunner(new AgentCommandOptions
         {
             Command = agent.Command,
-            Workspace = options.Value.WorkspacePath,
-            IgnorePatterns = agent.IgnorePatterns,
+            PassEnvironment = agent.PassEnvironment,
+            MaxLineBytes = agent.MaxLineBytes,
         }),
         _ => throw new InvalidOperationException($"Domains:Agent:Kind '{agent.Kind}' is not known; use 'process' or 'noop'."),
     };
+
+    /// <summary>Process agents run in worktrees; the no-op agent touches nothing and runs in the workspace itself.</summary>
+    private IWorkspaceIsolation CreateIsolation(string domainType, AgentOptions agent) => agent.Kind.Equals("noop", StringComparison.OrdinalIgnoreCase)
+        ? new SharedWorkspace(options.Value.WorkspacePath)
+        : new WorktreeIsolation(
+            new IsolationOptions
+            {
+                Workspace = options.Value.WorkspacePath,
+                DomainType = domainType,
+                Mode = agent.Merge,
+                KeepMergedBranches = agent.KeepMergedBranches,
+                TemplateDirectory = Path.Combine(options.Value.Templates, domainType),
+                IgnorePatterns = agent.IgnorePatterns,
+            },
+            loggers.CreateLogger<WorktreeIsolation>());
 
     private sealed class Instance(string id, string domainType, DateTimeOffset createdAt, int concurrency, CancellationTokenSource stop)
     {

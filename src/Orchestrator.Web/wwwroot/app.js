@@ -44,9 +44,13 @@ function showTask(result) {
   $("task-meta").textContent = `${result.task_id} · priority ${result.priority} · created ${age(result.created_at)} ago`;
   $("subtasks").innerHTML = result.subtasks.map((s) => {
     const files = s.output ? [...(s.output.files_created ?? []).map((f) => `+ ${f}`), ...(s.output.files_modified ?? []).map((f) => `~ ${f}`), ...(s.output.files_deleted ?? []).map((f) => `- ${f}`)] : [];
+    // Conflicting files were not merged: both versions are kept, this domain's on its branch.
+    const conflicts = (s.conflicts ?? []).length === 0 ? ""
+      : `<br><strong>conflict:</strong> ${s.conflicts.map(esc).join(", ")} (on branch ${esc(s.output?.branch ?? "")}, not merged into ${esc(s.output?.merged_into ?? "")})`;
+    const merge = s.output?.merge && s.output.merge !== "conflict" ? `<br><em>${esc(s.output.merge.replace("_", " "))}</em>` : "";
     return `<tr>
       <td>${esc(s.domain)}</td><td>${badge(s.status)}</td><td>${s.attempts}</td><td>${esc(s.agent_id ?? "")}</td>
-      <td>${esc((s.workers ?? []).join(", "))}</td><td>${files.map(esc).join("<br>")}</td><td>${esc(s.error ?? "")}</td>
+      <td>${esc((s.workers ?? []).join(", "))}</td><td>${files.map(esc).join("<br>")}${merge}${conflicts}</td><td>${esc(s.error ?? "")}</td>
     </tr>`;
   }).join("");
 }

@@ -1,25 +1,29 @@
 namespace Orchestrator.Worker.Agents;
 
-/// <summary>How a domain's agent CLI is started.</summary>
+/// <summary>How a domain's agent CLI is started, and what it is given.</summary>
 public sealed class AgentCommandOptions
 {
     /// <summary>The production default: Claude Code, reading the prompt on standard input.</summary>
     public const string ClaudeCode = "claude --dangerously-skip-permissions -p --output-format text";
 
     /// <summary>
-    /// A shell command run with <c>/bin/sh -c</c> in the workspace. The prompt arrives on standard input; the
+    /// A shell command run with <c>/bin/sh -c</c> in the attempt's directory. The prompt arrives on standard input; the
     /// environment also has <c>PROMPT_FILE</c> (the prompt in a file, for CLIs that take it as an argument),
     /// <c>TASK_ID</c>, <c>DOMAIN_TYPE</c> and <c>WORKSPACE</c>. The word <c>{demo}</c> stands for the shipped demo agent's path.
     /// </summary>
     public string Command { get; set; } = ClaudeCode;
 
-    public required string Workspace { get; set; }
-
-    /// <summary>Path segments (globs) left out of the file comparison; <c>.git</c> is always left out.</summary>
-    public List<string> IgnorePatterns { get; set; } = [];
+    /// <summary>
+    /// Names of the worker's environment variables the agent gets besides the fixed allow-list (PATH, HOME, LANG,
+    /// LC_*, TERM): typically the model's API key. Nothing else of the worker's environment reaches the agent.
+    /// </summary>
+    public List<string> PassEnvironment { get; set; } = ["ANTHROPIC_API_KEY"];
 
     /// <summary>How much of the end of standard output goes into the result's <c>stdout</c>.</summary>
     public int StdoutTailChars { get; set; } = 16 * 1024;
+
+    /// <summary>Longer output lines are cut here (with a visible marker); a line is never held in memory whole.</summary>
+    public int MaxLineBytes { get; set; } = 16 * 1024;
 
     /// <summary>The shipped demo agent, which stands in for a real agent on a machine that has none.</summary>
     public static string DemoAgentPath => Path.Combine(AppContext.BaseDirectory, "agents", "demo-agent.sh");

@@ -1,64 +1,100 @@
+using System.Collections;
 using System.ComponentModel;
 using System.Diagnostics;
+using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text;
-using Orchestrator.Core.Protocol;
+using CliWrap;
 
 namespace Orchestrator.Worker.Agents;
 
 /// <summary>
-/// Runs the agent CLI as a process in the workspace: prompt on standard input, output streamed line by line,
-/// files compared before and after. On timeout or cancel the whole process tree is killed: the agent is
-/// started in its own process group (via <c>setsid</c>) so that the group, orphans included, is killed together.
+/// Runs the agent CLI as a process (CliWrap) in the attempt's directory: prompt on standard input, written beside
+/// the run so that an agent that never reads it cannot hold anything up; output streamed line by line, each line
+/// bounded. The agent starts from an empty environment plus an allow-list. It runs in its own process group
+/// (<c>setsid</c>), and the whole group — orphans included — is killed on timeout or cancel and whenever the agent
+/// exits, before the attempt is reported. A watchdog in the group kills it if this worker dies first.
 /// </summary>
 public sealed partial class ProcessAgentRunner(AgentCommandOptions options) : IAgentRunner
 {
+    private const int SigKill = 9;
     private static readonly TimeSpan OutputDrainGrace = TimeSpan.FromSeconds(2);
     private static readonly string? Setsid = new[] { "/usr/bin/setsid", "/bin/setsid" }.FirstOrDefault(File.Exists);
 
-    /// <summary>
-    /// Runs beside the agent in its process group: if this worker dies without killing the group (SIGKILL, a silo
-    /// that crashed), the group kills itself within a second instead of running on unobserved.
-    /// </summary>
-    private const string WatchdogLine =
-        "(while kill -0 \"$ORCHESTRATOR_WORKER_PID\" 2>/dev/null; do sleep 1; done; kill -KILL 0) </dev/null >/dev/null 2>&1 &";
+    /// <summary>Variables every agent gets from the worker's environment (locale variables LC_* too).</summary>
+    private static readonly string[] AllowedEnvironment = ["PATH", "HOME", "LANG", "TERM"];
 
-    public async Task<AgentOutcome> RunAsync(TaskMessage message, string prompt, Action<string> output, CancellationToken cancellationToken)
+    public async Task<AgentOutcome> RunAsync(AgentRun run, Action<string> output, CancellationToken cancellationToken)
     {
-        Directory.CreateDirectory(options.Workspace);
-        var before = WorkspaceSnapshot.Capture(options.Workspace, options.IgnorePatterns);
-        var promptFile = Path.Combine(Path.GetTempPath(), $"orchestrator-prompt-{message.TaskId}-{Guid.NewGuid():N}.md");
-        await File.WriteAllTextAsync(promptFile, prompt, CancellationToken.None).ConfigureAwait(false);
+        // The prompt file's name comes from no input at all, and only this user can read it.
+        var promptFile = Path.Combine(Path.GetTempPath(), $"orchestrator-prompt-{Guid.NewGuid():N}.md");
+        var fileOptions = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
+        if (!OperatingSystem.IsWindows())
+        {
+            fileOptions.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        }
+
+        await using (var file = new FileStream(promptFile, fileOptions))
+        {
+            await file.WriteAsync(Encoding.UTF8.GetBytes(run.Prompt), CancellationToken.None).ConfigureAwait(false);
+        }
+
         var stopwatch = Stopwatch.StartNew();
         try
         {
-            using var process = Start(message, promptFile);
             var tail = new TailBuffer(options.StdoutTailChars);
-            var stdout = PumpAsync(process.StandardOutput, line => { tail.Append(line); output(line); });
-            var stderr = PumpAsync(process.StandardError, line => output("[stderr] " + line));
-            await WriteStdinAsync(process, prompt).ConfigureAwait(false);
+            var command = Cli.Wrap(Setsid ?? "/bin/sh")
+                .WithArguments(Arguments())
+                .WithWorkingDirectory(run.Directory)
+                .WithEnvironmentVariables(EnvironmentFor(run, promptFile))
+                .WithStandardInputPipe(PipeSource.FromString(run.Prompt))
+                .WithStandardOutputPipe(PipeTarget.Create((stream, ct) =>
+                    BoundedLineReader.ReadAsync(stream, options.MaxLineBytes, line => { tail.Append(line); output(line); }, ct)))
+                .WithStandardErrorPipe(PipeTarget.Create((stream, ct) =>
+                    BoundedLineReader.ReadAsync(stream, options.MaxLineBytes, line => output("[stderr] " + line), ct)))
+                .WithValidation(CommandResultValidation.None);
 
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(message.TimeoutSeconds));
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(run.Message.TimeoutSeconds));
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, cancellationToken);
-            string? stopReason = null;
+            CommandTask<CommandResult> running;
             try
             {
-                await process.WaitForExitAsync(stop.Token).ConfigureAwait(false);
+                running = command.ExecuteAsync(CancellationToken.None);
+            }
+            catch (Win32Exception e)
+            {
+                throw new InvalidOperationException($"The agent command could not be started ({e.Message}): {options.ResolvedCommand}", e);
+            }
+
+            string? stopReason = null;
+            int? exitCode = null;
+            try
+            {
+                exitCode = await AgentExitAsync(running, stop.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {
                 stopReason = timeout.IsCancellationRequested
-                    ? $"Timed out after {message.TimeoutSeconds} s; the agent's process tree was killed"
-                    : "Stopped before it finished; the agent's process tree was killed";
+                    ? $"Timed out after {run.Message.TimeoutSeconds} s; the agent's process group was killed"
+                    : "Stopped before it finished; the agent's process group was killed";
             }
 
-            // Also ends children the agent left running, which would keep the output pipes open.
-            KillTree(process);
-            await process.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
-            await Task.WhenAny(Task.WhenAll(stdout, stderr), Task.Delay(OutputDrainGrace, CancellationToken.None)).ConfigureAwait(false);
+            // Also ends what the agent left running, which would keep the output pipes open.
+            KillGroup(running.ProcessId);
+            try
+            {
+                var result = await running.Task.WaitAsync(OutputDrainGrace, CancellationToken.None).ConfigureAwait(false);
+                exitCode ??= result.ExitCode;
+            }
+            catch (TimeoutException)
+            {
+                // A process that left the group still holds a pipe; the outcome is known without it.
+            }
 
-            var after = WorkspaceSnapshot.Capture(options.Workspace, options.IgnorePatterns);
-            return new AgentOutcome(stopReason is null ? process.ExitCode : null, stopReason, tail.ToString(), after.ChangesSince(before), stopwatch.Elapsed);
+            return new AgentOutcome(stopReason is null ? exitCode : null, stopReason, tail.ToString(), stopwatch.Elapsed)
+            {
+                TimedOut = stopReason is not null && timeout.IsCancellationRequested,
+            };
         }
         finally
         {
@@ -66,83 +102,84 @@ public sealed partial class ProcessAgentRunner(AgentCommandOptions options) : IA
         }
     }
 
-    private Process Start(TaskMessage message, string promptFile)
+    /// <summary>The agent's own exit (not the end of its output, which orphans may hold open); its exit code when known.</summary>
+    private static async Task<int?> AgentExitAsync(CommandTask<CommandResult> running, CancellationToken stop)
+    {
+        Process agent;
+        try
+        {
+            agent = Process.GetProcessById(running.ProcessId);
+        }
+        catch (ArgumentException)
+        {
+            return (await running.Task.WaitAsync(stop).ConfigureAwait(false)).ExitCode; // already gone
+        }
+
+        using (agent)
+        {
+            await agent.WaitForExitAsync(stop).ConfigureAwait(false);
+            return null; // CliWrap's result has it once the pipes are drained
+        }
+    }
+
+    private string[] Arguments()
     {
         var command = options.ResolvedCommand;
-        var start = new ProcessStartInfo(Setsid ?? "/bin/sh")
+        if (Setsid is null)
         {
-            WorkingDirectory = options.Workspace,
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            StandardOutputEncoding = Encoding.UTF8,
-            StandardErrorEncoding = Encoding.UTF8,
-        };
-        if (Setsid is not null)
-        {
-            start.ArgumentList.Add("/bin/sh");
+            return ["-c", command];
         }
 
-        start.ArgumentList.Add("-c");
-        start.ArgumentList.Add(Setsid is null ? command : WatchdogLine + "\n" + command);
-        start.Environment["PROMPT_FILE"] = promptFile;
-        start.Environment["TASK_ID"] = message.TaskId;
-        start.Environment["DOMAIN_TYPE"] = message.Destination;
-        start.Environment["WORKSPACE"] = options.Workspace;
-        start.Environment["ORCHESTRATOR_WORKER_PID"] = Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        try
-        {
-            return Process.Start(start) ?? throw new InvalidOperationException($"The agent command could not be started: {command}");
-        }
-        catch (Win32Exception e)
-        {
-            throw new InvalidOperationException($"The agent command could not be started ({e.Message}): {command}", e);
-        }
+        // Runs beside the agent in its process group: if this worker dies without killing the group (SIGKILL, a silo
+        // that crashed), the group kills itself within a second instead of running on unobserved.
+        var pid = Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
+        var watchdog = $"(while kill -0 {pid} 2>/dev/null; do sleep 1; done; kill -KILL 0) </dev/null >/dev/null 2>&1 &";
+        return ["/bin/sh", "-c", watchdog + "\n" + command];
     }
 
-    private static async Task WriteStdinAsync(Process process, string prompt)
+    /// <summary>An empty environment plus the allow-list: nothing of the worker's own settings (Redis, API keys) reaches the agent.</summary>
+    private IReadOnlyDictionary<string, string?> EnvironmentFor(AgentRun run, string promptFile)
     {
-        try
+        var inherited = Environment.GetEnvironmentVariables();
+        var environment = new Dictionary<string, string?>(StringComparer.Ordinal);
+        foreach (DictionaryEntry variable in inherited)
         {
-            await process.StandardInput.WriteAsync(prompt).ConfigureAwait(false);
-            process.StandardInput.Close();
+            environment[(string)variable.Key] = null; // CliWrap removes a variable set to null
         }
-        catch (IOException)
-        {
-            // The agent exited without reading its prompt; its exit code tells the rest.
-        }
-    }
 
-    private static async Task PumpAsync(StreamReader reader, Action<string> onLine)
-    {
-        try
+        foreach (DictionaryEntry variable in inherited)
         {
-            while (await reader.ReadLineAsync().ConfigureAwait(false) is { } line)
+            var name = (string)variable.Key;
+            if (AllowedEnvironment.Contains(name) || name.StartsWith("LC_", StringComparison.Ordinal) || options.PassEnvironment.Contains(name))
             {
-                onLine(line);
+                environment[name] = (string?)variable.Value;
             }
         }
-        catch (Exception e) when (e is IOException or ObjectDisposedException)
-        {
-            // The process was killed; what was read is kept.
-        }
+
+        environment["TASK_ID"] = run.Message.TaskId;
+        environment["DOMAIN_TYPE"] = run.DomainType;
+        environment["WORKSPACE"] = run.Directory;
+        environment["PROMPT_FILE"] = promptFile;
+        return environment;
     }
 
-    private static void KillTree(Process process)
+    private static void KillGroup(int processId)
     {
         if (Setsid is not null && OperatingSystem.IsLinux())
         {
-            _ = kill(-process.Id, 9); // the whole process group, including orphans reparented to init
+            _ = kill(-processId, SigKill); // the whole process group, including orphans reparented to init
         }
-
-        try
+        else
         {
-            process.Kill(entireProcessTree: true);
-        }
-        catch (InvalidOperationException)
-        {
-            // Already gone.
+            try
+            {
+                using var agent = Process.GetProcessById(processId);
+                agent.Kill(entireProcessTree: true);
+            }
+            catch (Exception e) when (e is ArgumentException or InvalidOperationException)
+            {
+                // Already gone.
+            }
         }
     }
 

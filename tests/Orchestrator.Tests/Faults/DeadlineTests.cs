@@ -88,14 +88,14 @@ public sealed class DeadlineTests
     {
         private int _runs;
 
-        public async Task<AgentOutcome> RunAsync(TaskMessage message, string prompt, Action<string> output, CancellationToken cancellationToken)
+        public async Task<AgentOutcome> RunAsync(AgentRun run, Action<string> output, CancellationToken cancellationToken)
         {
             if (Interlocked.Increment(ref _runs) == 1)
             {
                 await Task.Delay(Timeout.Infinite, cancellationToken);
             }
 
-            return new AgentOutcome(0, null, "done", FileChanges.None, TimeSpan.Zero);
+            return new AgentOutcome(0, null, "done", TimeSpan.Zero);
         }
     }
 }

@@ -11,10 +11,11 @@ public sealed class SiloClusterTests
     {
         ["Redis:ConnectionString"] = redis.ConnectionString,
         ["Domains:Workspace"] = dir.File("workspace"),
-        // The agent waits for the test's go-ahead, then records its run.
+        // The agent waits for the test's go-ahead, then records its run (outside the workspace: concurrent
+        // appends to one workspace file from isolated runs would rightly conflict).
         ["Domains:Agent:Command"] = dir.Script("agent.sh", $"""
             for i in $(seq 1 600); do [ -f '{dir.File("release")}' ] && break; sleep 0.1; done
-            echo "$TASK_ID" >> runs.txt
+            echo "$TASK_ID" >> '{dir.File("runs.txt")}'
             echo "ran $TASK_ID"
             """),
         ["Domains:Agent:HeartbeatInterval"] = "00:00:00.500",
@@ -52,7 +53,7 @@ public sealed class SiloClusterTests
         var log = await again.Client.GetLogsAsync(taskId);
 
         Assert.Equal(TaskState.Completed, result.State);
-        Assert.Single(File.ReadAllLines(Path.Combine(dir.File("workspace"), "runs.txt")));
+        Assert.Single(File.ReadAllLines(dir.File("runs.txt")));
         Assert.Contains(log.Entries, e => e.Line.Contains("Dispatched to the backend domain (attempt 1)"));
         Assert.Contains(log.Entries, e => e.Line.Contains("stopped heart-beating while it ran attempt 1"));
         Assert.Single(log.Entries, e => e.Line.EndsWith("] Completed"));

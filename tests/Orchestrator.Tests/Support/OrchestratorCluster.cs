@@ -7,6 +7,7 @@ using Orchestrator.Core.Transport;
 using Orchestrator.Hosting;
 using Orchestrator.Worker;
 using Orchestrator.Worker.Agents;
+using Orchestrator.Worker.Isolation;
 using Orleans.TestingHost;
 
 namespace Orchestrator.Tests.Support;
@@ -129,7 +130,7 @@ public sealed class OrchestratorCluster : IAsyncDisposable
             Silo.GetRequiredService<IWorkerTransport>(),
             Silo.GetRequiredService<IAgentDirectory>(),
             agent,
-            Workspace,
+            new SharedWorkspace(Workspace),
             TimeProvider.System,
             NullLogger<DomainWorker>.Instance);
         var stop = new CancellationTokenSource();
@@ -161,7 +162,7 @@ public sealed class HangingAgentRunner : IAgentRunner
 
     public Task Started => _started.Task;
 
-    public async Task<AgentOutcome> RunAsync(TaskMessage message, string prompt, Action<string> output, CancellationToken cancellationToken)
+    public async Task<AgentOutcome> RunAsync(AgentRun run, Action<string> output, CancellationToken cancellationToken)
     {
         _started.TrySetResult();
         await Task.Delay(Timeout.Infinite, cancellationToken);

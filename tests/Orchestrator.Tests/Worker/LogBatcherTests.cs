@@ -48,4 +48,26 @@ public sealed class LogBatcherTests
 
         Assert.Equal(2, attempts);
     }
+
+    [Fact]
+    public async Task Agent_output_past_the_cap_is_dropped_after_one_marker_while_the_workers_notices_still_arrive()
+    {
+        var lines = new List<string>();
+        await using (var batcher = new LogBatcher(batch => { lock (lines) { lines.AddRange(batch); } return Task.CompletedTask; },
+                         TimeSpan.FromSeconds(5), batchLines: 100, TimeProvider.System, maxBytes: 100))
+        {
+            for (var i = 0; i < 50; i++)
+            {
+                batcher.Add($"agent line {i:D2}"); // 13 bytes and a newline each: seven fit in 100
+            }
+
+            batcher.AddNotice("worker: completed");
+            Assert.True(batcher.Truncated);
+        }
+
+        Assert.Equal(9, lines.Count);
+        Assert.EndsWith("] agent line 06", lines[6]);
+        Assert.EndsWith("] [log truncated after 100 bytes of agent output; the rest of this attempt's output is not kept]", lines[7]);
+        Assert.EndsWith("] worker: completed", lines[8]);
+    }
 }

@@ -4,7 +4,7 @@ using Orchestrator.Worker.Agents;
 
 namespace Orchestrator.Tests.Worker;
 
-/// <summary>The agent CLI as a real process in a real workspace.</summary>
+/// <summary>The agent CLI as a real process in a real directory.</summary>
 public sealed class ProcessAgentRunnerTests : IDisposable
 {
     private readonly TempDirectory _dir = new();
@@ -26,40 +26,18 @@ public sealed class ProcessAgentRunnerTests : IDisposable
         TimeoutSeconds = timeoutSeconds,
     };
 
-    private async Task<(AgentOutcome Outcome, List<string> Lines)> RunAsync(string script, int timeoutSeconds = 30, CancellationToken cancellationToken = default)
+    private async Task<(AgentOutcome Outcome, List<string> Lines)> RunAsync(
+        string script, int timeoutSeconds = 30, CancellationToken cancellationToken = default, string prompt = "THE PROMPT\nsecond line", AgentCommandOptions? options = null)
     {
-        var runner = new ProcessAgentRunner(new AgentCommandOptions
-        {
-            Command = _dir.Script("agent.sh", script),
-            Workspace = _workspace,
-            IgnorePatterns = ["*.tmp", "node_modules"],
-        });
+        options ??= new AgentCommandOptions();
+        options.Command = _dir.Script("agent.sh", script);
+        var runner = new ProcessAgentRunner(options);
         var lines = new List<string>();
-        var outcome = await runner.RunAsync(Message(timeoutSeconds), "THE PROMPT\nsecond line", line => { lock (lines) { lines.Add(line); } }, cancellationToken);
+        var outcome = await runner.RunAsync(new AgentRun(Message(timeoutSeconds), prompt, _workspace, "backend"), line => { lock (lines) { lines.Add(line); } }, cancellationToken);
         return (outcome, lines);
     }
 
-    [Fact]
-    public async Task Files_created_modified_and_deleted_are_reported_relative_to_the_workspace()
-    {
-        File.WriteAllText(Path.Combine(_workspace, "keep.txt"), "old");
-        File.WriteAllText(Path.Combine(_workspace, "gone.txt"), "bye");
-        Directory.CreateDirectory(Path.Combine(_workspace, ".git"));
-
-        var (outcome, _) = await RunAsync("""
-            mkdir -p src/api && echo new > src/api/users.js
-            echo changed-and-longer > keep.txt
-            rm gone.txt
-            echo ignored > .git/HEAD
-            echo ignored > scratch.tmp
-            mkdir -p node_modules/x && echo ignored > node_modules/x/index.js
-            """);
-
-        Assert.True(outcome.Succeeded);
-        Assert.Equal(["src/api/users.js"], outcome.Files.Created);
-        Assert.Equal(["keep.txt"], outcome.Files.Modified);
-        Assert.Equal(["gone.txt"], outcome.Files.Deleted);
-    }
+    private static bool Alive(int pid) => Directory.Exists($"/proc/{pid}") && !File.ReadAllText($"/proc/{pid}/stat").Contains(") Z ");
 
     [Fact]
     public async Task The_prompt_arrives_on_standard_input_and_in_PROMPT_FILE()
@@ -67,13 +45,13 @@ public sealed class ProcessAgentRunnerTests : IDisposable
         var (outcome, _) = await RunAsync("""
             cat > from-stdin.txt
             cp "$PROMPT_FILE" from-file.txt
-            echo "$TASK_ID $DOMAIN_TYPE" > env.txt
+            echo "$TASK_ID $DOMAIN_TYPE $WORKSPACE" > env.txt
             """);
 
         Assert.True(outcome.Succeeded);
         Assert.Equal("THE PROMPT\nsecond line", File.ReadAllText(Path.Combine(_workspace, "from-stdin.txt")));
         Assert.Equal("THE PROMPT\nsecond line", File.ReadAllText(Path.Combine(_workspace, "from-file.txt")));
-        Assert.EndsWith(" backend\n", File.ReadAllText(Path.Combine(_workspace, "env.txt")));
+        Assert.EndsWith($" backend {_workspace}\n", File.ReadAllText(Path.Combine(_workspace, "env.txt")));
     }
 
     [Fact]
@@ -87,17 +65,16 @@ public sealed class ProcessAgentRunnerTests : IDisposable
         Assert.Equal(5001, lines.Count);
         Assert.Contains("[stderr] to stderr", lines);
         Assert.EndsWith("line 5000 of a long output that goes on\n", outcome.StdoutTail);
-        Assert.True(outcome.StdoutTail.Length <= new AgentCommandOptions { Workspace = "" }.StdoutTailChars);
+        Assert.True(outcome.StdoutTail.Length <= new AgentCommandOptions().StdoutTailChars);
     }
 
     [Fact]
     public async Task A_non_zero_exit_code_is_a_failure_with_that_code()
     {
-        var (outcome, _) = await RunAsync("echo partial > half.txt\nexit 3");
+        var (outcome, _) = await RunAsync("exit 3");
 
         Assert.False(outcome.Succeeded);
         Assert.Equal(3, outcome.ExitCode);
-        Assert.Equal(["half.txt"], outcome.Files.Created);
     }
 
     [Fact]
@@ -113,22 +90,21 @@ public sealed class ProcessAgentRunnerTests : IDisposable
         Assert.False(outcome.Succeeded);
         Assert.Contains("Timed out after 1 s", outcome.StopReason);
         var child = int.Parse(File.ReadAllText(Path.Combine(_workspace, "child.pid")).Trim());
-        Assert.False(Directory.Exists($"/proc/{child}") && !File.ReadAllText($"/proc/{child}/stat").Contains(") Z "), $"child {child} outlived the kill");
+        Assert.False(Alive(child), $"child {child} outlived the kill");
     }
 
     [Fact]
-    public async Task A_child_left_running_after_the_agent_exits_is_killed_too()
+    public async Task A_child_left_running_after_the_agent_exits_is_killed_before_the_outcome()
     {
         var (outcome, _) = await RunAsync("""
-            nohup sleep 300 >/dev/null 2>&1 &
+            sleep 300 &
             echo $! > child.pid
             exit 0
             """);
 
         Assert.True(outcome.Succeeded);
         var child = int.Parse(File.ReadAllText(Path.Combine(_workspace, "child.pid")).Trim());
-        await Task.Delay(100); // the kill signal is delivered asynchronously
-        Assert.False(Directory.Exists($"/proc/{child}") && !File.ReadAllText($"/proc/{child}/stat").Contains(") Z "), $"child {child} outlived the agent");
+        await Eventually.TrueAsync(() => !Alive(child), $"child {child} outlived the agent", seconds: 2); // SIGKILL is delivered asynchronously
     }
 
     [Fact]
@@ -143,16 +119,67 @@ public sealed class ProcessAgentRunnerTests : IDisposable
     }
 
     [Fact]
+    public async Task An_agent_that_never_reads_a_prompt_over_64_KiB_is_still_timed_out_on_time()
+    {
+        var started = System.Diagnostics.Stopwatch.StartNew();
+
+        var (outcome, _) = await RunAsync("trap '' TERM\nsleep 300", timeoutSeconds: 1, prompt: new string('p', 200 * 1024));
+
+        Assert.Contains("Timed out after 1 s", outcome.StopReason);
+        Assert.True(started.Elapsed < TimeSpan.FromSeconds(4), $"the run took {started.Elapsed}");
+    }
+
+    [Fact]
+    public async Task A_line_longer_than_the_cap_is_cut_with_a_marker_and_the_next_line_arrives_whole()
+    {
+        var (outcome, lines) = await RunAsync("""
+            head -c 200000 /dev/zero | tr '\0' 'x'
+            echo
+            echo after
+            """, options: new AgentCommandOptions { MaxLineBytes = 1024 });
+
+        Assert.True(outcome.Succeeded);
+        Assert.Equal([new string('x', 1024) + BoundedLineReader.TruncationMarker(1024), "after"], lines);
+    }
+
+    [Fact]
+    public async Task The_agent_gets_only_the_allow_listed_environment_and_the_pass_through_names()
+    {
+        var secret = "ORCHESTRATOR_TEST_SECRET_" + Guid.NewGuid().ToString("N");
+        var key = "ORCHESTRATOR_TEST_KEY_" + Guid.NewGuid().ToString("N");
+        Environment.SetEnvironmentVariable(secret, "redis://:hunter2@127.0.0.1:6379");
+        Environment.SetEnvironmentVariable(key, "sk-model-key");
+        try
+        {
+            var (outcome, _) = await RunAsync("env > env.txt", options: new AgentCommandOptions { PassEnvironment = [key] });
+
+            Assert.True(outcome.Succeeded);
+            var variables = File.ReadAllLines(Path.Combine(_workspace, "env.txt"));
+            Assert.Contains($"{key}=sk-model-key", variables);
+            Assert.DoesNotContain(variables, v => v.Contains("hunter2", StringComparison.Ordinal));
+            // Beside what /bin/sh sets itself (PWD, SHLVL, _), nothing but the allow-list.
+            var names = variables.Select(v => v.Split('=')[0]).Where(n => !n.StartsWith("LC_", StringComparison.Ordinal));
+            Assert.Empty(names.Except(["PATH", "HOME", "LANG", "TERM", "TASK_ID", "DOMAIN_TYPE", "WORKSPACE", "PROMPT_FILE", key, "PWD", "OLDPWD", "SHLVL", "_"]));
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable(secret, null);
+            Environment.SetEnvironmentVariable(key, null);
+        }
+    }
+
+    [Fact]
     public async Task The_demo_agent_writes_a_file_for_its_task()
     {
-        var runner = new ProcessAgentRunner(new AgentCommandOptions { Command = "{demo}", Workspace = _workspace });
+        var runner = new ProcessAgentRunner(new AgentCommandOptions { Command = "{demo}" });
         var message = Message() with { Description = "Create user registration endpoint" };
 
-        var outcome = await runner.RunAsync(message, Orchestrator.Worker.PromptBuilder.Build(message, _workspace), _ => { }, CancellationToken.None);
+        var outcome = await runner.RunAsync(
+            new AgentRun(message, Orchestrator.Worker.PromptBuilder.Build(message, "backend", _workspace), _workspace, "backend"), _ => { }, CancellationToken.None);
 
         Assert.True(outcome.Succeeded, outcome.StdoutTail);
-        var file = Assert.Single(outcome.Files.Created);
-        Assert.StartsWith("demo/backend/create-user-registration-endpoint-", file);
-        Assert.Contains("## Task", File.ReadAllText(Path.Combine(_workspace, file)));
+        var file = Assert.Single(Directory.GetFiles(Path.Combine(_workspace, "demo", "backend")));
+        Assert.StartsWith("create-user-registration-endpoint-", Path.GetFileName(file));
+        Assert.Contains("## Task", File.ReadAllText(file));
     }
 }

@@ -89,12 +89,10 @@ public sealed class WorkerProgramTests
         await using var setup = await StartAsync();
         File.WriteAllText(Path.Combine(setup.Workspace, "existing.txt"), "old");
         File.WriteAllText(Path.Combine(setup.Workspace, "obsolete.txt"), "x");
-        Directory.CreateDirectory(Path.Combine(setup.Workspace, ".git"));
         await using var worker = WorkerProcess.Start(setup.Environment("""
             cat > prompt.md
             echo changed >> existing.txt
             rm obsolete.txt
-            echo "a git internal" > .git/index
             grep -c "^## " prompt.md
             grep "api-worker" prompt.md
             """));
@@ -108,6 +106,9 @@ public sealed class WorkerProgramTests
         Assert.Equal(["existing.txt"], Files(result, "files_modified"));
         Assert.Equal(["obsolete.txt"], Files(result, "files_deleted"));
         var output = JsonNode.Parse(result["output"])!;
+        Assert.Equal("merged", (string)output["merge"]!);
+        Assert.Equal("oldchanged\n", File.ReadAllText(Path.Combine(setup.Workspace, "existing.txt")));
+        Assert.False(File.Exists(Path.Combine(setup.Workspace, "obsolete.txt")));
         Assert.Equal(0, (int)output["exit_code"]!);
         Assert.True((long)output["duration_ms"]! >= 0);
         Assert.Contains("api-worker", (string)output["stdout"]!);
@@ -145,8 +146,9 @@ public sealed class WorkerProgramTests
     public async Task The_timeout_kills_the_whole_process_tree_and_fails_the_task()
     {
         await using var setup = await StartAsync();
-        await using var worker = WorkerProcess.Start(setup.Environment("""
-            (while true; do date +%s%N > child-alive.txt; sleep 0.1; done) &
+        var beat = setup.Dir.File("child-alive.txt");
+        await using var worker = WorkerProcess.Start(setup.Environment($"""
+            (while true; do date +%s%N > '{beat}'; sleep 0.1; done) &
             sleep 60
             """));
         await worker.RegisteredAsync();
@@ -156,7 +158,6 @@ public sealed class WorkerProgramTests
 
         Assert.Equal("failed", result["status"]);
         Assert.Contains("Timed out after 1 s", result["error"]);
-        var beat = Path.Combine(setup.Workspace, "child-alive.txt");
         var last = File.ReadAllText(beat);
         await Task.Delay(TimeSpan.FromSeconds(1));
         Assert.Equal(last, File.ReadAllText(beat));
@@ -166,14 +167,14 @@ public sealed class WorkerProgramTests
     public async Task Agents_of_a_worker_killed_with_sigkill_do_not_outlive_it()
     {
         await using var setup = await StartAsync();
-        await using var worker = WorkerProcess.Start(setup.Environment("""
-            (while true; do date +%s%N > child-alive.txt; sleep 0.1; done) &
-            while true; do date +%s%N > agent-alive.txt; sleep 0.1; done
+        var agentBeat = setup.Dir.File("agent-alive.txt");
+        var childBeat = setup.Dir.File("child-alive.txt");
+        await using var worker = WorkerProcess.Start(setup.Environment($"""
+            (while true; do date +%s%N > '{childBeat}'; sleep 0.1; done) &
+            while true; do date +%s%N > '{agentBeat}'; sleep 0.1; done
             """));
         await worker.RegisteredAsync();
         await PushTaskAsync(setup.Redis.Db, "t-orphan");
-        var agentBeat = Path.Combine(setup.Workspace, "agent-alive.txt");
-        var childBeat = Path.Combine(setup.Workspace, "child-alive.txt");
         await Eventually.TrueAsync(() => File.Exists(agentBeat) && File.Exists(childBeat), "the agent did not start");
 
         await worker.KillWorkerOnlyAsync();
@@ -273,6 +274,9 @@ public sealed class WorkerProgramTests
     [InlineData("AGENT_ROLE", "boss", "AGENT_ROLE 'boss' is not domain or worker")]
     [InlineData("WORKER_CONCURRENCY", "zero", "WORKER_CONCURRENCY 'zero' is not a positive whole number")]
     [InlineData("WORKSPACE", "/nonexistent/workspace", "WORKSPACE '/nonexistent/workspace' is not a directory")]
+    [InlineData("MERGE_MODE", "squash", "MERGE_MODE 'squash' is not merge or branch")]
+    [InlineData("KEEP_MERGED_BRANCHES_DAYS", "-1", "KEEP_MERGED_BRANCHES_DAYS '-1' is not a whole number of days (0 or more)")]
+    [InlineData("MAX_LINE_BYTES", "0", "MAX_LINE_BYTES '0' is not a positive whole number")]
     public async Task A_missing_or_invalid_setting_stops_the_worker_at_start_naming_it(string name, string value, string expected)
     {
         using var dir = new TempDirectory();
@@ -312,21 +316,26 @@ public sealed class WorkerProgramTests
     }
 
     [RedisFact]
-    public async Task The_domain_template_is_copied_into_the_workspace_without_overwriting_a_newer_user_file()
+    public async Task The_domain_template_wins_inside_the_worktree_and_never_reaches_the_workspace()
     {
         await using var setup = await StartAsync();
         var config = setup.Dir.File("agent-config");
         Directory.CreateDirectory(Path.Combine(config, ".claude", "agents"));
         File.WriteAllText(Path.Combine(config, "CLAUDE.md"), "template");
         File.WriteAllText(Path.Combine(config, ".claude", "agents", "api-worker.md"), "api worker");
-        File.SetLastWriteTimeUtc(Path.Combine(config, "CLAUDE.md"), DateTime.UtcNow.AddHours(-1));
         File.WriteAllText(Path.Combine(setup.Workspace, "CLAUDE.md"), "the user's own");
-
-        await using var worker = WorkerProcess.Start(setup.Environment("true"));
+        await using var worker = WorkerProcess.Start(setup.Environment("cat CLAUDE.md .claude/agents/api-worker.md > seen.txt"));
         await worker.RegisteredAsync();
 
+        await PushTaskAsync(setup.Redis.Db, "t-template");
+        var result = await FinalResultAsync(setup.Redis.Db, "t-template");
+
+        Assert.Equal("completed", result["status"]);
+        Assert.Equal("templateapi worker", File.ReadAllText(Path.Combine(setup.Workspace, "seen.txt")));
+        Assert.Equal(["seen.txt"], Files(result, "files_created"));
+        Assert.Empty(Files(result, "files_modified"));
         Assert.Equal("the user's own", File.ReadAllText(Path.Combine(setup.Workspace, "CLAUDE.md")));
-        Assert.Equal("api worker", File.ReadAllText(Path.Combine(setup.Workspace, ".claude", "agents", "api-worker.md")));
+        Assert.False(Directory.Exists(Path.Combine(setup.Workspace, ".claude")));
     }
 
     [RedisFact]

@@ -1,0 +1,77 @@
+using System.ComponentModel;
+using CliWrap;
+using CliWrap.Buffered;
+
+namespace Orchestrator.Worker.Isolation;
+
+/// <summary>
+/// Runs git for one repository: either a workspace that is itself a repository, or a workspace whose repository
+/// lives elsewhere (<c>--git-dir</c> / <c>--work-tree</c>, the private repository of a non-git workspace).
+/// Output is parsed in the C locale; nothing ever prompts.
+/// </summary>
+public sealed class Git(string workingDirectory, IReadOnlyList<string>? repositoryArguments = null)
+{
+    private static readonly IReadOnlyDictionary<string, string?> Environment = new Dictionary<string, string?>
+    {
+        ["LC_ALL"] = "C",
+        ["GIT_TERMINAL_PROMPT"] = "0",
+        // Paths handed over by us are file names, never patterns.
+        ["GIT_LITERAL_PATHSPECS"] = "1",
+        ["GIT_OPTIONAL_LOCKS"] = "0",
+        // A worker in a container runs as another user than the one who owns the mounted workspace; it is the
+        // workspace we were configured to use, so git's ownership check would only stop the work.
+        ["GIT_CONFIG_COUNT"] = "1",
+        ["GIT_CONFIG_KEY_0"] = "safe.directory",
+        ["GIT_CONFIG_VALUE_0"] = "*",
+    };
+
+    public string WorkingDirectory => workingDirectory;
+
+    /// <summary>The same repository, run from <paramref name="directory"/> (a linked worktree finds its repository by itself).</summary>
+    public Git In(string directory) => new(directory);
+
+    public async Task<GitOutput> RunAsync(IEnumerable<string> arguments, string? input = null, CancellationToken cancellationToken = default)
+    {
+        var all = (repositoryArguments ?? []).Concat(arguments).ToArray();
+        var command = Cli.Wrap("git")
+            .WithArguments(all)
+            .WithWorkingDirectory(workingDirectory)
+            .WithEnvironmentVariables(Environment)
+            .WithValidation(CommandResultValidation.None);
+        if (input is not null)
+        {
+            command = command.WithStandardInputPipe(PipeSource.FromString(input));
+        }
+
+        BufferedCommandResult result;
+        try
+        {
+            result = await command.ExecuteBufferedAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Win32Exception e)
+        {
+            throw new InvalidOperationException($"git could not be started ({e.Message}); install git: every attempt runs in a git worktree of the workspace.", e);
+        }
+
+        return new GitOutput(result.ExitCode, result.StandardOutput, result.StandardError, all);
+    }
+
+    /// <summary>Runs git and throws <see cref="GitException"/> with its message when it fails.</summary>
+    public async Task<string> CheckAsync(IEnumerable<string> arguments, string? input = null, CancellationToken cancellationToken = default)
+    {
+        var output = await RunAsync(arguments, input, cancellationToken).ConfigureAwait(false);
+        return output.Succeeded ? output.Stdout : throw new GitException(output);
+    }
+}
+
+public sealed record GitOutput(int ExitCode, string Stdout, string Stderr, IReadOnlyList<string> Arguments)
+{
+    public bool Succeeded => ExitCode == 0;
+}
+
+/// <summary>A git command that failed; the message has the command and git's own words.</summary>
+public sealed class GitException(GitOutput output)
+    : Exception($"git {string.Join(' ', output.Arguments)} failed (exit {output.ExitCode}): {output.Stderr.Trim()}")
+{
+    public GitOutput Output => output;
+}

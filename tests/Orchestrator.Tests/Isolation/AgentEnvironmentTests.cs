@@ -1,0 +1,55 @@
+using Orchestrator.Contracts;
+using Orchestrator.Tests.Support;
+
+namespace Orchestrator.Tests.Isolation;
+
+/// <summary>What an agent of an embedded domain can read of its silo: a real silo process with secrets in its environment.</summary>
+public sealed class AgentEnvironmentTests
+{
+    /// <summary>
+    /// Writes the agent's own environment to <paramref name="file"/>, and, when it does not run as root (root reads
+    /// every process's environment), every ancestor's /proc/&lt;pid&gt;/environ it can read: the silo's or worker's
+    /// must be closed to it.
+    /// </summary>
+    internal static string DumpsEnvironment(string file) => $$"""
+        env > '{{file}}'
+        [ "$(id -u)" = 0 ] && exit 0
+        p=$PPID
+        while [ "$p" -gt 1 ]; do
+          if tr '\0' '\n' < /proc/$p/environ >> '{{file}}' 2>/dev/null; then echo "read $p" >> '{{file}}'; else echo "closed $p" >> '{{file}}'; fi
+          p=$(awk '{print $4}' /proc/$p/stat)
+        done
+        """;
+
+    [RedisFact]
+    public async Task An_embedded_agent_sees_neither_the_silos_redis_password_nor_its_api_key_but_gets_the_model_key()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        var password = "pw-" + Guid.NewGuid().ToString("N");
+        var apiKey = "web-" + Guid.NewGuid().ToString("N");
+        await redis.Connection.GetServer(redis.ConnectionString).ExecuteAsync("CONFIG", "SET", "requirepass", password);
+        using var dir = new TempDirectory();
+        Directory.CreateDirectory(dir.File("workspace"));
+        var connection = $"{redis.ConnectionString},password={password}";
+        await using var silo = await SiloProcess.StartAsync(new Dictionary<string, string>
+        {
+            ["Redis:ConnectionString"] = connection,
+            ["Web:ApiKey"] = apiKey,
+            ["ANTHROPIC_API_KEY"] = "sk-ant-test-key",
+            ["Domains:Workspace"] = dir.File("workspace"),
+            ["Domains:Agent:Command"] = dir.Script("agent.sh", DumpsEnvironment(dir.File("seen"))),
+        });
+        await using var client = await silo.ConnectAsync(connection);
+
+        var submitted = await client.Client.SubmitAsync(new TaskSubmission { Description = "Add an API endpoint" });
+        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var result = await client.Client.WaitForResultAsync(submitted.TaskId, bound.Token);
+
+        Assert.Equal(TaskState.Completed, result.State);
+        var seen = File.ReadAllText(dir.File("seen"));
+        Assert.DoesNotContain(password, seen);
+        Assert.DoesNotContain(apiKey, seen);
+        Assert.DoesNotContain("Redis__ConnectionString", seen);
+        Assert.Contains("ANTHROPIC_API_KEY=sk-ant-test-key", seen);
+    }
+}
