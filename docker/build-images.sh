@@ -72,7 +72,11 @@ build_worker() {
   dotnet publish "$repo/src/Orchestrator.WorkerHost" -c Release -o "$root/app" --nologo -v q >&2
   add_dotnet "$root" Microsoft.NETCore.App
   add_tools "$root" bash sh env cat mkdir rm rmdir ls cp mv ln tr sed awk cut head tail grep sort uniq seq sleep date touch \
-    dirname basename printf echo true false kill id setsid wc find xargs tee chmod stat readlink realpath mktemp test expr nproc
+    dirname basename printf echo true false kill id setsid wc find xargs tee chmod stat readlink realpath mktemp test expr nproc git
+  # git runs every attempt in its own worktree: its helper programs and the templates `git init` copies.
+  mkdir -p "$root/usr/lib" "$root/usr/share"
+  cp -a "$(git --exec-path)" "$root/usr/lib/git-core"
+  [[ -d /usr/share/git-core ]] && cp -a /usr/share/git-core "$root/usr/share/git-core"
   add_libraries "$root"
   mkdir -p "$root"/{workspace,agent-config,home/agent}
   chown -R 10001:10001 "$root/home/agent" "$root/workspace"

@@ -42,7 +42,7 @@ public interface ISubtaskGrain : IGrainWithStringKey
     /// <summary>The scheduler's turn for this subtask: publish it to the domain's workers. Returns false if it should not run any more.</summary>
     [Alias("Dispatch")] Task<bool> Dispatch(int attempt);
 
-    [Alias("OnStarted")] Task OnStarted(string agentId, DateTimeOffset startedAt, string? lease);
+    [Alias("OnStarted")] Task OnStarted(string agentId, DateTimeOffset startedAt, string? leaseProof);
 
     [Alias("OnResult")] Task OnResult(AgentResult result);
 

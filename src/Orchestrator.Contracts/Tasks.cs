@@ -68,8 +68,8 @@ public sealed record AgentResult
     [Id(5)] public DateTimeOffset? CompletedAt { get; init; }
     /// <summary>Which agent produced it, when the worker says so.</summary>
     [Id(6)] public string? AgentId { get; init; }
-    /// <summary>The attempt's lease echoed by our worker (the result hash's extra <c>lease</c> field); reference runners send none.</summary>
-    [Id(7)] public string? Lease { get; init; }
+    /// <summary>Our worker's proof that it holds the attempt (the result hash's extra <c>lease_proof</c> field); reference runners send none.</summary>
+    [Id(7)] public string? LeaseProof { get; init; }
 }
 
 /// <summary>The state of one subtask, as shown to users and aggregated by the parent.</summary>

@@ -7,8 +7,8 @@ namespace Orchestrator.Hosting;
 /// <summary>Routes what workers report to the subtask grain of each task id.</summary>
 public sealed class GrainTaskEventSink(IGrainFactory grains, TaskPlanner planner) : ITaskEventSink
 {
-    public Task OnStartedAsync(string taskId, string agentId, DateTimeOffset startedAt, string? lease) =>
-        grains.GetGrain<ISubtaskGrain>(taskId).OnStarted(agentId, startedAt, lease);
+    public Task OnStartedAsync(string taskId, string agentId, DateTimeOffset startedAt, string? leaseProof) =>
+        grains.GetGrain<ISubtaskGrain>(taskId).OnStarted(agentId, startedAt, leaseProof);
 
     public Task OnResultAsync(AgentResult result) =>
         grains.GetGrain<ISubtaskGrain>(result.TaskId).OnResult(result);

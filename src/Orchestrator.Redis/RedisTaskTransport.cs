@@ -139,8 +139,8 @@ public sealed partial class RedisTaskTransport(IConnectionMultiplexer redis, ITa
             var taskId = (string?)json["task_id"] ?? throw new WireFormatException("'task_id' is missing");
             var agentId = (string?)json["agent_id"] ?? throw new WireFormatException("'agent_id' is missing");
             var startedAt = WireFormat.ParseTimestamp((string?)json["started_at"]) ?? DateTimeOffset.UtcNow;
-            var lease = (string?)json["lease"];
-            Forward(() => sink.OnStartedAsync(taskId, agentId, startedAt, lease), "started", taskId);
+            var proof = (string?)json["lease_proof"];
+            Forward(() => sink.OnStartedAsync(taskId, agentId, startedAt, proof), "started", taskId);
         }
         catch (Exception e) when (e is WireFormatException or System.Text.Json.JsonException or InvalidOperationException or FormatException)
         {

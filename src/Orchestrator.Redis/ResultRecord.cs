@@ -9,7 +9,7 @@ namespace Orchestrator.Redis;
 /// <summary>
 /// The reference's <c>results:{task_id}</c> hash and the JSON published on its channel: fields <c>task_id</c>,
 /// <c>status</c>, <c>output</c> (a JSON object as a string), <c>error</c>, <c>started_at</c>, <c>completed_at</c>;
-/// ours adds <c>agent_id</c> and <c>lease</c> (the attempt's lease, echoed from the message).
+/// ours adds <c>agent_id</c> and <c>lease_proof</c> (see <see cref="LeaseProof"/>).
 /// </summary>
 public static class ResultRecord
 {
@@ -42,9 +42,9 @@ public static class ResultRecord
             fields.Add(new("agent_id", agent));
         }
 
-        if (result.Lease is { } lease)
+        if (result.LeaseProof is { } proof)
         {
-            fields.Add(new("lease", lease));
+            fields.Add(new("lease_proof", proof));
         }
 
         return fields.ToArray();
@@ -100,7 +100,7 @@ public static class ResultRecord
             StartedAt = WireFormat.ParseTimestamp(fields.GetValueOrDefault("started_at")),
             CompletedAt = WireFormat.ParseTimestamp(fields.GetValueOrDefault("completed_at")),
             AgentId = NullIfEmpty(fields.GetValueOrDefault("agent_id")),
-            Lease = NullIfEmpty(fields.GetValueOrDefault("lease")),
+            LeaseProof = NullIfEmpty(fields.GetValueOrDefault("lease_proof")),
         };
     }
 

@@ -251,7 +251,8 @@ public sealed partial class DomainWorker(
             try
             {
                 // In progress from here: the agent starts now, in a place that is ready for it.
-                await transport.MarkStartedAsync(lease, options.AgentId, startedAt, message.Lease, CancellationToken.None).ConfigureAwait(false);
+                var startProof = message.Lease is null ? null : LeaseProof.ForStart(message.Lease, message.TaskId, options.AgentId);
+                await transport.MarkStartedAsync(lease, options.AgentId, startedAt, startProof, CancellationToken.None).ConfigureAwait(false);
                 var prompt = PromptBuilder.Build(message, options.DomainType, attempt.Directory);
                 outcome = await agent.RunAsync(new AgentRun(message, prompt, attempt.Directory, options.DomainType), log.Add, stop).ConfigureAwait(false);
             }
@@ -316,16 +317,18 @@ public sealed partial class DomainWorker(
             }
         }
 
+        var outputJson = output.ToJsonString();
+        var error = outcome.Succeeded ? null : ErrorOf(outcome, killRunning);
         return new AgentResult
         {
             TaskId = message.TaskId,
             Succeeded = outcome.Succeeded,
-            OutputJson = output.ToJsonString(),
-            Error = outcome.Succeeded ? null : ErrorOf(outcome, killRunning),
+            OutputJson = outputJson,
+            Error = error,
             StartedAt = startedAt,
             CompletedAt = time.GetUtcNow(),
             AgentId = options.AgentId,
-            Lease = message.Lease,
+            LeaseProof = message.Lease is null ? null : LeaseProof.ForResult(message.Lease, message.TaskId, outcome.Succeeded, outputJson, error),
         };
     }
 

@@ -32,8 +32,8 @@ public interface ITaskTransport
 /// <summary>Where a transport delivers what workers report. The silo routes these to the subtask grains.</summary>
 public interface ITaskEventSink
 {
-    /// <param name="lease">The attempt's lease from the message the worker took, or null from a worker that sends none.</param>
-    Task OnStartedAsync(string taskId, string agentId, DateTimeOffset startedAt, string? lease);
+    /// <param name="leaseProof">The worker's <see cref="Protocol.LeaseProof.ForStart"/>, or null from a worker that sends none.</param>
+    Task OnStartedAsync(string taskId, string agentId, DateTimeOffset startedAt, string? leaseProof);
 
     Task OnResultAsync(AgentResult result);
 
@@ -49,8 +49,8 @@ public interface IWorkerTransport
     /// <summary>Waits up to <paramref name="wait"/> for the next message of a domain and moves it to the active list; null if none came.</summary>
     Task<TaskLease?> TakeAsync(string domain, TimeSpan wait, CancellationToken cancellationToken);
 
-    /// <summary>Records <c>in_progress</c> and <c>started_at</c>; the notice carries the attempt's lease from the message.</summary>
-    Task MarkStartedAsync(TaskLease lease, string agentId, DateTimeOffset startedAt, string? attemptLease, CancellationToken cancellationToken);
+    /// <summary>Records <c>in_progress</c> and <c>started_at</c>; the notice carries the worker's proof of the attempt's lease.</summary>
+    Task MarkStartedAsync(TaskLease lease, string agentId, DateTimeOffset startedAt, string? leaseProof, CancellationToken cancellationToken);
 
     Task AppendLogsAsync(string taskId, IReadOnlyList<string> lines, CancellationToken cancellationToken);
 

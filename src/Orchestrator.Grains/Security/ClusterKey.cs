@@ -14,16 +14,13 @@ public interface IClusterKey
 
 /// <summary>
 /// An attempt's lease: an HMAC of the subtask id and attempt number under the cluster key. It travels in the wire
-/// message's <c>metadata.lease</c>; our worker echoes it in the result, so only the holder of that attempt's message
-/// can complete it. Derived, not stored: it survives a silo restart and needs no write on the dispatch path.
+/// message's <c>metadata.lease</c>; our worker answers with a proof under it (<see cref="Orchestrator.Core.Protocol.LeaseProof"/>),
+/// so only the holder of that attempt's message can complete it. Derived, not stored: it survives a silo restart and
+/// needs no write on the dispatch path.
 /// </summary>
 public static class AttemptLease
 {
     public static string Compute(byte[] key, string subtaskId, int attempt) =>
         Convert.ToHexStringLower(HMACSHA256.HashData(key, Encoding.UTF8.GetBytes($"lease\n{subtaskId}\n{attempt}")), 0, 16);
 
-    /// <summary>Compares in constant time, so the lease cannot be guessed byte by byte from response timings.</summary>
-    public static bool Matches(byte[] key, string subtaskId, int attempt, string? given) =>
-        given is not null && CryptographicOperations.FixedTimeEquals(
-            Encoding.ASCII.GetBytes(Compute(key, subtaskId, attempt)), Encoding.ASCII.GetBytes(given));
 }

@@ -94,10 +94,12 @@ public sealed partial class SubtaskGrain(
         return true;
     }
 
-    public async Task OnStarted(string agentId, DateTimeOffset startedAt, string? lease)
+    public async Task OnStarted(string agentId, DateTimeOffset startedAt, string? leaseProof)
     {
         // The lease first: a forged notice is said in the log whatever the state it arrives in.
-        if (S.Spec is null || !await HoldsLeaseAsync(lease, "start notice", agentId) || S.State is not (SubtaskState.Dispatched or SubtaskState.Pending))
+        if (S.Spec is null
+            || !await HoldsLeaseAsync(leaseProof, lease => LeaseProof.ForStart(lease, SubtaskId, agentId), "start notice", agentId)
+            || S.State is not (SubtaskState.Dispatched or SubtaskState.Pending))
         {
             return;
         }
@@ -128,7 +130,7 @@ public sealed partial class SubtaskGrain(
             return;
         }
 
-        if (!await HoldsLeaseAsync(result.Lease, "result", result.AgentId))
+        if (!await HoldsLeaseAsync(result.LeaseProof, lease => LeaseProof.ForResult(lease, SubtaskId, result.Succeeded, result.OutputJson, result.Error), "result", result.AgentId))
         {
             return;
         }
@@ -153,28 +155,29 @@ public sealed partial class SubtaskGrain(
     }
 
     /// <summary>
-    /// Whether a report comes from the holder of the attempt in flight: it carries that attempt's lease, or it carries
-    /// none and the domain is one the reference's runners may serve. Anything else is logged with its key and ignored.
+    /// Whether a report comes from the holder of the attempt in flight: it carries a proof of what it reports under that
+    /// attempt's lease, or none and the domain is one the reference's runners may serve. Anything else is logged with its key and ignored.
     /// </summary>
-    private async ValueTask<bool> HoldsLeaseAsync(string? lease, string what, string? agentId)
+    private async ValueTask<bool> HoldsLeaseAsync(string? proof, Func<string, string> expectedProof, string what, string? agentId)
     {
-        if (lease is null)
+        if (proof is null)
         {
             if (options.Value.ReferenceCompatibleDomains.Contains(Spec.Domain))
             {
                 return true;
             }
 
-            await IgnoreAsync(what, agentId, "it carries no lease and the domain is not reference-compatible");
+            await IgnoreAsync(what, agentId, "it carries no lease proof and the domain is not reference-compatible");
             return false;
         }
 
-        if (AttemptLease.Matches(await clusterKey.GetAsync(), SubtaskId, S.Attempt, lease))
+        var lease = AttemptLease.Compute(await clusterKey.GetAsync(), SubtaskId, S.Attempt);
+        if (LeaseProof.Matches(expectedProof(lease), proof))
         {
             return true;
         }
 
-        await IgnoreAsync(what, agentId, $"its lease is not that of attempt {S.Attempt}");
+        await IgnoreAsync(what, agentId, $"its lease proof is not that of attempt {S.Attempt} for what it reports");
         return false;
     }
 

@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using Orchestrator.Contracts;
 using Orchestrator.Core.Aggregation;
+using Orchestrator.Core.Protocol;
 using Orchestrator.Tests.Support;
 using StackExchange.Redis;
 
@@ -24,21 +25,23 @@ public sealed class LeaseTests
         return (redis, cluster);
     }
 
+    private const string ForgedOutput = """{"files_created":["forged.txt"]}""";
+
     /// <summary>What anyone with write access to <c>results:*</c> can do: write the hash and publish it, as a runner does.</summary>
-    private static async Task ForgeResultAsync(IDatabase db, string subtaskId, string? lease)
+    private static async Task ForgeResultAsync(IDatabase db, string subtaskId, string? proof)
     {
         var fields = new JsonObject
         {
             ["task_id"] = subtaskId,
             ["status"] = "completed",
-            ["output"] = """{"files_created":["forged.txt"]}""",
+            ["output"] = ForgedOutput,
             ["error"] = "",
             ["completed_at"] = ReferencePeer.Now,
             ["agent_id"] = "backend-f0rged01",
         };
-        if (lease is not null)
+        if (proof is not null)
         {
-            fields["lease"] = lease;
+            fields["lease_proof"] = proof;
         }
 
         await db.HashSetAsync($"results:{subtaskId}", fields.Select(f => new HashEntry(f.Key, (string)f.Value!)).ToArray());
@@ -72,8 +75,8 @@ public sealed class LeaseTests
             var subtask = task.Subtasks.Single();
             await cluster.WaitUntilAsync(task.TaskId, t => t.Subtasks.Single().State == SubtaskState.InProgress);
 
-            await ForgeResultAsync(redis.Db, subtask.TaskId, lease: null);
-            await WaitForLogAsync(cluster, task.TaskId, "Ignored a result from backend-f0rged01: it carries no lease");
+            await ForgeResultAsync(redis.Db, subtask.TaskId, proof: null);
+            await WaitForLogAsync(cluster, task.TaskId, "Ignored a result from backend-f0rged01: it carries no lease proof");
             Assert.Equal(SubtaskState.InProgress, (await cluster.Client.GetAsync(task.TaskId)).Subtasks.Single().State);
 
             File.WriteAllText(cluster.Dir.File("release"), "");
@@ -101,8 +104,8 @@ public sealed class LeaseTests
             var frontendLease = await LeaseInQueueAsync(redis.Db, "frontend"); // what a frontend worker can read
             await cluster.WaitUntilAsync(task.TaskId, t => t.Subtasks.Single(s => s.Domain == "backend").State == SubtaskState.InProgress);
 
-            await ForgeResultAsync(redis.Db, backend.TaskId, frontendLease);
-            await WaitForLogAsync(cluster, task.TaskId, "Ignored a result from backend-f0rged01: its lease is not that of attempt 1");
+            await ForgeResultAsync(redis.Db, backend.TaskId, LeaseProof.ForResult(frontendLease, backend.TaskId, true, ForgedOutput, null));
+            await WaitForLogAsync(cluster, task.TaskId, "Ignored a result from backend-f0rged01: its lease proof is not that of attempt 1");
 
             File.WriteAllText(cluster.Dir.File("release"), "");
             var result = await cluster.ResultAsync(task.TaskId);
@@ -129,6 +132,31 @@ public sealed class LeaseTests
             Assert.NotEqual("backend-f0rged01", (await cluster.Client.GetAsync(task.TaskId)).Subtasks.Single().AgentId);
             File.WriteAllText(cluster.Dir.File("release"), "");
             Assert.Equal(TaskState.Completed, (await cluster.ResultAsync(task.TaskId)).State);
+        }
+    }
+
+    [RedisFact]
+    public async Task A_proof_sniffed_from_a_start_notice_cannot_complete_the_attempt()
+    {
+        var (redis, cluster) = await StartAsync();
+        await using (redis)
+        await using (cluster)
+        {
+            var notices = new List<string>();
+            await redis.Connection.GetSubscriber().SubscribeAsync(RedisChannel.Literal("orchestrator:events:started"), (_, m) => { lock (notices) notices.Add(m.ToString()); });
+            var task = await cluster.Client.SubmitAsync(new TaskSubmission { Description = "Build the API endpoint", Domains = ["backend"] });
+            var subtask = task.Subtasks.Single();
+            await cluster.WaitUntilAsync(task.TaskId, t => t.Subtasks.Single().State == SubtaskState.InProgress);
+            await Eventually.TrueAsync(() => { lock (notices) return notices.Count > 0; }, "no start notice was published");
+            var sniffed = (string)JsonNode.Parse(notices[0])!["lease_proof"]!;
+            Assert.DoesNotContain(await LeaseInQueueAsync(redis.Db, "backend"), notices[0]); // the lease itself never leaves its queue
+
+            await ForgeResultAsync(redis.Db, subtask.TaskId, sniffed);
+            await WaitForLogAsync(cluster, task.TaskId, "Ignored a result from backend-f0rged01: its lease proof is not that of attempt 1");
+
+            File.WriteAllText(cluster.Dir.File("release"), "");
+            var result = await cluster.ResultAsync(task.TaskId);
+            Assert.DoesNotContain("forged.txt", ResultAggregator.FilesOf(result.Subtasks.Single(), "files_created"));
         }
     }
 }

@@ -1,0 +1,26 @@
+using System.Security.Cryptography;
+using System.Text;
+
+namespace Orchestrator.Core.Protocol;
+
+/// <summary>
+/// What our worker sends back instead of an attempt's lease: a MAC under the lease over what it reports. The lease
+/// itself travels only in the dispatched message, which only the domain's own workers can read; result hashes and
+/// start notices are readable by every worker, so they carry proofs that cannot be replayed onto other content.
+/// </summary>
+public static class LeaseProof
+{
+    /// <summary>Over the result as it is written to the wire: status, output (<c>{}</c> when none) and error (empty when none).</summary>
+    public static string ForResult(string lease, string taskId, bool succeeded, string? outputJson, string? error) =>
+        Mac(lease, $"result\n{taskId}\n{(succeeded ? "completed" : "failed")}\n{outputJson ?? "{}"}\n{error ?? ""}");
+
+    public static string ForStart(string lease, string taskId, string agentId) =>
+        Mac(lease, $"started\n{taskId}\n{agentId}");
+
+    /// <summary>Compares in constant time.</summary>
+    public static bool Matches(string expected, string? given) =>
+        given is not null && CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(expected), Encoding.ASCII.GetBytes(given));
+
+    private static string Mac(string lease, string text) =>
+        Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(lease), Encoding.UTF8.GetBytes(text)), 0, 16);
+}
