@@ -151,7 +151,22 @@ public sealed partial class SubtaskGrain(
         }
 
         S.OutputJson = result.OutputJson;
-        await FailOrRetryAsync(string.IsNullOrWhiteSpace(result.Error) ? "The worker reported a failure without a reason" : Capped(result.Error), SubtaskState.Failed);
+        await FailOrRetryAsync(string.IsNullOrWhiteSpace(result.Error) ? "The worker reported a failure without a reason" : Capped(result.Error),
+            StoppedByItsTimeout(result.OutputJson) ? SubtaskState.TimedOut : SubtaskState.Failed);
+    }
+
+    /// <summary>Our worker says so in the output (<c>timed_out</c>) when it killed the agent at the task's timeout.</summary>
+    private static bool StoppedByItsTimeout(string? outputJson)
+    {
+        try
+        {
+            return outputJson is not null && System.Text.Json.Nodes.JsonNode.Parse(outputJson) is System.Text.Json.Nodes.JsonObject output
+                && output["timed_out"] is System.Text.Json.Nodes.JsonValue flag && flag.TryGetValue<bool>(out var timedOut) && timedOut;
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return false;
+        }
     }
 
     /// <summary>

@@ -75,6 +75,7 @@ public sealed class EmbeddedIsolationTests
         // The timeout, the deadline grace (0.2 s here) and no retry (one attempt): nothing waits on the unread prompt.
         Assert.True(started.Elapsed < TimeSpan.FromSeconds(8), $"the task took {started.Elapsed}");
         Assert.StartsWith("Timed out after 5 s", result.Subtasks.Single().Error);
+        Assert.Equal(SubtaskState.TimedOut, result.Subtasks.Single().State);
         AssertAllGone(pids.File("pids"));
     }
 
