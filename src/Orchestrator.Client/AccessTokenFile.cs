@@ -64,7 +64,7 @@ public static class AccessTokenFile
 
     /// <summary>
     /// Writes a new token into a private temporary file and links it into place only if no other silo did so first
-    /// (File.Move without overwrite fails if the path exists): readers never see a half-written token, and parallel
+    /// (a hard link fails if the path exists): readers never see a half-written token, and parallel
     /// creators never replace each other's. Null when another creator won; its token is then read.
     /// </summary>
     [UnsupportedOSPlatform("windows")]
@@ -80,15 +80,25 @@ public static class AccessTokenFile
 
         try
         {
-            File.Move(temporary, path, overwrite: false);
-            return token;
+            // link(2) fails when the path exists, atomically; File.Move without overwrite may check first and rename after.
+            if (link(temporary, path) == 0)
+            {
+                return token;
+            }
+
+            var errno = Marshal.GetLastPInvokeError();
+            return errno == EExist ? null : throw new IOException($"Cannot write the access token file {path}: errno {errno}.");
         }
-        catch (IOException) when (Path.Exists(path))
+        finally
         {
             File.Delete(temporary);
-            return null;
         }
     }
+
+    private const int EExist = 17;
+
+    [DllImport("libc", SetLastError = true)]
+    private static extern int link(string oldpath, string newpath);
 
     [UnsupportedOSPlatform("windows")]
     private static string Read(string path)

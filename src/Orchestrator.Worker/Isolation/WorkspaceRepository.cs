@@ -37,6 +37,9 @@ public sealed class WorkspaceRepository
     public static async Task<WorkspaceRepository> OpenAsync(string workspace, CancellationToken cancellationToken)
     {
         Directory.CreateDirectory(Path.Combine(workspace, StateFolder));
+        // Workers of several domains open one workspace at once: one of them creates the private repository and
+        // writes the exclude line while the others wait, instead of finding a half-made repository.
+        using var opening = await FileLock.AcquireAsync(Path.Combine(workspace, StateFolder, "open.lock"), cancellationToken).ConfigureAwait(false);
         var own = new Git(workspace);
         var prefix = await own.RunAsync(["rev-parse", "--show-prefix"], cancellationToken: cancellationToken).ConfigureAwait(false);
         WorkspaceRepository repository;

@@ -27,7 +27,7 @@ public sealed class TaskLifecycleTests
         var submitted = await cluster.Client.SubmitAsync(Registration());
         var result = await cluster.ResultAsync(submitted.TaskId);
 
-        Assert.Equal(TaskState.Completed, result.State);
+        Assert.True(result.State == TaskState.Completed, await cluster.DescribeAsync(submitted.TaskId));
         Assert.Equal(["backend", "frontend"], result.Subtasks.Select(s => s.Domain));
         Assert.Contains("out/backend.txt", ResultAggregator.FilesOf(result.Subtasks[0], "files_created"));
         Assert.Contains("out/frontend.txt", ResultAggregator.FilesOf(result.Subtasks[1], "files_created"));
