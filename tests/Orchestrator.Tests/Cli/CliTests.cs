@@ -65,7 +65,7 @@ public sealed class CliTests
                 "-r", "POST /api/users/register", "-r", "Build registration form component", "--workspace", workspace.Path);
 
             Assert.Equal(0, exit);
-            Assert.Equal("", stderr);
+            Assert.True(stderr.Length == 0, $"stderr of run {run + 1}:\n{stderr}");
         }
     }
 
