@@ -39,13 +39,11 @@ public sealed class DeadlineTests
 
         // What a silo that died between publishing and recording leaves: the message out, the subtask stored as pending,
         // its scheduler counting it in flight. The grains come back from storage.
-        var storage = cluster.Silo.GetRequiredKeyedService<IGrainStorage>(StorageNames.Orchestrator);
-        var grainId = GrainId.Create("subtask", subtaskId);
-        var stored = new GrainState<SubtaskGrainState>();
-        await storage.ReadStateAsync("subtask", grainId, stored);
-        stored.State!.State = SubtaskState.Pending;
-        stored.State.AgentId = null;
-        await storage.WriteStateAsync("subtask", grainId, stored);
+        await cluster.ChangeStoredSubtaskAsync(subtaskId, stored =>
+        {
+            stored.State = SubtaskState.Pending;
+            stored.AgentId = null;
+        });
         await cluster.Silo.GetRequiredService<IGrainFactory>().GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero);
         await cluster.Client.ListDomainsAsync(); // the scheduler comes back with the attempt in flight
 

@@ -19,20 +19,16 @@ public sealed class StateConflictTests
         await cluster.WaitUntilAsync(task.TaskId, t => t.Subtasks.Single().State == SubtaskState.InProgress);
 
         // Another activation of the same subtask (as during a membership change) completes it and stores that.
-        var storage = cluster.Silo.GetRequiredKeyedService<IGrainStorage>(StorageNames.Orchestrator);
-        var grainId = GrainId.Create("subtask", subtaskId);
-        var stored = new GrainState<SubtaskGrainState>();
-        await storage.ReadStateAsync("subtask", grainId, stored);
-        stored.State!.State = SubtaskState.Completed;
-        stored.State.Revision++;
-        await storage.WriteStateAsync("subtask", grainId, stored);
+        await cluster.ChangeStoredSubtaskAsync(subtaskId, stored =>
+        {
+            stored.State = SubtaskState.Completed;
+            stored.Revision++;
+        });
 
         // The stale activation changes its own copy: its write must not win.
         await cluster.Client.CancelAsync(task.TaskId).ContinueWith(_ => { }, TaskScheduler.Default);
 
-        var after = new GrainState<SubtaskGrainState>();
-        await storage.ReadStateAsync("subtask", grainId, after);
-        Assert.Equal(SubtaskState.Completed, after.State!.State);
+        Assert.Equal(SubtaskState.Completed, (await cluster.StoredSubtaskAsync(subtaskId)).State);
         // The conflict let the stale activation go: the caller's retry meets the stored state.
         var retried = await cluster.Client.CancelAsync(task.TaskId);
         Assert.Equal(SubtaskState.Completed, retried.Subtasks.Single().State);

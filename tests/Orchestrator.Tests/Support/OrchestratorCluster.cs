@@ -9,6 +9,9 @@ using Orchestrator.Worker;
 using Orchestrator.Worker.Agents;
 using Orchestrator.Worker.Isolation;
 using Orleans.TestingHost;
+using Orchestrator.Grains;
+using Orchestrator.Grains.Tasks;
+using Orleans.Storage;
 
 namespace Orchestrator.Tests.Support;
 
@@ -35,6 +38,24 @@ public sealed class OrchestratorCluster : IAsyncDisposable
     public OrchestratorClient Client { get; }
 
     public IServiceProvider Silo => _cluster.GetSiloServiceProvider();
+
+    /// <summary>
+    /// Changes a subtask's stored state behind its activation's back, as another activation or a crash would leave it;
+    /// returns what the storage then holds.
+    /// </summary>
+    public async Task<SubtaskGrainState> ChangeStoredSubtaskAsync(string subtaskId, Action<SubtaskGrainState> change)
+    {
+        var storage = Silo.GetRequiredKeyedService<IGrainStorage>(StorageNames.Orchestrator);
+        var grainId = GrainId.Create("subtask", subtaskId);
+        var stored = new GrainState<SubtaskGrainState>();
+        await storage.ReadStateAsync("subtask", grainId, stored);
+        change(stored.State!);
+        await storage.WriteStateAsync("subtask", grainId, stored);
+        return stored.State!;
+    }
+
+    /// <summary>A subtask's state as its storage holds it.</summary>
+    public Task<SubtaskGrainState> StoredSubtaskAsync(string subtaskId) => ChangeStoredSubtaskAsync(subtaskId, _ => { });
 
     /// <summary>The raw Orleans client: a caller outside the cluster, as a client on the gateway is.</summary>
     public IClusterClient ClusterClient => _cluster.Client;
