@@ -19,7 +19,13 @@ public sealed class ClusterTlsTests(TlsSilo cluster) : IClassFixture<TlsSilo>
     [Fact]
     public async Task A_client_with_a_certificate_from_another_ca_cannot_connect()
     {
-        await Assert.ThrowsAsync<OrchestratorUnreachableException>(() => cluster.ConnectAsync(cluster.Foreign.ClusterTls("client")));
+        // The client trusts the cluster's CA, so it is the silo, not the client, that ends the handshake.
+        var foreignCertificate = new Dictionary<string, string>(cluster.Foreign.ClusterTls("client"))
+        {
+            ["Cluster:Tls:CertificateAuthority"] = cluster.Certificates.Authority,
+        };
+
+        await Assert.ThrowsAsync<OrchestratorUnreachableException>(() => cluster.ConnectAsync(foreignCertificate));
 
         await Eventually.TrueAsync(() => cluster.Silo.Output.Contains("Refused a TLS peer on the gateway connection"),
             "the silo did not log the refused certificate");
