@@ -78,8 +78,10 @@ public sealed class SiloProcess : IAsyncDisposable
             "the silo did not start", seconds: 60);
         if (silo._process.HasExited)
         {
+            await silo._process.WaitForExitAsync(); // the output readers are drained only then
+            var output = silo.Output;
             await silo.DisposeAsync();
-            throw new Xunit.Sdk.XunitException($"The silo exited at start:\n{silo.Output}");
+            throw new Xunit.Sdk.XunitException($"The silo exited at start:\n{output}");
         }
 
         // The web server starts after the silo: serving means both. It may still stop then (a listening rule broken).
@@ -97,8 +99,10 @@ public sealed class SiloProcess : IAsyncDisposable
         }, "the silo's web server did not answer", seconds: 30);
         if (silo._process.HasExited)
         {
+            await silo._process.WaitForExitAsync(); // the output readers are drained only then
+            var output = silo.Output;
             await silo.DisposeAsync();
-            throw new Xunit.Sdk.XunitException($"The silo stopped after start:\n{silo.Output}");
+            throw new Xunit.Sdk.XunitException($"The silo stopped after start:\n{output}");
         }
 
         silo.AccessToken = settings.GetValueOrDefault("Web:ApiKey") ?? AccessTokenFile.TryRead(tokenFile)
