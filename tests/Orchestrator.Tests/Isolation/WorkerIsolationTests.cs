@@ -7,29 +7,11 @@ namespace Orchestrator.Tests.Isolation;
 /// <summary>The standalone worker (orchestrator-worker) on a real redis-server: timeouts with an unread prompt, and what its agents can see.</summary>
 public sealed class WorkerIsolationTests
 {
-    private static async Task PushAsync(IDatabase db, string taskId, string description, int timeoutSeconds)
-    {
-        var message = new JsonObject
-        {
-            ["task_id"] = taskId, ["type"] = "task_assignment", ["source"] = "cli", ["destination"] = "backend", ["timestamp"] = ReferencePeer.Now,
-            ["payload"] = new JsonObject { ["description"] = description, ["requirements"] = new JsonArray(), ["context"] = new JsonObject() },
-            ["metadata"] = new JsonObject { ["priority"] = "normal", ["timeout_seconds"] = timeoutSeconds },
-        }.ToJsonString();
-        await db.HashSetAsync($"results:{taskId}", [new("task_id", taskId), new("status", "pending")]);
-        await db.ListLeftPushAsync("tasks:pending:backend", message);
-        await db.PublishAsync(RedisChannel.Literal("notifications:backend"), message);
-    }
+    private static Task PushAsync(IDatabase db, string taskId, string description, int timeoutSeconds) =>
+        new ReferencePeer(db).QueueTaskAsync("backend", taskId,
+            new JsonObject { ["description"] = description, ["requirements"] = new JsonArray(), ["context"] = new JsonObject() }, timeoutSeconds);
 
-    private static async Task<Dictionary<string, string>> FinalResultAsync(IDatabase db, string taskId, int seconds = 30)
-    {
-        Dictionary<string, string> result = [];
-        await Eventually.TrueAsync(async () =>
-        {
-            result = (await db.HashGetAllAsync($"results:{taskId}")).ToDictionary(f => f.Name.ToString(), f => f.Value.ToString());
-            return result.GetValueOrDefault("status") is "completed" or "failed";
-        }, $"results:{taskId} did not become final", seconds);
-        return result;
-    }
+    private static Task<Dictionary<string, string>> FinalResultAsync(IDatabase db, string taskId) => new ReferencePeer(db).FinalResultAsync(taskId);
 
     private static Dictionary<string, string> Environment(RedisServer redis, TempDirectory dir, string script, string? redisUrl = null) => new()
     {

@@ -61,4 +61,30 @@ public sealed class ReferencePeer(IDatabase db)
         ["files_created"] = new JsonArray(filesCreated.Select(f => (JsonNode?)f).ToArray()),
         ["files_modified"] = new JsonArray(),
     };
+
+    /// <summary>The reference client's publish_task: a pending result, LPUSH to the domain's pending list, the notification.</summary>
+    public async Task QueueTaskAsync(string domain, string taskId, JsonObject payload, int timeoutSeconds)
+    {
+        var message = new JsonObject
+        {
+            ["task_id"] = taskId, ["type"] = "task_assignment", ["source"] = "cli", ["destination"] = domain, ["timestamp"] = Now,
+            ["payload"] = payload,
+            ["metadata"] = new JsonObject { ["priority"] = "normal", ["timeout_seconds"] = timeoutSeconds },
+        }.ToJsonString();
+        await db.HashSetAsync($"results:{taskId}", [new("task_id", taskId), new("status", "pending")]);
+        await db.ListLeftPushAsync($"tasks:pending:{domain}", message);
+        await db.PublishAsync(RedisChannel.Literal($"notifications:{domain}"), message);
+    }
+
+    /// <summary>The reference client's wait for a result: the results hash once its status is final.</summary>
+    public async Task<Dictionary<string, string>> FinalResultAsync(string taskId, int seconds = 30)
+    {
+        Dictionary<string, string> result = [];
+        await Eventually.TrueAsync(async () =>
+        {
+            result = (await db.HashGetAllAsync($"results:{taskId}")).ToDictionary(f => f.Name.ToString(), f => f.Value.ToString());
+            return result.GetValueOrDefault("status") is "completed" or "failed";
+        }, $"results:{taskId} did not become final", seconds);
+        return result;
+    }
 }

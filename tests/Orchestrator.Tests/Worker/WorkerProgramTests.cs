@@ -58,27 +58,11 @@ public sealed class WorkerProgramTests
             payload["workers"] = workers;
         }
 
-        var message = new JsonObject
-        {
-            ["task_id"] = taskId, ["type"] = "task_assignment", ["source"] = "cli", ["destination"] = "backend", ["timestamp"] = ReferencePeer.Now,
-            ["payload"] = payload,
-            ["metadata"] = new JsonObject { ["priority"] = "normal", ["timeout_seconds"] = timeoutSeconds },
-        }.ToJsonString();
-        await db.HashSetAsync($"results:{taskId}", [new("task_id", taskId), new("status", "pending")]);
-        await db.ListLeftPushAsync("tasks:pending:backend", message);
-        await db.PublishAsync(RedisChannel.Literal("notifications:backend"), message);
+        await new ReferencePeer(db).QueueTaskAsync("backend", taskId, payload, timeoutSeconds);
     }
 
-    private static async Task<Dictionary<string, string>> FinalResultAsync(IDatabase db, string taskId, int seconds = 30)
-    {
-        Dictionary<string, string> result = [];
-        await Eventually.TrueAsync(async () =>
-        {
-            result = (await db.HashGetAllAsync($"results:{taskId}")).ToDictionary(f => f.Name.ToString(), f => f.Value.ToString());
-            return result.GetValueOrDefault("status") is "completed" or "failed";
-        }, $"results:{taskId} did not become final", seconds);
-        return result;
-    }
+    private static Task<Dictionary<string, string>> FinalResultAsync(IDatabase db, string taskId, int seconds = 30) =>
+        new ReferencePeer(db).FinalResultAsync(taskId, seconds);
 
     private static IEnumerable<string?> Files(Dictionary<string, string> result, string list) =>
         JsonNode.Parse(result["output"])![list]!.AsArray().Select(f => (string?)f);
