@@ -66,6 +66,9 @@ public sealed class EmbeddedIsolationTests
         await using var cluster = await OrchestratorCluster.StartAsync(dir => new()
         {
             ["Domains:Agent:Command"] = dir.Script("agent.sh", AgentThatNeverReads(pids.File("pids"))),
+            // Under a loaded CI machine the cluster's 1 s heartbeat TTL can count the busy worker lost and stop it first;
+            // this test is about the agent's own timeout.
+            ["Orchestrator:HeartbeatTtl"] = "00:00:30",
         });
         var started = System.Diagnostics.Stopwatch.StartNew();
 
