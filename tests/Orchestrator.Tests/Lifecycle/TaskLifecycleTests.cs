@@ -181,7 +181,7 @@ public sealed class TaskLifecycleTests
             ["Orchestrator:Retry:MaxAttempts"] = "2",
             ["Domains:Agent:Command"] = dir.Script("agent.sh", WritesDomainFile),
         });
-        var silent = new HangingAgentRunner();
+        using var silent = new WedgedAgentRunner();
         cluster.StartExternalWorker("backend-5113e47a", "backend", silent, heartbeat: TimeSpan.FromHours(1));
 
         var submitted = await cluster.Client.SubmitAsync(new TaskSubmission { Description = "Add an API endpoint" });

@@ -190,3 +190,28 @@ public sealed class HangingAgentRunner : IAgentRunner
         throw new InvalidOperationException("unreachable");
     }
 }
+
+/// <summary>
+/// A frozen agent: it ignores the worker's cancellation and so holds the worker's only slot until the test ends,
+/// as a wedged process would; otherwise its worker, freed by a withdrawal, would race the replacement for the retry.
+/// </summary>
+public sealed class WedgedAgentRunner : IAgentRunner, IDisposable
+{
+    private readonly TaskCompletionSource _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly CancellationTokenSource _thawed = new();
+
+    public Task Started => _started.Task;
+
+    public async Task<AgentOutcome> RunAsync(AgentRun run, Action<string> output, CancellationToken cancellationToken)
+    {
+        _started.TrySetResult();
+        await Task.Delay(Timeout.Infinite, _thawed.Token).ContinueWith(_ => { }, TaskScheduler.Default);
+        throw new OperationCanceledException("thawed at the end of the test");
+    }
+
+    public void Dispose()
+    {
+        _thawed.Cancel();
+        _thawed.Dispose();
+    }
+}
