@@ -54,6 +54,8 @@ public static class OrchestratorSiloHost
                 o.ClusterId = cluster.ClusterId;
                 o.ServiceId = cluster.ServiceId;
             });
+            // Failure detection as Orleans defines it (ProbeTimeout, NumMissedProbesLimit, …): how soon a silo that stopped answering is declared dead.
+            orleans.Services.Configure<ClusterMembershipOptions>(builder.Configuration.GetSection($"{ClusterConnectionOptions.SectionName}:Membership"));
             if (tls is not null)
             {
                 UseMutualTls(orleans, tls);

@@ -72,12 +72,20 @@ public sealed class ProgramProcess : IAsyncDisposable
     /// <summary>SIGTERM, then the exit: the program shuts down gracefully.</summary>
     public async Task TerminateAsync()
     {
-        using (var kill = Process.Start("kill", ["-TERM", _process.Id.ToString()]))
-        {
-            await kill.WaitForExitAsync();
-        }
-
+        await SignalAsync("TERM");
         await WaitForExitAsync();
+    }
+
+    /// <summary>SIGSTOP: the program is frozen, its sockets open, as a stalled machine or a long GC pause looks to its peers.</summary>
+    public Task PauseAsync() => SignalAsync("STOP");
+
+    /// <summary>SIGCONT after <see cref="PauseAsync"/>.</summary>
+    public Task ResumeAsync() => SignalAsync("CONT");
+
+    private async Task SignalAsync(string signal)
+    {
+        using var kill = Process.Start("kill", [$"-{signal}", _process.Id.ToString()]);
+        await kill.WaitForExitAsync();
     }
 
     /// <summary>SIGKILL to the program alone (<paramref name="entireTree"/> false) or to it and everything it started.</summary>

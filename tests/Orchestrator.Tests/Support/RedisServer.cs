@@ -8,7 +8,7 @@ namespace Orchestrator.Tests.Support;
 /// <summary>A real redis-server on a free port of 127.0.0.1, in a temporary directory, stopped and removed on dispose.</summary>
 public sealed class RedisServer : IAsyncDisposable
 {
-    private readonly Process _process;
+    private Process _process;
     private readonly TempDirectory _dir;
 
     private RedisServer(Process process, TempDirectory dir, int port, IConnectionMultiplexer connection)
@@ -61,19 +61,52 @@ public sealed class RedisServer : IAsyncDisposable
 
     /// <summary>
     /// Starts redis-server; with <paramref name="acl"/>, users from its ACL file and the default user off (the test's
-    /// own connection is then the orchestrator user's); with <paramref name="tls"/>, TLS only, on redis.pem.
+    /// own connection is then the orchestrator user's); with <paramref name="tls"/>, TLS only, on redis.pem; with
+    /// <paramref name="durable"/>, every write in the append-only file before it is acknowledged, so a restart keeps it.
     /// </summary>
-    public static async Task<RedisServer> StartAsync(RedisAcl? acl = null, DevCertificates? tls = null)
+    public static async Task<RedisServer> StartAsync(RedisAcl? acl = null, DevCertificates? tls = null, bool durable = false)
     {
         var dir = new TempDirectory("redis");
         var port = OrchestratorSiloHost.FreePort();
+        var process = Launch(dir, port, acl, tls, durable);
+        var connection = await ConnectAsync(process, port, acl, tls);
+        return new RedisServer(process, dir, port, connection) { Acl = acl, Tls = tls, Durable = durable };
+    }
+
+    public bool Durable { get; private init; }
+
+    /// <summary>SIGKILL, then a new server on the same port and directory: what it had acknowledged comes back from its append-only file.</summary>
+    public async Task RestartAsync()
+    {
+        _process.Kill();
+        await _process.WaitForExitAsync();
+        _process.Dispose();
+        _process = Launch(_dir, Port, Acl, Tls, Durable);
+        await (await ConnectAsync(_process, Port, Acl, Tls)).DisposeAsync();
+    }
+
+    /// <summary>SIGSTOP: the server holds every connection open and answers nothing, as a stalled machine does.</summary>
+    public void Pause() => Signal("STOP");
+
+    /// <summary>SIGCONT after <see cref="Pause"/>.</summary>
+    public void Resume() => Signal("CONT");
+
+    private void Signal(string signal)
+    {
+        using var kill = Process.Start("kill", [$"-{signal}", _process.Id.ToString()]);
+        kill.WaitForExit();
+    }
+
+    private static Process Launch(TempDirectory dir, int port, RedisAcl? acl, DevCertificates? tls, bool durable)
+    {
         var start = new ProcessStartInfo("redis-server")
         {
-            ArgumentList = { "--bind", "127.0.0.1", "--dir", dir.Path, "--save", "", "--appendonly", "no", "--loglevel", "warning" },
+            ArgumentList = { "--bind", "127.0.0.1", "--dir", dir.Path, "--save", "", "--loglevel", "warning" },
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        Add(start, durable ? ["--appendonly", "yes", "--appendfsync", "always"] : ["--appendonly", "no"]);
         if (tls is null)
         {
             Add(start, "--port", port.ToString());
@@ -91,17 +124,19 @@ public sealed class RedisServer : IAsyncDisposable
             Add(start, "--aclfile", acl.File);
         }
 
-        Process process;
         try
         {
-            process = Process.Start(start)!;
+            return Process.Start(start)!;
         }
         catch (System.ComponentModel.Win32Exception e)
         {
             dir.Dispose();
             throw new InvalidOperationException($"redis-server could not be started ({e.Message}); install it (apt-get install redis-server).", e);
         }
+    }
 
+    private static async Task<IConnectionMultiplexer> ConnectAsync(Process process, int port, RedisAcl? acl, DevCertificates? tls)
+    {
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
         while (true)
         {
@@ -111,8 +146,7 @@ public sealed class RedisServer : IAsyncDisposable
                 options.AbortOnConnectFail = true;
                 options.ConnectTimeout = 500;
                 options.AllowAdmin = true;
-                var connection = await ConnectionMultiplexer.ConnectAsync(options);
-                return new RedisServer(process, dir, port, connection) { Acl = acl, Tls = tls };
+                return await ConnectionMultiplexer.ConnectAsync(options);
             }
             catch (RedisConnectionException) when (DateTime.UtcNow < deadline && !process.HasExited)
             {
@@ -121,7 +155,7 @@ public sealed class RedisServer : IAsyncDisposable
         }
     }
 
-    private static void Add(ProcessStartInfo start, params string[] args)
+    private static void Add(ProcessStartInfo start, params IEnumerable<string> args)
     {
         foreach (var arg in args)
         {

@@ -113,6 +113,13 @@ public sealed class SiloProcess : IAsyncDisposable
     /// <summary>SIGKILL to the silo and the agent processes it started, as when its machine or container dies.</summary>
     public Task KillAsync() => _process.KillAsync(entireTree: true);
 
+    public bool HasExited => _process.HasExited;
+
+    /// <summary>SIGSTOP: frozen, its ports open; held long enough, the other silos declare it dead.</summary>
+    public Task PauseAsync() => _process.PauseAsync();
+
+    public Task ResumeAsync() => _process.ResumeAsync();
+
     /// <summary>SIGTERM: the silo leaves the cluster and stops its domains gracefully.</summary>
     public Task StopAsync() => _process.TerminateAsync();
 
