@@ -151,6 +151,14 @@ public sealed class UnknownTaskException(string taskId)
     [Id(0)] public string TaskId { get; } = taskId;
 }
 
+/// <summary>
+/// The grain that got the call could not store a change and is being replaced, so that nothing it holds only in memory
+/// is taken for stored; the call is to be repeated, and then meets the stored state.
+/// </summary>
+[GenerateSerializer, Alias("orchestrator.stale-activation")]
+public sealed class StaleActivationException(string cause)
+    : Exception($"The orchestrator could not store a change ({cause}) and is reloading that task's state; try again in a moment.");
+
 /// <summary>A request that was refused because it was invalid; the message says what and how to fix it.</summary>
 [GenerateSerializer, Alias("orchestrator.invalid-request")]
 public sealed class InvalidTaskRequestException(string message) : Exception(message);

@@ -25,11 +25,12 @@ public sealed partial class DomainPoolGrain(
     IAgentDirectory directory,
     IOptions<OrchestratorOptions> options,
     TimeProvider time,
-    ILogger<DomainPoolGrain> logger) : Grain, IDomainPoolGrain, IRemindable
+    ILogger<DomainPoolGrain> logger) : StoredStateGrain<DomainPoolState>, IDomainPoolGrain, IRemindable
 {
+    protected override IPersistentState<DomainPoolState> StoredState => state;
+
     private const string HealthReminder = "health";
 
-    private CoalescingStateWriter<DomainPoolState> Writer => field ??= new(state, DeactivateOnIdle);
     private readonly HashSet<string> _reportedLost = new(StringComparer.Ordinal);
     private int _lastCapacity = -1;
 

@@ -1,3 +1,4 @@
+using Orchestrator.Contracts;
 using Orleans.Storage;
 
 namespace Orchestrator.Grains.Persistence;
@@ -9,22 +10,35 @@ namespace Orchestrator.Grains.Persistence;
 /// grain's working data into the state object right before each write.
 /// </summary>
 /// <remarks>
-/// An etag conflict means another activation of this grain wrote the state (a duplicate during a membership
-/// change): this activation's copy is stale. Its write is never forced over the stored one; the conflict fails this
-/// write and every later one, and <paramref name="onConflict"/> (the grain's <c>DeactivateOnIdle</c>) lets the
-/// activation go, so that the next call reads the stored state afresh. Callers retry on the new activation.
+/// A grain changes its state in memory, then writes it. When the write fails, memory is ahead of storage; acting on
+/// it would acknowledge what was never stored (a result taken in memory, a duplicate then dropped as already known).
+/// So a failed write — an etag conflict (another activation wrote: this copy is stale) or any storage error — fails
+/// that write and every later one, and <paramref name="onFailed"/> (the grain's <c>DeactivateOnIdle</c>) lets the
+/// activation go; <see cref="ThrowIfFailed"/> refuses the calls that reach it meanwhile. The next call reads the
+/// stored state afresh and the caller's retry meets it. Only with <c>captureState</c>, whose memory is the grain's own
+/// truth (a scheduler's queue) and is written whole each time, does a storage error leave the activation serving:
+/// the next write carries the change. An etag conflict lets it go all the same.
 /// </remarks>
-public sealed class CoalescingStateWriter<TState>(IPersistentState<TState> state, Action onConflict, Action? captureState = null)
+public sealed class CoalescingStateWriter<TState>(IPersistentState<TState> state, Action onFailed, Action? captureState = null)
 {
     private TaskCompletionSource? _next;
     private bool _writing;
-    private InconsistentStateException? _conflict;
+    private Exception? _failed;
+
+    /// <summary>Throws once a write of this activation failed: its memory may be ahead of storage.</summary>
+    public void ThrowIfFailed()
+    {
+        if (_failed is not null)
+        {
+            throw new StaleActivationException(_failed.Message);
+        }
+    }
 
     public Task WriteAsync()
     {
-        if (_conflict is not null)
+        if (_failed is not null)
         {
-            return Task.FromException(_conflict);
+            return Task.FromException(new StaleActivationException(_failed.Message));
         }
 
         _next ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -47,19 +61,19 @@ public sealed class CoalescingStateWriter<TState>(IPersistentState<TState> state
                 _next = null;
                 try
                 {
-                    if (_conflict is not null)
+                    if (_failed is not null)
                     {
-                        throw _conflict;
+                        throw new StaleActivationException(_failed.Message);
                     }
 
                     captureState?.Invoke();
                     await state.WriteStateAsync();
                     batch.TrySetResult();
                 }
-                catch (InconsistentStateException e)
+                catch (Exception e) when (e is InconsistentStateException || captureState is null)
                 {
-                    _conflict ??= e;
-                    onConflict();
+                    _failed ??= e;
+                    onFailed();
                     batch.TrySetException(e);
                 }
                 catch (Exception e)

@@ -37,9 +37,10 @@ public sealed partial class SubtaskGrain(
     IClusterKey clusterKey,
     IOptions<OrchestratorOptions> options,
     TimeProvider time,
-    ILogger<SubtaskGrain> logger) : Grain, ISubtaskGrain
+    ILogger<SubtaskGrain> logger) : StoredStateGrain<SubtaskGrainState>, ISubtaskGrain
 {
-    private CoalescingStateWriter<SubtaskGrainState> Writer => field ??= new(state, DeactivateOnIdle);
+    protected override IPersistentState<SubtaskGrainState> StoredState => state;
+
 
     private string SubtaskId => this.GetPrimaryKeyString();
 
@@ -121,7 +122,9 @@ public sealed partial class SubtaskGrain(
 
         if (S.State.IsFinal())
         {
-            return; // a duplicate or late result changes nothing
+            // A duplicate or late result changes nothing; it may be a retry after the parent missed the change, so tell it again.
+            await Parent.OnSubtaskChanged(View());
+            return;
         }
 
         if (S.State is not (SubtaskState.Dispatched or SubtaskState.InProgress))
@@ -145,8 +148,8 @@ public sealed partial class SubtaskGrain(
             S.OutputJson = result.OutputJson;
             S.Error = null;
             S.CompletedAt = result.CompletedAt ?? time.GetUtcNow();
-            await Scheduler.Release(SubtaskId);
             await ChangedAsync("Completed");
+            await Scheduler.Release(SubtaskId); // only once stored: until then the slot's deadline brings the result again
             return;
         }
 
@@ -278,11 +281,11 @@ public sealed partial class SubtaskGrain(
         }
 
         await transport.WithdrawAsync(Spec.Domain, SubtaskId);
-        await Scheduler.Release(SubtaskId);
         S.State = SubtaskState.Cancelled;
         S.Error = "Cancelled by the user";
         S.CompletedAt = time.GetUtcNow();
         await ChangedAsync("Cancelled", notifyParent: false);
+        await Scheduler.Release(SubtaskId);
         return View();
     }
 
@@ -342,8 +345,8 @@ public sealed partial class SubtaskGrain(
 
         S.State = finalState;
         S.CompletedAt = time.GetUtcNow();
-        await Scheduler.Release(SubtaskId);
         await ChangedAsync($"{reason}; no attempts left ({attemptsUsed} made)");
+        await Scheduler.Release(SubtaskId);
     }
 
     private Task EnqueueAsync(DateTimeOffset notBefore) =>

@@ -42,9 +42,10 @@ public sealed partial class TaskGrain(
     IWorkspaceRevision workspace,
     IOptions<OrchestratorOptions> options,
     TimeProvider time,
-    ILogger<TaskGrain> logger) : Grain, ITaskGrain
+    ILogger<TaskGrain> logger) : StoredStateGrain<TaskGrainState>, ITaskGrain
 {
-    private CoalescingStateWriter<TaskGrainState> Writer => field ??= new(state, DeactivateOnIdle);
+    protected override IPersistentState<TaskGrainState> StoredState => state;
+
     private TaskCompletionSource _changed = NewSignal();
 
     private string TaskId => this.GetPrimaryKeyString();

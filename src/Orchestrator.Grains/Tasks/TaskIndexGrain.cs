@@ -20,11 +20,12 @@ public sealed class TaskIndexState
 public sealed class TaskIndexGrain(
     [PersistentState("index", StorageNames.Orchestrator)] IPersistentState<TaskIndexState> state,
     IOptions<OrchestratorOptions> options,
-    ILogger<TaskIndexGrain> logger) : Grain, ITaskIndexGrain
+    ILogger<TaskIndexGrain> logger) : StoredStateGrain<TaskIndexState>, ITaskIndexGrain
 {
+    protected override IPersistentState<TaskIndexState> StoredState => state;
+
     private static readonly TimeSpan FlushInterval = TimeSpan.FromSeconds(1);
 
-    private CoalescingStateWriter<TaskIndexState> Writer => field ??= new(state, DeactivateOnIdle);
     private bool _dirty;
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)

@@ -7,7 +7,10 @@ using Orleans.Storage;
 
 namespace Orchestrator.Tests.Faults;
 
-/// <summary>Orleans' guard against two activations of one grain: a stale activation never overwrites what another stored.</summary>
+/// <summary>
+/// A grain's memory counts only once stored: a stale activation never overwrites what another stored, and one whose
+/// write failed is replaced before it answers again.
+/// </summary>
 public sealed class StateConflictTests
 {
     [Fact]
@@ -32,5 +35,48 @@ public sealed class StateConflictTests
         // The conflict let the stale activation go: the caller's retry meets the stored state.
         var retried = await cluster.Client.CancelAsync(task.TaskId);
         Assert.Equal(SubtaskState.Completed, retried.Subtasks.Single().State);
+    }
+
+    [Fact]
+    public async Task A_result_whose_write_failed_is_taken_again_by_a_fresh_activation_not_dropped_as_already_known()
+    {
+        var storage = new FailsOneCompletedWrite();
+        await using var cluster = await OrchestratorCluster.StartAsync(dir => new() { ["Domains:Agent:Command"] = dir.Script("agent.sh", "echo done > api.txt") }, storage.Install);
+
+        // The write of `completed` fails; the result comes again at the deadline, when the orchestrator reads the stored result.
+        var task = await cluster.Client.SubmitAsync(new TaskSubmission { Description = "Build the API endpoint", TimeoutSeconds = 2 });
+        var result = await cluster.ResultAsync(task.TaskId, seconds: 30);
+
+        Assert.True(storage.Failed);
+        Assert.Equal(TaskState.Completed, result.State);
+        Assert.Equal(SubtaskState.Completed, (await cluster.StoredSubtaskAsync(task.Subtasks.Single().TaskId)).State);
+    }
+
+    /// <summary>The orchestrator's grain storage, failing the first write of a completed subtask as a storage blip would.</summary>
+    private sealed class FailsOneCompletedWrite
+    {
+        private int _failed;
+
+        public bool Failed => _failed > 0;
+
+        public void Install(IServiceCollection services)
+        {
+            var original = services.Single(d => d.ServiceType == typeof(IGrainStorage) && Equals(d.ServiceKey, StorageNames.Orchestrator));
+            services.Remove(original);
+            services.AddKeyedSingleton<IGrainStorage>(StorageNames.Orchestrator, (sp, key) =>
+                new Storage((IGrainStorage)original.KeyedImplementationFactory!(sp, key), this));
+        }
+
+        private sealed class Storage(IGrainStorage inner, FailsOneCompletedWrite owner) : IGrainStorage
+        {
+            public Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) => inner.ReadStateAsync(stateName, grainId, grainState);
+
+            public Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
+                grainState.State is SubtaskGrainState { State: SubtaskState.Completed } && Interlocked.Exchange(ref owner._failed, 1) == 0
+                    ? Task.FromException(new TimeoutException("simulated: the store did not answer"))
+                    : inner.WriteStateAsync(stateName, grainId, grainState);
+
+            public Task ClearStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) => inner.ClearStateAsync(stateName, grainId, grainState);
+        }
     }
 }
