@@ -158,6 +158,10 @@ public sealed partial class DomainSchedulerGrain(
             LogCapacity(Domain, _capacity, capacity);
             _capacity = capacity;
             _askedForDomain = capacity > 0 && _askedForDomain;
+            if (capacity == 0 && (_queued.Count > 0 || _inFlight.Count > 0))
+            {
+                AskForDomain(); // the last worker went away with work waiting: it needs a domain that can run it
+            }
         }
 
         Pump();
