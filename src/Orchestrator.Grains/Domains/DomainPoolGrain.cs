@@ -31,6 +31,7 @@ public sealed partial class DomainPoolGrain(
 
     private CoalescingStateWriter<DomainPoolState> Writer => field ??= new(state, DeactivateOnIdle);
     private readonly HashSet<string> _reportedLost = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, string> _reportedIncarnations = new(StringComparer.Ordinal);
     private int _lastCapacity = -1;
 
     private string Domain => this.GetPrimaryKeyString();
@@ -138,6 +139,7 @@ public sealed partial class DomainPoolGrain(
         var now = time.GetUtcNow();
         var instances = await runtime.ListAsync(Domain);
         var agents = await AgentsAsync();
+        await ReportRestartsAsync(agents.Values);
         var replace = 0;
         foreach (var instance in instances.Where(i => !state.State.StoppedByUser.Contains(i.DomainId)))
         {
@@ -192,6 +194,28 @@ public sealed partial class DomainPoolGrain(
         }
 
         await PublishCapacityAsync(await ViewsAsync());
+    }
+
+    /// <summary>
+    /// An agent registered under an incarnation not reported yet (a restart under the same id, or the first look after
+    /// this grain's activation) is reported once; the subtasks compare it with the incarnation they recorded, so this
+    /// memory only spares repeated reports and a report after a silo restart changes nothing that is right.
+    /// </summary>
+    private async Task ReportRestartsAsync(IReadOnlyCollection<AgentInfo> agents)
+    {
+        foreach (var gone in _reportedIncarnations.Keys.Except(agents.Select(a => a.AgentId)).ToArray())
+        {
+            _reportedIncarnations.Remove(gone);
+        }
+
+        foreach (var (agentId, incarnation) in agents.Where(a => a.Incarnation is not null).Select(a => (a.AgentId, a.Incarnation!)))
+        {
+            if (_reportedIncarnations.GetValueOrDefault(agentId) != incarnation)
+            {
+                await Scheduler.AgentRestarted(agentId, incarnation);
+                _reportedIncarnations[agentId] = incarnation; // after the call: a failed report is made again at the next check
+            }
+        }
     }
 
     private async Task<Dictionary<string, AgentInfo>> AgentsAsync() =>
