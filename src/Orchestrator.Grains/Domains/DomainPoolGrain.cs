@@ -198,8 +198,9 @@ public sealed partial class DomainPoolGrain(
 
     /// <summary>
     /// An agent registered under an incarnation not reported yet (a restart under the same id, or the first look after
-    /// this grain's activation) is reported once; the subtasks compare it with the incarnation they recorded, so this
-    /// memory only spares repeated reports and a report after a silo restart changes nothing that is right.
+    /// this grain's activation) is reported once. The subtasks compare it with the incarnation they recorded, so this
+    /// memory only spares repeated reports: losing it (a silo restart) costs one more report, which leaves an attempt
+    /// its agent still runs alone.
     /// </summary>
     private async Task ReportRestartsAsync(IReadOnlyCollection<AgentInfo> agents)
     {

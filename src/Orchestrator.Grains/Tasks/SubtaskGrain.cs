@@ -276,6 +276,7 @@ public sealed partial class SubtaskGrain(
         // one from before the attempt started, finds them equal and changes nothing.
         if (HeldBy(agentId) && S.Incarnation is not null && S.Incarnation != incarnation)
         {
+            LogAgentRestarted(agentId, S.Incarnation, incarnation, SubtaskId, S.Attempt);
             await LoseAttemptAsync($"Agent {agentId} restarted (new incarnation) while it ran attempt {S.Attempt}");
         }
     }
@@ -414,6 +415,9 @@ public sealed partial class SubtaskGrain(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Ignored a {What} for results:{TaskId} from {AgentId}: {Reason}")]
     private partial void LogIgnored(string what, string taskId, string agentId, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Agent {AgentId} restarted (incarnation {Old} -> {New}) while it ran {TaskId} attempt {Attempt}; that attempt is lost")]
+    private partial void LogAgentRestarted(string agentId, string old, string @new, string taskId, int attempt);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Found the missed result of {TaskId} in the results store")]
     private partial void LogReconciled(string taskId);
