@@ -17,6 +17,12 @@ public sealed record AgentInfo
     [Id(7)] public bool Healthy { get; init; }
     /// <summary>How many tasks the agent runs at once; agents that do not say count as 1.</summary>
     [Id(8)] public int Concurrency { get; init; } = 1;
+    /// <summary>
+    /// Which start of the agent's process this is, new at every start (as Orleans gives each silo a generation): the
+    /// same id with another incarnation is an agent that restarted and lost whatever the old one held. Null for agents
+    /// that do not say (the reference's).
+    /// </summary>
+    [Id(9)] public string? Incarnation { get; init; }
 }
 
 public static class AgentRoles

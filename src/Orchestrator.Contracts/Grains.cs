@@ -42,7 +42,8 @@ public interface ISubtaskGrain : IGrainWithStringKey
     /// <summary>The scheduler's turn for this subtask: publish it to the domain's workers. Returns false if it should not run any more.</summary>
     [Alias("Dispatch")] Task<bool> Dispatch(int attempt);
 
-    [Alias("OnStarted")] Task OnStarted(string agentId, DateTimeOffset startedAt, string? leaseProof);
+    /// <param name="incarnation">The start of the agent's process that took the attempt, or null from a worker that names none.</param>
+    [Alias("OnStarted")] Task OnStarted(string agentId, DateTimeOffset startedAt, string? leaseProof, string? incarnation);
 
     [Alias("OnResult")] Task OnResult(AgentResult result);
 
@@ -54,6 +55,12 @@ public interface ISubtaskGrain : IGrainWithStringKey
 
     /// <summary>An agent stopped heart-beating; if it held this subtask, run it again.</summary>
     [Alias("OnAgentLost")] Task OnAgentLost(string agentId);
+
+    /// <summary>
+    /// The agent is registered under <paramref name="incarnation"/>; if it held this subtask under another one, it
+    /// restarted since and the attempt is lost: run it again. A no-op when they match, or when its start named none.
+    /// </summary>
+    [Alias("OnAgentRestarted")] Task OnAgentRestarted(string agentId, string incarnation);
 
     [Alias("Cancel")] Task<SubtaskView> Cancel();
 
@@ -89,6 +96,9 @@ public interface IDomainSchedulerGrain : IGrainWithStringKey
     [Alias("SetCapacity")] Task SetCapacity(int capacity);
 
     [Alias("AgentLost")] Task AgentLost(string agentId);
+
+    /// <summary>An agent was seen registered under a new incarnation: the in-flight work its earlier one held runs again.</summary>
+    [Alias("AgentRestarted")] Task AgentRestarted(string agentId, string incarnation);
 
     /// <summary>Has every in-flight subtask look up its result in the results store (for results whose notification was missed).</summary>
     [Alias("ReconcileInFlight")] Task ReconcileInFlight();

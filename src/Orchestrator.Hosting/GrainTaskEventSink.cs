@@ -7,8 +7,8 @@ namespace Orchestrator.Hosting;
 /// <summary>Routes what workers report to the subtask grain of each task id.</summary>
 public sealed class GrainTaskEventSink(IGrainFactory grains, TaskPlanner planner) : ITaskEventSink
 {
-    public Task OnStartedAsync(string taskId, string agentId, DateTimeOffset startedAt, string? leaseProof) =>
-        grains.GetGrain<ISubtaskGrain>(taskId).OnStarted(agentId, startedAt, leaseProof);
+    public Task OnStartedAsync(string taskId, string agentId, DateTimeOffset startedAt, string? leaseProof, string? incarnation) =>
+        grains.GetGrain<ISubtaskGrain>(taskId).OnStarted(agentId, startedAt, leaseProof, incarnation);
 
     public Task OnResultAsync(AgentResult result) =>
         grains.GetGrain<ISubtaskGrain>(result.TaskId).OnResult(result);

@@ -8,7 +8,7 @@ namespace Orchestrator.Redis;
 /// <summary>
 /// The reference's agent registry: <c>agents:all</c>, <c>agents:main</c>, <c>agents:domains[:type]</c>,
 /// <c>agents:workers</c>, <c>agents:info:{id}</c> and <c>agents:heartbeat:{id}</c> with its TTL. An agent is healthy
-/// while its heartbeat key exists, as in the reference.
+/// while its heartbeat key exists, as in the reference. We add <c>concurrency</c> and <c>incarnation</c> to the info hash.
 /// </summary>
 public sealed class RedisAgentDirectory(IConnectionMultiplexer redis, TimeProvider time, TimeSpan heartbeatTtl) : IAgentDirectory
 {
@@ -53,6 +53,8 @@ public sealed class RedisAgentDirectory(IConnectionMultiplexer redis, TimeProvid
             new("created_at", now),
             new("last_heartbeat", now),
             new("concurrency", agent.Concurrency),
+            // Always written, so that a registration without one never inherits the incarnation of an earlier start.
+            new("incarnation", agent.Incarnation ?? ""),
         ]);
         _ = transaction.StringSetAsync(RedisKeys.Heartbeat(agent.AgentId), now, heartbeatTtl);
         await transaction.ExecuteAsync().ConfigureAwait(false);
@@ -141,6 +143,7 @@ public sealed class RedisAgentDirectory(IConnectionMultiplexer redis, TimeProvid
             LastHeartbeat = WireFormat.ParseTimestamp(fields.GetValueOrDefault("last_heartbeat")),
             Healthy = alive,
             Concurrency = int.TryParse(fields.GetValueOrDefault("concurrency"), out var concurrency) && concurrency > 0 ? concurrency : 1,
+            Incarnation = fields.GetValueOrDefault("incarnation") is { Length: > 0 } incarnation ? incarnation : null,
         };
     }
 }

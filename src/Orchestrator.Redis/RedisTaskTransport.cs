@@ -140,7 +140,8 @@ public sealed partial class RedisTaskTransport(IConnectionMultiplexer redis, ITa
             var agentId = (string?)json["agent_id"] ?? throw new WireFormatException("'agent_id' is missing");
             var startedAt = WireFormat.ParseTimestamp((string?)json["started_at"]) ?? DateTimeOffset.UtcNow;
             var proof = (string?)json["lease_proof"];
-            Forward(() => sink.OnStartedAsync(taskId, agentId, startedAt, proof), "started", taskId);
+            var incarnation = (string?)json["incarnation"];
+            Forward(() => sink.OnStartedAsync(taskId, agentId, startedAt, proof, incarnation), "started", taskId);
         }
         catch (Exception e) when (e is WireFormatException or System.Text.Json.JsonException or InvalidOperationException or FormatException)
         {

@@ -79,7 +79,7 @@ public sealed class RedisWorkerTransport(IConnectionMultiplexer redis) : IWorker
         }
     }
 
-    public async Task MarkStartedAsync(TaskLease lease, string agentId, DateTimeOffset startedAt, string? leaseProof, CancellationToken cancellationToken)
+    public async Task MarkStartedAsync(TaskLease lease, string agentId, string? incarnation, DateTimeOffset startedAt, string? leaseProof, CancellationToken cancellationToken)
     {
         if (TaskIdOf(lease.RawMessage) is not { } taskId)
         {
@@ -87,7 +87,10 @@ public sealed class RedisWorkerTransport(IConnectionMultiplexer redis) : IWorker
         }
 
         var started = WireFormat.Timestamp(startedAt);
-        var notice = new JsonObject { ["task_id"] = taskId, ["agent_id"] = agentId, ["started_at"] = started, ["lease_proof"] = leaseProof }.ToJsonString();
+        var notice = new JsonObject
+        {
+            ["task_id"] = taskId, ["agent_id"] = agentId, ["incarnation"] = incarnation, ["started_at"] = started, ["lease_proof"] = leaseProof,
+        }.ToJsonString();
         await Task.WhenAll(
             Db.HashSetAsync(RedisKeys.Result(taskId), [new("task_id", taskId), new("status", ResultRecord.InProgress), new("started_at", started), new("agent_id", agentId)]),
             Db.PublishAsync(RedisChannel.Literal(RedisKeys.StartedChannel), notice)).ConfigureAwait(false);

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.Logging;
@@ -32,6 +33,12 @@ public sealed partial class DomainWorker(
 
     public string AgentId => options.AgentId;
 
+    /// <summary>
+    /// This start of the worker, new for every instance (a restarted process under the same <c>AGENT_ID</c> gets another):
+    /// registered and named in every start notice, so that the orchestrator tells a restart from a live agent.
+    /// </summary>
+    public string Incarnation { get; } = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
+
     /// <summary>Runs until <paramref name="stoppingToken"/> fires, then shuts down gracefully.</summary>
     public async Task RunAsync(CancellationToken stoppingToken)
     {
@@ -44,17 +51,9 @@ public sealed partial class DomainWorker(
             LogSweepFailed(e, options.AgentId);
         }
 
-        await directory.RegisterAsync(new AgentInfo
-        {
-            AgentId = options.AgentId,
-            Role = options.Role,
-            DomainType = options.DomainType,
-            Status = "active",
-            ContainerId = options.ContainerId,
-            Concurrency = options.Concurrency,
-        }, CancellationToken.None).ConfigureAwait(false);
+        await directory.RegisterAsync(Registration("active"), CancellationToken.None).ConfigureAwait(false);
         MarkHeartbeat();
-        LogRegistered(options.AgentId, options.DomainType, options.Concurrency);
+        LogRegistered(options.AgentId, options.DomainType, options.Concurrency, Incarnation);
 
         using var killRunning = new CancellationTokenSource();
         var markedStopping = Task.CompletedTask;
@@ -91,15 +90,7 @@ public sealed partial class DomainWorker(
                     }
                     else
                     {
-                        await directory.RegisterAsync(new AgentInfo
-                        {
-                            AgentId = options.AgentId,
-                            Role = options.Role,
-                            DomainType = options.DomainType,
-                            Status = _running > 0 ? "busy" : "active",
-                            ContainerId = options.ContainerId,
-                            Concurrency = options.Concurrency,
-                        }, stoppingToken).ConfigureAwait(false);
+                        await directory.RegisterAsync(Registration(_running > 0 ? "busy" : "active"), stoppingToken).ConfigureAwait(false);
                         MarkHeartbeat();
                     }
                 }
@@ -113,6 +104,18 @@ public sealed partial class DomainWorker(
         {
         }
     }
+
+    /// <summary>The registry record; registering again (after the record was lost) keeps this start's incarnation.</summary>
+    private AgentInfo Registration(string status) => new()
+    {
+        AgentId = options.AgentId,
+        Role = options.Role,
+        DomainType = options.DomainType,
+        Status = status,
+        ContainerId = options.ContainerId,
+        Concurrency = options.Concurrency,
+        Incarnation = Incarnation,
+    };
 
     private async Task ConsumeAsync(CancellationToken stopTaking, CancellationToken killRunning)
     {
@@ -251,8 +254,8 @@ public sealed partial class DomainWorker(
             try
             {
                 // In progress from here: the agent starts now, in a place that is ready for it.
-                var startProof = message.Lease is null ? null : LeaseProof.ForStart(message.Lease, message.TaskId, options.AgentId);
-                await transport.MarkStartedAsync(lease, options.AgentId, startedAt, startProof, CancellationToken.None).ConfigureAwait(false);
+                var startProof = message.Lease is null ? null : LeaseProof.ForStart(message.Lease, message.TaskId, options.AgentId, Incarnation);
+                await transport.MarkStartedAsync(lease, options.AgentId, Incarnation, startedAt, startProof, CancellationToken.None).ConfigureAwait(false);
                 var prompt = PromptBuilder.Build(message, options.DomainType, attempt.Directory);
                 outcome = await agent.RunAsync(new AgentRun(message, prompt, attempt.Directory, options.DomainType), log.Add, stop).ConfigureAwait(false);
             }
@@ -369,8 +372,8 @@ public sealed partial class DomainWorker(
     [GeneratedRegex("\"task_id\"\\s*:\\s*\"([^\"]{1,200})\"")]
     private static partial Regex TaskIdPattern();
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Worker {AgentId} registered for domain {DomainType} with concurrency {Concurrency}")]
-    private partial void LogRegistered(string agentId, string domainType, int concurrency);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Worker {AgentId} registered for domain {DomainType} with concurrency {Concurrency} (incarnation {Incarnation})")]
+    private partial void LogRegistered(string agentId, string domainType, int concurrency, string incarnation);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Worker {AgentId} deregistered")]
     private partial void LogDeregistered(string agentId);

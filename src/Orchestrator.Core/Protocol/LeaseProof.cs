@@ -14,8 +14,9 @@ public static class LeaseProof
     public static string ForResult(string lease, string taskId, bool succeeded, string? outputJson, string? error) =>
         Mac(lease, $"result\n{taskId}\n{(succeeded ? "completed" : "failed")}\n{outputJson ?? "{}"}\n{error ?? ""}");
 
-    public static string ForStart(string lease, string taskId, string agentId) =>
-        Mac(lease, $"started\n{taskId}\n{agentId}");
+    /// <summary>Over the agent and, when it names one, its incarnation: a copied notice cannot claim another start of the agent.</summary>
+    public static string ForStart(string lease, string taskId, string agentId, string? incarnation) =>
+        Mac(lease, incarnation is null ? $"started\n{taskId}\n{agentId}" : $"started\n{taskId}\n{agentId}\n{incarnation}");
 
     /// <summary>Compares in constant time.</summary>
     public static bool Matches(string expected, string? given) =>

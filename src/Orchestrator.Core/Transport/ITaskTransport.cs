@@ -33,7 +33,8 @@ public interface ITaskTransport
 public interface ITaskEventSink
 {
     /// <param name="leaseProof">The worker's <see cref="Protocol.LeaseProof.ForStart"/>, or null from a worker that sends none.</param>
-    Task OnStartedAsync(string taskId, string agentId, DateTimeOffset startedAt, string? leaseProof);
+    /// <param name="incarnation">The start of the worker's process (<see cref="Contracts.AgentInfo.Incarnation"/>), or null from a worker that names none.</param>
+    Task OnStartedAsync(string taskId, string agentId, DateTimeOffset startedAt, string? leaseProof, string? incarnation);
 
     Task OnResultAsync(AgentResult result);
 
@@ -49,8 +50,11 @@ public interface IWorkerTransport
     /// <summary>Waits up to <paramref name="wait"/> for the next message of a domain and moves it to the active list; null if none came.</summary>
     Task<TaskLease?> TakeAsync(string domain, TimeSpan wait, CancellationToken cancellationToken);
 
-    /// <summary>Records <c>in_progress</c> and <c>started_at</c>; the notice carries the worker's proof of the attempt's lease.</summary>
-    Task MarkStartedAsync(TaskLease lease, string agentId, DateTimeOffset startedAt, string? leaseProof, CancellationToken cancellationToken);
+    /// <summary>
+    /// Records <c>in_progress</c> and <c>started_at</c>; the notice carries the worker's incarnation and its proof of
+    /// the attempt's lease.
+    /// </summary>
+    Task MarkStartedAsync(TaskLease lease, string agentId, string? incarnation, DateTimeOffset startedAt, string? leaseProof, CancellationToken cancellationToken);
 
     Task AppendLogsAsync(string taskId, IReadOnlyList<string> lines, CancellationToken cancellationToken);
 

@@ -64,8 +64,8 @@ public sealed class InMemoryNetwork(ITaskEventSink sink, TimeProvider time, Time
         return taken is null ? null : new TaskLease(domain, taken.Value.Raw, taken.Value.Withdrawn);
     }
 
-    public Task MarkStartedAsync(TaskLease lease, string agentId, DateTimeOffset startedAt, string? leaseProof, CancellationToken cancellationToken) =>
-        sink.OnStartedAsync(QueueOf(lease.Domain).TaskIdOf(lease.RawMessage), agentId, startedAt, leaseProof);
+    public Task MarkStartedAsync(TaskLease lease, string agentId, string? incarnation, DateTimeOffset startedAt, string? leaseProof, CancellationToken cancellationToken) =>
+        sink.OnStartedAsync(QueueOf(lease.Domain).TaskIdOf(lease.RawMessage), agentId, startedAt, leaseProof, incarnation);
 
     async Task IWorkerTransport.AppendLogsAsync(string taskId, IReadOnlyList<string> lines, CancellationToken cancellationToken)
     {

@@ -32,6 +32,7 @@ public sealed partial class DomainPoolGrain(
     private const string HealthReminder = "health";
 
     private readonly HashSet<string> _reportedLost = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, string> _reportedIncarnations = new(StringComparer.Ordinal);
     private int _lastCapacity = -1;
 
     private string Domain => this.GetPrimaryKeyString();
@@ -139,6 +140,7 @@ public sealed partial class DomainPoolGrain(
         var now = time.GetUtcNow();
         var instances = await runtime.ListAsync(Domain);
         var agents = await AgentsAsync();
+        await ReportRestartsAsync(agents.Values);
         var replace = 0;
         foreach (var instance in instances.Where(i => !state.State.StoppedByUser.Contains(i.DomainId)))
         {
@@ -193,6 +195,29 @@ public sealed partial class DomainPoolGrain(
         }
 
         await PublishCapacityAsync(await ViewsAsync());
+    }
+
+    /// <summary>
+    /// An agent registered under an incarnation not reported yet (a restart under the same id, or the first look after
+    /// this grain's activation) is reported once. The subtasks compare it with the incarnation they recorded, so this
+    /// memory only spares repeated reports: losing it (a silo restart) costs one more report, which leaves an attempt
+    /// its agent still runs alone.
+    /// </summary>
+    private async Task ReportRestartsAsync(IReadOnlyCollection<AgentInfo> agents)
+    {
+        foreach (var gone in _reportedIncarnations.Keys.Except(agents.Select(a => a.AgentId)).ToArray())
+        {
+            _reportedIncarnations.Remove(gone);
+        }
+
+        foreach (var (agentId, incarnation) in agents.Where(a => a.Incarnation is not null).Select(a => (a.AgentId, a.Incarnation!)))
+        {
+            if (_reportedIncarnations.GetValueOrDefault(agentId) != incarnation)
+            {
+                await Scheduler.AgentRestarted(agentId, incarnation);
+                _reportedIncarnations[agentId] = incarnation; // after the call: a failed report is made again at the next check
+            }
+        }
     }
 
     private async Task<Dictionary<string, AgentInfo>> AgentsAsync() =>

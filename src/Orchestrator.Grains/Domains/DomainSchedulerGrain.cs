@@ -168,25 +168,25 @@ public sealed partial class DomainSchedulerGrain(
         return Task.CompletedTask;
     }
 
-    public Task AgentLost(string agentId)
+    public Task AgentLost(string agentId) =>
+        TellInFlight(subtask => subtask.OnAgentLost(agentId), "agent-lost");
+
+    public Task AgentRestarted(string agentId, string incarnation) =>
+        TellInFlight(subtask => subtask.OnAgentRestarted(agentId, incarnation), "agent-restarted");
+
+    /// <summary>Every in-flight subtask hears of it (only a subtask knows which agent holds it) until it acknowledges.</summary>
+    private Task TellInFlight(Func<ISubtaskGrain, Task> call, string what)
     {
         foreach (var id in _inFlight.Keys.ToArray())
         {
-            _ = RepeatUntilAcknowledged(() => GrainFactory.GetGrain<ISubtaskGrain>(id).OnAgentLost(agentId), "agent-lost", id);
+            _ = RepeatUntilAcknowledged(() => call(GrainFactory.GetGrain<ISubtaskGrain>(id)), what, id);
         }
 
         return Task.CompletedTask;
     }
 
-    public Task ReconcileInFlight()
-    {
-        foreach (var id in _inFlight.Keys.ToArray())
-        {
-            _ = RepeatUntilAcknowledged(() => GrainFactory.GetGrain<ISubtaskGrain>(id).Reconcile(), "reconcile", id);
-        }
-
-        return Task.CompletedTask;
-    }
+    public Task ReconcileInFlight() =>
+        TellInFlight(subtask => subtask.Reconcile(), "reconcile");
 
     public Task<SchedulerView> GetView() => Task.FromResult(new SchedulerView
     {

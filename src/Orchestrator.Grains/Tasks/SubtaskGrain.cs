@@ -25,6 +25,8 @@ public sealed class SubtaskGrainState
     [Id(7)] public DateTimeOffset? StartedAt { get; set; }
     [Id(8)] public DateTimeOffset? CompletedAt { get; set; }
     [Id(9)] public long Revision { get; set; }
+    /// <summary>The start of <see cref="AgentId"/>'s process that runs the attempt (null when its worker names none).</summary>
+    [Id(10)] public string? Incarnation { get; set; }
 }
 
 /// <summary>
@@ -95,11 +97,11 @@ public sealed partial class SubtaskGrain(
         return true;
     }
 
-    public async Task OnStarted(string agentId, DateTimeOffset startedAt, string? leaseProof)
+    public async Task OnStarted(string agentId, DateTimeOffset startedAt, string? leaseProof, string? incarnation)
     {
         // The lease first: a forged notice is said in the log whatever the state it arrives in.
         if (S.Spec is null
-            || !await HoldsLeaseAsync(leaseProof, lease => LeaseProof.ForStart(lease, SubtaskId, agentId), "start notice", agentId)
+            || !await HoldsLeaseAsync(leaseProof, lease => LeaseProof.ForStart(lease, SubtaskId, agentId, incarnation), "start notice", agentId)
             || S.State is not (SubtaskState.Dispatched or SubtaskState.Pending))
         {
             return;
@@ -107,6 +109,7 @@ public sealed partial class SubtaskGrain(
 
         S.State = SubtaskState.InProgress;
         S.AgentId = agentId;
+        S.Incarnation = incarnation;
         S.StartedAt = startedAt;
         await ChangedAsync(null);
     }
@@ -264,13 +267,30 @@ public sealed partial class SubtaskGrain(
 
     public async Task OnAgentLost(string agentId)
     {
-        if (S.State != SubtaskState.InProgress || S.AgentId != agentId)
+        if (HeldBy(agentId))
         {
-            return;
+            await LoseAttemptAsync($"Agent {agentId} stopped heart-beating while it ran attempt {S.Attempt}");
         }
+    }
 
+    public async Task OnAgentRestarted(string agentId, string incarnation)
+    {
+        // The incarnation this subtask recorded is the record, not whoever reports the new one: a report repeated, or
+        // one from before the attempt started, finds them equal and changes nothing.
+        if (HeldBy(agentId) && S.Incarnation is not null && S.Incarnation != incarnation)
+        {
+            LogAgentRestarted(agentId, S.Incarnation, incarnation, SubtaskId, S.Attempt);
+            await LoseAttemptAsync($"Agent {agentId} restarted (new incarnation) while it ran attempt {S.Attempt}");
+        }
+    }
+
+    private bool HeldBy(string agentId) => S.State == SubtaskState.InProgress && S.AgentId == agentId;
+
+    /// <summary>Its agent is gone: the message comes out of the domain's lists, and the retry policy decides.</summary>
+    private async Task LoseAttemptAsync(string reason)
+    {
         await transport.WithdrawAsync(Spec.Domain, SubtaskId);
-        await FailOrRetryAsync($"Agent {agentId} stopped heart-beating while it ran attempt {S.Attempt}", SubtaskState.Failed);
+        await FailOrRetryAsync(reason, SubtaskState.Failed);
     }
 
     public async Task<SubtaskView> Cancel()
@@ -302,6 +322,7 @@ public sealed partial class SubtaskGrain(
         S.Error = null;
         S.OutputJson = null;
         S.AgentId = null;
+        S.Incarnation = null;
         S.StartedAt = null;
         S.CompletedAt = null;
         await ChangedAsync($"Retry requested: attempt {S.Attempt} queued", notifyParent: false);
@@ -331,6 +352,7 @@ public sealed partial class SubtaskGrain(
         var retry = options.Value.Retry;
         var attemptsUsed = S.Attempt - S.RunFirstAttempt + 1;
         S.AgentId = null;
+        S.Incarnation = null;
         S.Error = reason;
         if (attemptsUsed < retry.MaxAttempts)
         {
@@ -396,6 +418,9 @@ public sealed partial class SubtaskGrain(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Ignored a {What} for results:{TaskId} from {AgentId}: {Reason}")]
     private partial void LogIgnored(string what, string taskId, string agentId, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Agent {AgentId} restarted (incarnation {Old} -> {New}) while it ran {TaskId} attempt {Attempt}; that attempt is lost")]
+    private partial void LogAgentRestarted(string agentId, string old, string @new, string taskId, int attempt);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Found the missed result of {TaskId} in the results store")]
     private partial void LogReconciled(string taskId);

@@ -299,6 +299,7 @@ public sealed class WireProtocolTests
         Assert.True(await redis.Db.KeyExistsAsync("agents:heartbeat:main-orchestrator"));
         Assert.True(await redis.Db.SetContainsAsync("agents:domains", domain.DomainId));
         Assert.Equal("backend", (string?)await redis.Db.HashGetAsync($"agents:info:{domain.DomainId}", "domain_type"));
+        Assert.Matches("^[0-9a-f]{16}$", (string?)await redis.Db.HashGetAsync($"agents:info:{domain.DomainId}", "incarnation"));
         var ttl = await redis.Db.KeyTimeToLiveAsync($"agents:heartbeat:{domain.DomainId}");
         Assert.InRange(ttl!.Value, TimeSpan.FromMilliseconds(1), TimeSpan.FromSeconds(1));
     }
