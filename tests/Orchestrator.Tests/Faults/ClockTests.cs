@@ -56,7 +56,7 @@ public sealed class ClockTests
 
     private sealed class NoEvents : ITaskEventSink
     {
-        public Task OnStartedAsync(string taskId, string agentId, DateTimeOffset startedAt, string? leaseProof) => Task.CompletedTask;
+        public Task OnStartedAsync(string taskId, string agentId, DateTimeOffset startedAt, string? leaseProof, string? incarnation) => Task.CompletedTask;
 
         public Task OnResultAsync(AgentResult result) => Task.CompletedTask;
 
