@@ -22,7 +22,9 @@ public sealed partial class AgentRegistryGrain(
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         await RegisterMainAsync();
-        this.RegisterGrainTimer(HeartbeatMainAsync, new GrainTimerCreationOptions(Heartbeats.Interval, Heartbeats.Interval));
+        // The reference's 10 s, or faster when the TTL is shorter: three beats a TTL keep the main agent healthy.
+        var interval = TimeSpan.FromTicks(Math.Min(Heartbeats.Interval.Ticks, options.Value.HeartbeatTtl.Ticks / 3));
+        this.RegisterGrainTimer(HeartbeatMainAsync, new GrainTimerCreationOptions(interval, interval));
     }
 
     public async Task Start() => await this.RegisterOrUpdateReminder(HeartbeatReminder, TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1));
