@@ -43,7 +43,7 @@ public sealed class ControlPlaneTests
     {
         await using var cluster = await OrchestratorCluster.StartAsync(_ => new());
 
-        var refused = await Assert.ThrowsAsync<CallRefusedException>(() => cluster.ClusterClient.GetGrain<IDomainPoolGrain>("../../etc").Spawn());
+        var refused = await Assert.ThrowsAsync<CallRefusedException>(() => cluster.ClusterClient.GetGrain<IDomainPoolGrain>("../../etc").StartSpawn());
 
         Assert.Contains("not a known domain type", refused.Message);
     }
