@@ -5,8 +5,9 @@ using Orchestrator.Tests.Support;
 namespace Orchestrator.Tests.Faults;
 
 /// <summary>
-/// Runtime work that outlasts Orleans' response timeout (lowered here to 2 s; a Docker spawn or stop can take 30 s
-/// and more) runs off the pool grain's turn: every call returns at once and callers follow the operation.
+/// Runtime work that outlasts Orleans' response timeout (lowered here to 2 s for the calls the test is about; a Docker
+/// spawn or stop can take 30 s and more) runs off the pool grain's turn: every call returns at once and callers follow
+/// the operation.
 /// </summary>
 public sealed class PoolOperationTests
 {
@@ -16,7 +17,7 @@ public sealed class PoolOperationTests
     public async Task Work_waiting_for_a_spawn_slower_than_the_response_timeout_runs_once_the_domain_is_up()
     {
         await using var cluster = await OrchestratorCluster.StartAsync(_ => [],
-            services => RuntimeDecorator.Install(services, inner => new SlowSpawn(inner, ResponseTimeout * 2)), ResponseTimeout);
+            services => RuntimeDecorator.Install(services, inner => new SlowSpawn(inner, ResponseTimeout * 2)), siloResponseTimeout: ResponseTimeout);
 
         var submitted = await cluster.Client.SubmitAsync(new TaskSubmission { Description = "Add an API endpoint" });
         var result = await cluster.ResultAsync(submitted.TaskId, seconds: 30);
@@ -28,7 +29,7 @@ public sealed class PoolOperationTests
     public async Task Spawning_through_the_client_outlasts_the_response_timeout_and_returns_the_new_domain()
     {
         await using var cluster = await OrchestratorCluster.StartAsync(_ => [],
-            services => RuntimeDecorator.Install(services, inner => new SlowSpawn(inner, ResponseTimeout * 2)), ResponseTimeout);
+            services => RuntimeDecorator.Install(services, inner => new SlowSpawn(inner, ResponseTimeout * 2)), clientResponseTimeout: ResponseTimeout);
 
         var spawned = await cluster.Client.SpawnDomainAsync("devops");
 
@@ -40,7 +41,7 @@ public sealed class PoolOperationTests
     {
         var stops = new StopBarrier(count: 3);
         await using var cluster = await OrchestratorCluster.StartAsync(_ => [],
-            services => RuntimeDecorator.Install(services, inner => new BarrierStop(inner, stops)), ResponseTimeout);
+            services => RuntimeDecorator.Install(services, inner => new BarrierStop(inner, stops)), clientResponseTimeout: ResponseTimeout);
         var spawned = new List<string>();
         for (var i = 0; i < 3; i++)
         {

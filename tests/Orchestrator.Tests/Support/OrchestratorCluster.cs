@@ -65,9 +65,10 @@ public sealed class OrchestratorCluster : IAsyncDisposable
     public bool KeepDomainsOnDispose { get; set; }
 
     /// <param name="services">Changes to the silo's services after the orchestrator's own, e.g. a fault-injecting decorator.</param>
-    /// <param name="responseTimeout">Orleans' response timeout for the silo's and the client's calls (default 30 s).</param>
+    /// <param name="siloResponseTimeout">Orleans' response timeout for calls made inside the silo (default 30 s).</param>
+    /// <param name="clientResponseTimeout">Orleans' response timeout for the client's calls (default 30 s).</param>
     public static async Task<OrchestratorCluster> StartAsync(Func<TempDirectory, Dictionary<string, string?>> configure, Action<IServiceCollection>? services = null,
-        TimeSpan? responseTimeout = null)
+        TimeSpan? siloResponseTimeout = null, TimeSpan? clientResponseTimeout = null)
     {
         var dir = new TempDirectory();
         Directory.CreateDirectory(dir.File("workspace"));
@@ -98,12 +99,12 @@ public sealed class OrchestratorCluster : IAsyncDisposable
         {
             silo.AddOrchestrator(configuration);
             services?.Invoke(silo.Services);
-            if (responseTimeout is { } timeout)
+            if (siloResponseTimeout is { } timeout)
             {
                 silo.Services.Configure<SiloMessagingOptions>(o => o.ResponseTimeout = timeout);
             }
         });
-        if (responseTimeout is { } clientTimeout)
+        if (clientResponseTimeout is { } clientTimeout)
         {
             builder.ConfigureClient(client => client.Services.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = clientTimeout));
         }
