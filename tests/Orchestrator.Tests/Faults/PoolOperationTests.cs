@@ -37,6 +37,19 @@ public sealed class PoolOperationTests
     }
 
     [Fact]
+    public async Task A_spawn_that_hangs_past_its_deadline_fails_the_waiting_task_saying_so()
+    {
+        await using var cluster = await OrchestratorCluster.StartAsync(_ => new() { ["Orchestrator:DomainOperationTimeout"] = "00:00:02" },
+            services => RuntimeDecorator.Install(services, inner => new HangingSpawn(inner)));
+
+        var submitted = await cluster.Client.SubmitAsync(new TaskSubmission { Description = "Add an API endpoint" });
+        var result = await cluster.ResultAsync(submitted.TaskId, seconds: 20);
+
+        Assert.Equal(TaskState.Failed, result.State);
+        Assert.Equal("The spawn of a backend domain did not finish within 2 s (Orchestrator:DomainOperationTimeout).", result.Subtasks.Single().Error);
+    }
+
+    [Fact]
     public async Task Cleanup_all_stops_every_domain_at_once()
     {
         var stops = new StopBarrier(count: 3);
@@ -61,6 +74,16 @@ public sealed class PoolOperationTests
         {
             await Task.Delay(delay, cancellationToken);
             return await base.SpawnAsync(domainType, cancellationToken);
+        }
+    }
+
+    /// <summary>A spawn the engine never answers; only the caller's deadline ends it.</summary>
+    private sealed class HangingSpawn(IDomainRuntime inner) : RuntimeDecorator(inner)
+    {
+        public override async Task<DomainInstance> SpawnAsync(string domainType, CancellationToken cancellationToken = default)
+        {
+            await Task.Delay(Timeout.InfiniteTimeSpan, cancellationToken);
+            throw new InvalidOperationException("unreachable");
         }
     }
 
