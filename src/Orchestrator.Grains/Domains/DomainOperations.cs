@@ -1,12 +1,15 @@
+using Microsoft.Extensions.Logging;
 using Orchestrator.Contracts;
+using Polly;
+using Polly.Retry;
 
 namespace Orchestrator.Grains.Domains;
 
 /// <summary>
 /// The runtime work of one pool that is under way or recently finished, with the waiters of each. Lives in the pool
-/// grain's activation and is touched only in its turns; the work itself runs elsewhere and reports back.
+/// grain's activation and is touched only in its turns; the work itself runs on the thread pool and reports back.
 /// </summary>
-internal sealed class DomainOperations(string domainType, TimeProvider time)
+internal sealed partial class DomainOperations(string domainType, TimeProvider time, ILogger logger)
 {
     /// <summary>How long a finished operation stays readable for a caller that polls for it.</summary>
     private static readonly TimeSpan KeepFinished = TimeSpan.FromMinutes(5);
@@ -21,7 +24,12 @@ internal sealed class DomainOperations(string domainType, TimeProvider time)
     /// <summary>Whether an instance is being started (a spawn, or a replacement with its successor).</summary>
     public bool Starting => _entries.Values.Any(e => e.Operation is { State: DomainOperationState.Running, Kind: DomainOperationKind.Spawn or DomainOperationKind.Replace });
 
-    public DomainOperation Start(DomainOperationKind kind, IReadOnlyList<string> domainIds, TimeSpan timeout)
+    /// <summary>
+    /// Records an operation and runs <paramref name="work"/> on the thread pool, cancelled at the deadline; its outcome
+    /// goes to <paramref name="reportBack"/> (a call to the pool grain, so that it is applied in the grain's own turn).
+    /// </summary>
+    public DomainOperation Start(DomainOperationKind kind, IReadOnlyList<string> domainIds, TimeSpan timeout,
+        Func<DomainOperation, CancellationToken, Task<DomainOperation>> work, Func<DomainOperation, Task> reportBack)
     {
         var now = time.GetUtcNow();
         var operation = new DomainOperation
@@ -35,6 +43,11 @@ internal sealed class DomainOperations(string domainType, TimeProvider time)
             DomainIds = domainIds,
         };
         _entries[operation.OperationId] = new Entry(operation);
+        using (ExecutionContext.SuppressFlow()) // the caller's request context stays with the caller
+        {
+            _ = Task.Run(() => RunAsync(operation, work, reportBack));
+        }
+
         return operation;
     }
 
@@ -75,11 +88,7 @@ internal sealed class DomainOperations(string domainType, TimeProvider time)
 
         var expired = _entries.Values
             .Where(e => e.Operation.State == DomainOperationState.Running && e.Operation.Deadline <= now)
-            .Select(e => e.Operation with
-            {
-                State = DomainOperationState.Failed,
-                Error = $"The {e.Operation.Kind.ToString().ToLowerInvariant()} of a {domainType} domain did not finish within {(e.Operation.Deadline - e.Operation.StartedAt).TotalSeconds:0} s (Orchestrator:DomainOperationTimeout).",
-            })
+            .Select(e => e.Operation with { State = DomainOperationState.Failed, Error = PastDeadline(e.Operation) })
             .ToArray();
         foreach (var operation in expired)
         {
@@ -104,6 +113,39 @@ internal sealed class DomainOperations(string domainType, TimeProvider time)
 
         return entry.Operation;
     }
+
+    private async Task RunAsync(DomainOperation operation, Func<DomainOperation, CancellationToken, Task<DomainOperation>> work, Func<DomainOperation, Task> reportBack)
+    {
+        using var deadline = new CancellationTokenSource(operation.Deadline - operation.StartedAt, time);
+        DomainOperation finished;
+        try
+        {
+            finished = await work(operation, deadline.Token) with { State = DomainOperationState.Succeeded };
+        }
+        catch (Exception e)
+        {
+            finished = operation with { State = DomainOperationState.Failed, Error = deadline.IsCancellationRequested ? PastDeadline(operation) : e.Message };
+        }
+
+        try
+        {
+            await ReportBack.ExecuteAsync(async _ => await reportBack(finished));
+        }
+        catch (Exception e)
+        {
+            LogReportFailed(e, finished.Kind, domainType); // the pool fails it at its deadline instead
+        }
+    }
+
+    private static string PastDeadline(DomainOperation operation) =>
+        $"The {operation.Kind.ToString().ToLowerInvariant()} of a {operation.DomainType} domain did not finish within {(operation.Deadline - operation.StartedAt).TotalSeconds:0} s (Orchestrator:DomainOperationTimeout).";
+
+    private static readonly ResiliencePipeline ReportBack = new ResiliencePipelineBuilder()
+        .AddRetry(new RetryStrategyOptions { MaxRetryAttempts = 3, Delay = TimeSpan.FromMilliseconds(500), BackoffType = DelayBackoffType.Exponential })
+        .Build();
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "The {Kind} of a {Domain} domain finished, but could not report back; it fails at its deadline")]
+    private partial void LogReportFailed(Exception e, DomainOperationKind kind, string domain);
 
     private sealed class Entry(DomainOperation operation)
     {

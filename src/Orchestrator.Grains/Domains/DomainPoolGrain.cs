@@ -4,8 +4,6 @@ using Orchestrator.Contracts;
 using Orchestrator.Core.Domains;
 using Orchestrator.Core.Transport;
 using Orchestrator.Grains.Persistence;
-using Polly;
-using Polly.Retry;
 
 namespace Orchestrator.Grains.Domains;
 
@@ -51,7 +49,7 @@ public sealed partial class DomainPoolGrain(
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        _operations = new DomainOperations(Domain, time);
+        _operations = new DomainOperations(Domain, time, logger);
         this.RegisterGrainTimer(_ => CheckHealth(), new GrainTimerCreationOptions(options.Value.HealthCheckInterval, options.Value.HealthCheckInterval));
         await this.RegisterOrUpdateReminder(HealthReminder, TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1));
         // Instances that outlived a silo restart are found through the runtime and the registry: adopted, not duplicated.
@@ -246,56 +244,9 @@ public sealed partial class DomainPoolGrain(
         }
     }
 
-    /// <summary>
-    /// Records the operation and runs its work on the thread pool, bounded by its deadline; the outcome comes back as a
-    /// call to this grain. The work must not touch this grain's state: it runs outside its turns.
-    /// </summary>
-    private DomainOperation Run(DomainOperationKind kind, IReadOnlyList<string> domainIds, Func<DomainOperation, CancellationToken, Task<DomainOperation>> work)
-    {
-        var operation = _operations.Start(kind, domainIds, options.Value.DomainOperationTimeout);
-        var self = this.AsReference<IDomainPoolGrain>();
-        using (ExecutionContext.SuppressFlow()) // the caller's request context stays with the caller
-        {
-            _ = Task.Run(() => RunOffTurnAsync(operation, work, self, time, logger));
-        }
-
-        return operation;
-    }
-
-    private static async Task RunOffTurnAsync(DomainOperation operation, Func<DomainOperation, CancellationToken, Task<DomainOperation>> work,
-        IDomainPoolGrain self, TimeProvider time, ILogger logger)
-    {
-        using var deadline = new CancellationTokenSource(operation.Deadline - operation.StartedAt, time);
-        DomainOperation finished;
-        try
-        {
-            finished = await work(operation, deadline.Token) with { State = DomainOperationState.Succeeded };
-        }
-        catch (Exception e)
-        {
-            finished = operation with
-            {
-                State = DomainOperationState.Failed,
-                Error = deadline.IsCancellationRequested
-                    ? $"The {operation.Kind.ToString().ToLowerInvariant()} of a {operation.DomainType} domain did not finish within {(operation.Deadline - operation.StartedAt).TotalSeconds:0} s (Orchestrator:DomainOperationTimeout)."
-                    : e.Message,
-            };
-        }
-
-        try
-        {
-            await ReportBack.ExecuteAsync(async _ => await self.OnOperationFinished(finished));
-        }
-        catch (Exception e)
-        {
-            // The pool fails the operation at its deadline instead.
-            LogReportFailed(logger, e, finished.Kind, finished.DomainType);
-        }
-    }
-
-    private static readonly ResiliencePipeline ReportBack = new ResiliencePipelineBuilder()
-        .AddRetry(new RetryStrategyOptions { MaxRetryAttempts = 3, Delay = TimeSpan.FromMilliseconds(500), BackoffType = DelayBackoffType.Exponential })
-        .Build();
+    /// <summary>Starts runtime work off this grain's turn; the work must not touch this grain's state. Its outcome comes back as a call.</summary>
+    private DomainOperation Run(DomainOperationKind kind, IReadOnlyList<string> domainIds, Func<DomainOperation, CancellationToken, Task<DomainOperation>> work) =>
+        _operations.Start(kind, domainIds, options.Value.DomainOperationTimeout, work, this.AsReference<IDomainPoolGrain>().OnOperationFinished);
 
     private static bool Usable(DomainView view) => view.Healthy || view is { Managed: true, Status: DomainStatus.Starting };
 
@@ -370,7 +321,4 @@ public sealed partial class DomainPoolGrain(
 
     [LoggerMessage(Level = LogLevel.Error, Message = "The {Kind} of a {Domain} domain failed: {Error}")]
     private partial void LogOperationFailed(DomainOperationKind kind, string domain, string? error);
-
-    [LoggerMessage(Level = LogLevel.Error, Message = "The {Kind} of a {Domain} domain finished, but could not report back; it fails at its deadline")]
-    private static partial void LogReportFailed(ILogger logger, Exception e, DomainOperationKind kind, string domain);
 }
