@@ -135,7 +135,7 @@ public sealed partial class DockerDomainRuntime(
 
         var domainType = container.Labels[DomainLabel];
         var (instanceState, detail) = (StateOf(container.State, container.Status), $"container {container.ID[..12]}: {container.Status}");
-        if (inspected.RestartCount >= options.CrashLoopRestarts && instanceState != DomainInstanceState.Exited)
+        if (inspected.RestartCount >= options.CrashLoopRestarts && instanceState != DomainInstanceState.Exited && !UpSinceBackoffReset(inspected))
         {
             var logs = await LastLogLinesAsync(container.ID, CrashLogLines, cancellationToken).ConfigureAwait(false);
             (instanceState, detail) = (DomainInstanceState.Unhealthy,
@@ -150,6 +150,15 @@ public sealed partial class DockerDomainRuntime(
             workerSettings(domainType).Concurrency,
             detail);
     }
+
+    /// <summary>
+    /// Docker forgets a container's restart backoff once it has run 10 s; one that has been up that long since its last
+    /// restart is judged by its health like any other, whatever its restart count (restarts long ago are no loop).
+    /// </summary>
+    private bool UpSinceBackoffReset(ContainerInspectResponse inspected) =>
+        inspected.State is { Running: true, Restarting: false } state
+        && DateTimeOffset.TryParse(state.StartedAt, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var started)
+        && time.GetUtcNow() - started > TimeSpan.FromSeconds(10);
 
     /// <summary>
     /// The worker exits at once when it cannot write its workspace, and Docker would restart it forever: a throwaway
