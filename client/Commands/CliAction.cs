@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.CommandLine.Parsing;
 using Orchestrator.Client;
 using Orchestrator.Contracts;
 
@@ -33,6 +34,10 @@ internal static class CliAction
             {
                 return Fail("Interrupted.", 130);
             }
+            catch (Exception e) when (e.GetBaseException() is TimeoutException)
+            {
+                return Fail(TimedOut(parse), NotCompleted);
+            }
         });
 
     /// <summary>Connects to the cluster's gateway for commands that work against a running silo.</summary>
@@ -42,10 +47,27 @@ internal static class CliAction
     private static Exception? Unwrap(Exception e) => e switch
     {
         AggregateException { InnerExceptions.Count: 1 } a => Unwrap(a.InnerException!),
-        InvalidTaskRequestException or UnknownTaskException or TaskConflictException or DomainSpawnException
+        InvalidTaskRequestException or UnknownTaskException or TaskConflictException or DomainSpawnException or DomainOperationException
             or OrchestratorUnreachableException or ArgumentException => e,
         _ => null,
     };
+
+    /// <summary>
+    /// An Orleans call that got no answer within the response timeout: the silo may still be doing the work, so the
+    /// message says what was asked and how to see where it stands.
+    /// </summary>
+    private static string TimedOut(ParseResult parse)
+    {
+        var names = new List<string>();
+        for (var result = parse.CommandResult; result.Parent is CommandResult parent; result = parent)
+        {
+            names.Insert(0, result.Command.Name); // the root's name is the program's, not a command
+        }
+
+        var command = string.Join(' ', names);
+        return $"The orchestrator did not answer `orchestrator {command}` within its response timeout. The work may still be going on: "
+            + "see where it stands with `orchestrator domains` or `orchestrator status <id>` before trying again; a silo this slow is overloaded or stuck (see its log).";
+    }
 
     private static int Fail(string message, int code)
     {

@@ -25,7 +25,7 @@ internal static class DomainsCommand
         CliAction.Set(spawn, async (parse, ct) =>
         {
             await using var connection = await CliAction.ConnectAsync(ct);
-            var domain = await connection.Client.SpawnDomainAsync(parse.GetValue(type)!);
+            var domain = await connection.Client.SpawnDomainAsync(parse.GetValue(type)!, ct);
             if (parse.GetValue(spawnJson))
             {
                 Render.Json(ToJson(domain));
@@ -44,7 +44,7 @@ internal static class DomainsCommand
         {
             await using var connection = await CliAction.ConnectAsync(ct);
             var domainId = parse.GetValue(id)!;
-            if (!await connection.Client.StopDomainAsync(domainId))
+            if (!await connection.Client.StopDomainAsync(domainId, ct))
             {
                 throw new InvalidTaskRequestException($"No domain {domainId} runs; list them with `orchestrator domains`.");
             }
@@ -59,7 +59,7 @@ internal static class DomainsCommand
         CliAction.Set(cleanup, async (parse, ct) =>
         {
             await using var connection = await CliAction.ConnectAsync(ct);
-            var removed = await connection.Client.CleanupDomainsAsync(parse.GetValue(all));
+            var removed = await connection.Client.CleanupDomainsAsync(parse.GetValue(all), ct);
             if (parse.GetValue(cleanupJson))
             {
                 Render.Json(new JsonArray(removed.Select(r => (JsonNode?)r).ToArray()));

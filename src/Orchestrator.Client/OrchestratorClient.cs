@@ -5,6 +5,9 @@ using Orchestrator.Contracts;
 using Orchestrator.Core.Domains;
 using Orchestrator.Core.Routing;
 using Orchestrator.Core.Validation;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using Orleans.Configuration;
 using Orleans.Runtime;
 using Polly;
 using Polly.Retry;
@@ -17,8 +20,11 @@ namespace Orchestrator.Client;
 /// </summary>
 public sealed class OrchestratorClient(IClusterClient cluster, TaskPlanner planner, TaskRequestValidator validator)
 {
-    /// <summary>How long one long-poll for changes waits; below Orleans' 30 s response timeout.</summary>
-    private static readonly TimeSpan ChangeWait = TimeSpan.FromSeconds(20);
+    /// <summary>How long one long-poll for a task's changes waits (at most half the response timeout).</summary>
+    private TimeSpan ChangeWait => WithinResponseTimeout(TimeSpan.FromSeconds(20));
+
+    /// <summary>How long one wait for a domain operation lasts (the pool grants 10 s at most).</summary>
+    private TimeSpan OperationWait => WithinResponseTimeout(TimeSpan.FromSeconds(10));
 
     /// <summary>Submitting is idempotent per task id, so a call whose reply was lost is safely sent again.</summary>
     private static readonly ResiliencePipeline SubmitRetry = new ResiliencePipelineBuilder()
@@ -32,6 +38,13 @@ public sealed class OrchestratorClient(IClusterClient cluster, TaskPlanner plann
         .Build();
 
     public IReadOnlyList<string> KnownDomains => planner.KnownDomains;
+
+    /// <summary>A long-poll answers within half the response timeout, so that a slow answer is never taken for a lost one.</summary>
+    private TimeSpan WithinResponseTimeout(TimeSpan preferred)
+    {
+        var timeout = cluster.ServiceProvider.GetService<IOptions<ClientMessagingOptions>>()?.Value.ResponseTimeout ?? TimeSpan.FromSeconds(30);
+        return preferred < timeout / 2 ? preferred : timeout / 2;
+    }
 
     /// <summary>The plan for a task, without running anything. Throws <see cref="InvalidTaskRequestException"/> for bad input.</summary>
     public TaskPlan Analyze(TaskSubmission submission) => planner.Plan(validator.Validate(submission));
@@ -114,21 +127,57 @@ public sealed class OrchestratorClient(IClusterClient cluster, TaskPlanner plann
             await cluster.GetGrain<IDomainSchedulerGrain>(type).GetView())));
     }
 
-    public Task<DomainView> SpawnDomainAsync(string domainType) => Pool(domainType).Spawn();
+    /// <summary>Starts a domain instance and waits until it runs (each call to the pool returns within seconds, however long the spawn takes).</summary>
+    public async Task<DomainView> SpawnDomainAsync(string domainType, CancellationToken cancellationToken = default)
+    {
+        var pool = Pool(domainType);
+        var done = await FollowAsync(pool, await pool.StartSpawn(), cancellationToken);
+        return done.State == DomainOperationState.Succeeded ? done.Spawned! : throw new DomainSpawnException(done.Error!);
+    }
 
-    /// <summary>Stops a domain instance by id (<c>{domain_type}-{8 hex}</c>); false if no such instance runs.</summary>
-    public Task<bool> StopDomainAsync(string domainId)
+    /// <summary>Stops a domain instance by id (<c>{domain_type}-{8 hex}</c>) and waits until it has stopped; false if no such instance runs.</summary>
+    public async Task<bool> StopDomainAsync(string domainId, CancellationToken cancellationToken = default)
     {
         var type = planner.KnownDomains.FirstOrDefault(t => domainId.StartsWith(t + "-", StringComparison.Ordinal) && domainId.Length == t.Length + 9)
             ?? throw new InvalidTaskRequestException($"'{domainId}' is not a domain id; ids look like backend-1a2b3c4d. List them with `orchestrator domains`.");
-        return Pool(type).Stop(domainId);
+        var pool = Pool(type);
+        if (await pool.StartStop(domainId) is not { } started)
+        {
+            return false;
+        }
+
+        var done = await FollowAsync(pool, started, cancellationToken);
+        return done.State == DomainOperationState.Succeeded ? true : throw new DomainOperationException($"Stopping {domainId} failed: {done.Error}");
     }
 
-    /// <summary>Removes stopped domains, or with <paramref name="all"/> stops and removes every one. Returns the removed ids.</summary>
-    public async Task<IReadOnlyList<string>> CleanupDomainsAsync(bool all)
+    /// <summary>Removes stopped domains, or with <paramref name="all"/> stops and removes every one, all pools at once. Returns the removed ids.</summary>
+    public async Task<IReadOnlyList<string>> CleanupDomainsAsync(bool all, CancellationToken cancellationToken = default)
     {
-        var removed = await Task.WhenAll(planner.KnownDomains.Select(type => all ? Pool(type).CleanupAll() : Pool(type).CleanupStopped()));
-        return removed.SelectMany(r => r).ToArray();
+        var done = await Task.WhenAll(planner.KnownDomains.Select(async type =>
+        {
+            var pool = Pool(type);
+            return await FollowAsync(pool, await pool.StartCleanup(all), cancellationToken);
+        }));
+        if (done.FirstOrDefault(d => d.State == DomainOperationState.Failed) is { } failed)
+        {
+            throw new DomainOperationException($"Cleaning up {failed.DomainType} domains failed: {failed.Error}");
+        }
+
+        return done.SelectMany(d => d.DomainIds).ToArray();
+    }
+
+    /// <summary>Waits for a pool's operation in short calls, each a third of the response timeout at most, until it has finished.</summary>
+    private async Task<DomainOperation> FollowAsync(IDomainPoolGrain pool, DomainOperation operation, CancellationToken cancellationToken)
+    {
+        while (operation.State == DomainOperationState.Running)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            operation = await pool.WaitForOperation(operation.OperationId, OperationWait).WaitAsync(cancellationToken)
+                ?? throw new DomainOperationException(
+                    $"The orchestrator lost track of the {operation.Kind.ToString().ToLowerInvariant()} of a {operation.DomainType} domain (a silo restarted?); see where it stands with `orchestrator domains`.");
+        }
+
+        return operation;
     }
 
     public Task<IReadOnlyList<AgentInfo>> ListAgentsAsync() => cluster.GetGrain<IAgentRegistryGrain>(0).List();

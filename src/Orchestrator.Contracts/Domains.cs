@@ -42,3 +42,40 @@ public sealed record DomainPoolView(
     [property: Id(0)] string DomainType,
     [property: Id(1)] IReadOnlyList<DomainView> Domains,
     [property: Id(2)] SchedulerView Queue);
+
+[GenerateSerializer, Alias("orchestrator.domain-operation-kind")]
+public enum DomainOperationKind
+{
+    Spawn = 0,
+    Stop = 1,
+    Cleanup = 2,
+    Replace = 3,
+}
+
+[GenerateSerializer, Alias("orchestrator.domain-operation-state")]
+public enum DomainOperationState
+{
+    Running = 0,
+    Succeeded = 1,
+    Failed = 2,
+}
+
+/// <summary>
+/// Runtime work of a domain pool (spawn, stop, cleanup, replace) that takes longer than a grain call may: it runs off
+/// the pool's turn until done or until its deadline, and callers follow it with <see cref="IDomainPoolGrain.WaitForOperation"/>.
+/// </summary>
+[GenerateSerializer, Alias("orchestrator.domain-operation")]
+public sealed record DomainOperation
+{
+    [Id(0)] public required string OperationId { get; init; }
+    [Id(1)] public required string DomainType { get; init; }
+    [Id(2)] public DomainOperationKind Kind { get; init; }
+    [Id(3)] public DomainOperationState State { get; init; }
+    [Id(4)] public DateTimeOffset StartedAt { get; init; }
+    [Id(5)] public DateTimeOffset Deadline { get; init; }
+    /// <summary>The instances it is about: the one stopped or replaced, those removed, the one spawned (last).</summary>
+    [Id(6)] public IReadOnlyList<string> DomainIds { get; init; } = [];
+    /// <summary>For a finished spawn (or replacement): the new instance.</summary>
+    [Id(7)] public DomainView? Spawned { get; init; }
+    [Id(8)] public string? Error { get; init; }
+}

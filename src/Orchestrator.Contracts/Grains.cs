@@ -103,27 +103,43 @@ public interface IDomainSchedulerGrain : IGrainWithStringKey
     /// <summary>Has every in-flight subtask look up its result in the results store (for results whose notification was missed).</summary>
     [Alias("ReconcileInFlight")] Task ReconcileInFlight();
 
+    /// <summary>No domain could be started (the pool's spawn failed, or its instances kept dying): the waiting work fails with <paramref name="reason"/>.</summary>
+    [Alias("DomainUnavailable")] Task DomainUnavailable(string reason);
+
     [ClientCallable, Alias("GetView"), ReadOnly] Task<SchedulerView> GetView();
 }
 
-/// <summary>The domain instances of one domain type: the seed's get-healthy-or-spawn, health checks and cleanup. Keyed by domain type.</summary>
+/// <summary>
+/// The domain instances of one domain type: the seed's get-healthy-or-spawn, health checks and cleanup. Keyed by domain
+/// type. Runtime work (a spawn may take 30 s and more, a stop waits for running tasks) never runs inside a call: the
+/// Start… methods return at once with a <see cref="DomainOperation"/> that callers follow with <see cref="WaitForOperation"/>.
+/// </summary>
 [Alias("orchestrator.IDomainPoolGrain")]
 public interface IDomainPoolGrain : IGrainWithStringKey
 {
-    /// <summary>Makes sure a healthy domain exists, spawning one if none is.</summary>
-    [Alias("EnsureHealthy")] Task<DomainView> EnsureHealthy();
+    /// <summary>Makes sure a healthy domain exists or is being spawned; returns at once. A spawn that fails is reported to the scheduler.</summary>
+    [Alias("EnsureHealthy")] Task EnsureHealthy();
 
-    [ClientCallable, Alias("Spawn")] Task<DomainView> Spawn();
+    [ClientCallable, Alias("StartSpawn")] Task<DomainOperation> StartSpawn();
 
     [ClientCallable, Alias("List")] Task<IReadOnlyList<DomainView>> List();
 
-    [ClientCallable, Alias("Stop")] Task<bool> Stop(string domainId);
+    /// <summary>Null when no such instance exists.</summary>
+    [ClientCallable, Alias("StartStop")] Task<DomainOperation?> StartStop(string domainId);
 
-    [ClientCallable, Alias("CleanupStopped")] Task<IReadOnlyList<string>> CleanupStopped();
+    /// <summary>Removes the stopped instances; with <paramref name="all"/>, stops and removes every one.</summary>
+    [ClientCallable, Alias("StartCleanup")] Task<DomainOperation> StartCleanup(bool all);
 
-    [ClientCallable, Alias("CleanupAll")] Task<IReadOnlyList<string>> CleanupAll();
+    /// <summary>
+    /// The operation once it has finished, or as it stands after <paramref name="maxWait"/> (at most 10 s, well within
+    /// the response timeout); null when this pool does not know it (e.g. its silo restarted meanwhile).
+    /// </summary>
+    [ClientCallable, Alias("WaitForOperation"), AlwaysInterleave] Task<DomainOperation?> WaitForOperation(string operationId, TimeSpan maxWait);
 
-    /// <summary>Checks every instance now; replaces the dead ones.</summary>
+    /// <summary>The pool's own background work reporting back, so that its state changes only in its own turns.</summary>
+    [Alias("OnOperationFinished")] Task OnOperationFinished(DomainOperation finished);
+
+    /// <summary>Checks every instance now; starts replacing the dead ones.</summary>
     [Alias("CheckHealth")] Task CheckHealth();
 }
 
@@ -180,6 +196,10 @@ public sealed class TaskConflictException(string message) : Exception(message);
 /// <summary>No domain could be started; the message carries the runtime's error and what to do.</summary>
 [GenerateSerializer, Alias("orchestrator.domain-spawn-failed")]
 public sealed class DomainSpawnException(string message) : Exception(message);
+
+/// <summary>A stop or cleanup of domains failed or did not finish in time; the message says which and why.</summary>
+[GenerateSerializer, Alias("orchestrator.domain-operation-failed")]
+public sealed class DomainOperationException(string message) : Exception(message);
 
 /// <summary>A call the control plane refused: an internal method called from outside the cluster, or a malformed grain key.</summary>
 [GenerateSerializer, Alias("orchestrator.call-refused")]

@@ -27,6 +27,9 @@ public sealed partial class DockerDomainRuntime(
     public const string DomainIdLabel = "distributed-agent-network.domain-id";
     public const string ManagedLabel = "distributed-agent-network.managed";
 
+    /// <summary>Log lines kept in the detail of a crash-looping container (and so in the error of the work that waited for it).</summary>
+    private const int CrashLogLines = 20;
+
     private readonly DockerClient _docker = new DockerClientBuilder().WithEndpoint(new Uri(options.ResolvedEndpoint)).Build();
 
     public static string ContainerName(string domainId) => $"domain-{domainId}";
@@ -51,10 +54,12 @@ public sealed partial class DockerDomainRuntime(
         var container = options.For(domainType);
         var worker = workerSettings(domainType);
         var domainId = DomainIds.New(domainType);
+        var parameters = Parameters(domainType, domainId, container, worker);
         CreateContainerResponse created;
         try
         {
-            created = await _docker.Containers.CreateContainerAsync(Parameters(domainType, domainId, container, worker), cancellationToken).ConfigureAwait(false);
+            await CheckWorkspaceWritableAsync(parameters, cancellationToken).ConfigureAwait(false);
+            created = await _docker.Containers.CreateContainerAsync(parameters, cancellationToken).ConfigureAwait(false);
         }
         catch (DockerImageNotFoundException)
         {
@@ -105,17 +110,106 @@ public sealed partial class DockerDomainRuntime(
             All = true,
             Filters = new Dictionary<string, IDictionary<string, bool>> { ["label"] = labels },
         }, cancellationToken).ConfigureAwait(false);
-        return containers
+        var instances = await Task.WhenAll(containers
             .Where(c => c.Labels.ContainsKey(DomainIdLabel) && c.Labels.ContainsKey(DomainLabel))
-            .Select(c => new DomainInstance(
-                c.Labels[DomainIdLabel],
-                c.Labels[DomainLabel],
-                StateOf(c.State, c.Status),
-                new DateTimeOffset(DateTime.SpecifyKind(c.Created, DateTimeKind.Utc)),
-                workerSettings(c.Labels[DomainLabel]).Concurrency,
-                $"container {c.ID[..12]}: {c.Status}"))
-            .OrderBy(i => i.CreatedAt)
-            .ToArray();
+            .Select(c => DescribeAsync(c, cancellationToken))).ConfigureAwait(false);
+        return instances.OfType<DomainInstance>().OrderBy(i => i.CreatedAt).ToArray();
+    }
+
+    /// <summary>
+    /// One container as an instance. Docker restarts a worker that exits (restart policy <c>unless-stopped</c>), so a
+    /// worker that dies at every start is "running" now and then; its restart count tells: from
+    /// <see cref="DockerRuntimeOptions.CrashLoopRestarts"/> on it is unhealthy, with its exit code and last log lines.
+    /// </summary>
+    private async Task<DomainInstance?> DescribeAsync(ContainerListResponse container, CancellationToken cancellationToken)
+    {
+        ContainerInspectResponse inspected;
+        try
+        {
+            inspected = await _docker.Containers.InspectContainerAsync(container.ID, cancellationToken).ConfigureAwait(false);
+        }
+        catch (DockerContainerNotFoundException)
+        {
+            return null; // removed since it was listed
+        }
+
+        var domainType = container.Labels[DomainLabel];
+        var (instanceState, detail) = (StateOf(container.State, container.Status), $"container {container.ID[..12]}: {container.Status}");
+        if (inspected.RestartCount >= options.CrashLoopRestarts && instanceState != DomainInstanceState.Exited && !UpSinceBackoffReset(inspected))
+        {
+            var logs = await LastLogLinesAsync(container.ID, CrashLogLines, cancellationToken).ConfigureAwait(false);
+            (instanceState, detail) = (DomainInstanceState.Unhealthy,
+                $"container {ContainerName(container.Labels[DomainIdLabel])} keeps exiting: restarted {inspected.RestartCount} times, last exit code {inspected.State!.ExitCode}. Its last log lines:\n{logs}");
+        }
+
+        return new DomainInstance(
+            container.Labels[DomainIdLabel],
+            domainType,
+            instanceState,
+            new DateTimeOffset(DateTime.SpecifyKind(container.Created, DateTimeKind.Utc)),
+            workerSettings(domainType).Concurrency,
+            detail);
+    }
+
+    /// <summary>
+    /// Docker forgets a container's restart backoff once it has run 10 s; one that has been up that long since its last
+    /// restart is judged by its health like any other, whatever its restart count (restarts long ago are no loop).
+    /// </summary>
+    private bool UpSinceBackoffReset(ContainerInspectResponse inspected) =>
+        inspected.State is { Running: true, Restarting: false } state
+        && DateTimeOffset.TryParse(state.StartedAt, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var started)
+        && time.GetUtcNow() - started > TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// The worker exits at once when it cannot write its workspace, and Docker would restart it forever: a throwaway
+    /// container of the same image, user, capabilities and binds checks first, as the worker will see it (uid mapping,
+    /// ACLs and read-only mounts included).
+    /// </summary>
+    private async Task CheckWorkspaceWritableAsync(CreateContainerParameters worker, CancellationToken cancellationToken)
+    {
+        var limits = worker.HostConfig!;
+        var probe = await _docker.Containers.CreateContainerAsync(new CreateContainerParameters
+        {
+            Image = worker.Image,
+            User = worker.User,
+            Entrypoint = ["/bin/sh", "-c", "id -u; test -w /workspace && test -x /workspace"],
+            Cmd = [],
+            HostConfig = new HostConfig
+            {
+                Binds = limits.Binds,
+                NetworkMode = "none",
+                SecurityOpt = limits.SecurityOpt,
+                CapDrop = limits.CapDrop,
+                CapAdd = limits.CapAdd,
+            },
+        }, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (!await _docker.Containers.StartContainerAsync(probe.ID, new ContainerStartParameters(), cancellationToken).ConfigureAwait(false))
+            {
+                return;
+            }
+
+            var exit = await _docker.Containers.WaitContainerAsync(probe.ID, cancellationToken).ConfigureAwait(false);
+            if (exit.StatusCode != 0)
+            {
+                var uid = (await LastLogLinesAsync(probe.ID, 1, cancellationToken).ConfigureAwait(false)).Trim();
+                var user = worker.User is { Length: > 0 } configured ? configured : $"{uid} (the image's user)";
+                var host = Path.GetFullPath(workspace);
+                throw new DomainRuntimeUnavailableException(
+                    $"The workspace {host} is not writable for the container's user {user}, so its worker could not start. "
+                    + $"Make it writable for that user (`chown -R {uid} {host}` or `chmod o+rwx {host}`), or set Domains:Docker:Defaults:User to the uid:gid that owns it.");
+            }
+        }
+        catch (DockerApiException e)
+        {
+            // An image without /bin/sh cannot be checked this way; the crash-loop check still catches a worker that cannot start.
+            LogProbeSkipped(worker.Image, e.Message);
+        }
+        finally
+        {
+            await _docker.Containers.RemoveContainerAsync(probe.ID, new ContainerRemoveParameters { Force = true }, CancellationToken.None).ConfigureAwait(false);
+        }
     }
 
     private CreateContainerParameters Parameters(string domainType, string domainId, DomainContainerOptions container, DomainWorkerSettings worker)
@@ -225,7 +319,7 @@ public sealed partial class DockerDomainRuntime(
 
             if (state.Status is "exited" or "dead" || time.GetUtcNow() > deadline)
             {
-                var logs = await LastLogLinesAsync(containerId, cancellationToken).ConfigureAwait(false);
+                var logs = await LastLogLinesAsync(containerId, 50, cancellationToken).ConfigureAwait(false);
                 await RemoveAsync(domainId, CancellationToken.None).ConfigureAwait(false);
                 throw new DomainRuntimeUnavailableException(state.Running
                     ? $"Container {ContainerName(domainId)} did not start within {options.StartTimeout.TotalSeconds:0} s"
@@ -236,12 +330,12 @@ public sealed partial class DockerDomainRuntime(
         }
     }
 
-    private async Task<string> LastLogLinesAsync(string containerId, CancellationToken cancellationToken)
+    private async Task<string> LastLogLinesAsync(string containerId, int lines, CancellationToken cancellationToken)
     {
         try
         {
             using var stream = await _docker.Containers.GetContainerLogsAsync(containerId,
-                new ContainerLogsParameters { ShowStdout = true, ShowStderr = true, Tail = "50" }, cancellationToken).ConfigureAwait(false);
+                new ContainerLogsParameters { ShowStdout = true, ShowStderr = true, Tail = lines.ToString(CultureInfo.InvariantCulture) }, cancellationToken).ConfigureAwait(false);
             var (stdout, stderr) = await stream.ReadOutputToEndAsync(cancellationToken).ConfigureAwait(false);
             return (stdout + stderr).Trim();
         }
@@ -263,6 +357,9 @@ public sealed partial class DockerDomainRuntime(
     private static string DomainTypeOf(string domainId) => domainId[..Math.Max(0, domainId.LastIndexOf('-'))];
 
     public void Dispose() => _docker.Dispose();
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not check the workspace's permissions with image {Image} before a spawn: {Reason}")]
+    private partial void LogProbeSkipped(string image, string reason);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Created container {Name} for {DomainType} from image {Image}")]
     private partial void LogCreated(string name, string domainType, string image);

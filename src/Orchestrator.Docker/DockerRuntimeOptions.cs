@@ -23,6 +23,9 @@ public sealed class DockerRuntimeOptions
     /// <summary>How long a new container may take to reach <c>running</c> (the reference's 30 s).</summary>
     public TimeSpan StartTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>Restarts by Docker after which a container that has not stayed up since counts as crash-looping: unhealthy, and replaced by the pool.</summary>
+    public int CrashLoopRestarts { get; set; } = 3;
+
     public DomainContainerOptions Defaults { get; set; } = new();
 
     public Dictionary<string, DomainContainerOptions> Types { get; set; } = new(StringComparer.OrdinalIgnoreCase);

@@ -27,6 +27,18 @@ public sealed class OrchestratorOptions
     /// <summary>A new instance is not judged by its heartbeat until this long after it was spawned.</summary>
     public TimeSpan StartupGrace { get; set; } = TimeSpan.FromSeconds(60);
 
+    /// <summary>
+    /// The deadline of a pool's runtime work (a spawn with its one retry, a stop, a cleanup, a replacement), which runs
+    /// off the pool's turn: past it the work counts as failed and what waits for it is told so.
+    /// </summary>
+    public TimeSpan DomainOperationTimeout { get; set; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>
+    /// Replacements in a row, while no instance of the domain is healthy, after which the pool stops replacing (a
+    /// crash-looping worker) and fails the waiting work with the last instance's reason and log lines.
+    /// </summary>
+    public int MaxFailedReplacements { get; set; } = 2;
+
     /// <summary>An agent is healthy while its last heartbeat is younger than this (the reference's key TTL).</summary>
     public TimeSpan HeartbeatTtl { get; set; } = Heartbeats.Ttl;
 

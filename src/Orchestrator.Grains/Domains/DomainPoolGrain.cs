@@ -18,6 +18,8 @@ public sealed class DomainPoolState
 /// The domains of one type: the seed's get-healthy-or-spawn, periodic health checks that replace dead instances
 /// (and have their in-flight work run again), stop and cleanup. A domain is healthy when its runtime says it runs
 /// and its registry heartbeat is fresh. Agents that only registered (not started by our runtime) count too.
+/// Runtime work runs as <see cref="DomainOperation"/>s off this grain's turn and reports back through
+/// <see cref="OnOperationFinished"/>, so no call waits for Docker and the state changes only in this grain's turns.
 /// </summary>
 public sealed partial class DomainPoolGrain(
     [PersistentState("pool", StorageNames.Orchestrator)] IPersistentState<DomainPoolState> state,
@@ -31,9 +33,17 @@ public sealed partial class DomainPoolGrain(
 
     private const string HealthReminder = "health";
 
+    /// <summary>Operations clients may have under way at once per pool: each may start a container.</summary>
+    private const int MaxClientOperations = 8;
+
     private readonly HashSet<string> _reportedLost = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string> _reportedIncarnations = new(StringComparer.Ordinal);
+    private readonly DomainPoolWork _work = new(runtime, directory, logger);
+    private DomainOperations _operations = null!;
     private int _lastCapacity = -1;
+
+    /// <summary>Replacements since an instance of this domain was last seen healthy (a crash loop counts up here).</summary>
+    private int _failedReplacements;
 
     private string Domain => this.GetPrimaryKeyString();
 
@@ -41,6 +51,7 @@ public sealed partial class DomainPoolGrain(
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
+        _operations = new DomainOperations(Domain, time, logger);
         this.RegisterGrainTimer(_ => CheckHealth(), new GrainTimerCreationOptions(options.Value.HealthCheckInterval, options.Value.HealthCheckInterval));
         await this.RegisterOrUpdateReminder(HealthReminder, TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1));
         // Instances that outlived a silo restart are found through the runtime and the registry: adopted, not duplicated.
@@ -49,100 +60,77 @@ public sealed partial class DomainPoolGrain(
 
     public Task ReceiveReminder(string reminderName, TickStatus status) => CheckHealth();
 
-    public async Task<DomainView> EnsureHealthy()
+    public async Task EnsureHealthy()
     {
-        var views = await ViewsAsync();
-        var usable = views.FirstOrDefault(v => v.Healthy) ?? views.FirstOrDefault(v => v is { Managed: true, Status: DomainStatus.Starting });
-        return usable ?? await Spawn();
+        if (!_operations.Starting && !(await ViewsAsync()).Any(Usable))
+        {
+            StartSpawnOperation();
+        }
     }
 
-    public async Task<DomainView> Spawn()
+    public Task<DomainOperation> StartSpawn()
     {
-        DomainInstance instance;
-        try
-        {
-            instance = await runtime.SpawnAsync(Domain);
-        }
-        catch (Exception first) when (first is not OperationCanceledException)
-        {
-            // The seed's recovery: clean up stopped instances and try once more.
-            LogSpawnRetry(first, Domain);
-            await CleanupStopped();
-            try
-            {
-                instance = await runtime.SpawnAsync(Domain);
-            }
-            catch (Exception second) when (second is not OperationCanceledException)
-            {
-                throw new DomainSpawnException($"Could not spawn a {Domain} domain: {second.Message}");
-            }
-        }
-
-        LogSpawned(instance.DomainId, Domain);
-        OrchestratorMetrics.DomainSpawned(Domain);
-        await PublishCapacityAsync(await ViewsAsync());
-        return ToView(instance, agent: null);
+        EnsureRoomForClientOperation();
+        return Task.FromResult(StartSpawnOperation());
     }
 
     public async Task<IReadOnlyList<DomainView>> List() => await ViewsAsync();
 
-    public async Task<bool> Stop(string domainId)
+    public async Task<DomainOperation?> StartStop(string domainId)
     {
-        var instances = await runtime.ListAsync(Domain);
-        if (instances.All(i => i.DomainId != domainId))
+        if ((await runtime.ListAsync(Domain)).All(i => i.DomainId != domainId))
         {
-            return false;
+            return null;
         }
 
+        EnsureRoomForClientOperation();
         state.State.StoppedByUser.Add(domainId);
         await Writer.WriteAsync();
-        await runtime.StopAsync(domainId);
-        await Scheduler.AgentLost(domainId);
-        await PublishCapacityAsync(await ViewsAsync());
-        return true;
+        var work = _work;
+        return Run(DomainOperationKind.Stop, [domainId], async (operation, ct) =>
+        {
+            await work.StopAsync(domainId, ct);
+            return operation;
+        });
     }
 
-    public async Task<IReadOnlyList<string>> CleanupStopped()
+    public async Task<DomainOperation> StartCleanup(bool all)
     {
-        var stopped = (await runtime.ListAsync(Domain)).Where(i => i.State == DomainInstanceState.Exited).Select(i => i.DomainId).ToArray();
-        foreach (var id in stopped)
+        EnsureRoomForClientOperation();
+        var ids = (await runtime.ListAsync(Domain)).Where(i => all || i.State == DomainInstanceState.Exited).Select(i => i.DomainId).ToArray();
+        var work = _work;
+        return Run(DomainOperationKind.Cleanup, ids, async (operation, ct) =>
         {
-            await runtime.RemoveAsync(id);
-            state.State.StoppedByUser.Remove(id);
-        }
-
-        await Writer.WriteAsync();
-        return stopped;
+            await work.RemoveAsync(ids, stop: all, ct);
+            return operation;
+        });
     }
 
-    public async Task<IReadOnlyList<string>> CleanupAll()
+    public Task<DomainOperation?> WaitForOperation(string operationId, TimeSpan maxWait) => _operations.WaitAsync(operationId, maxWait);
+
+    public Task OnOperationFinished(DomainOperation finished)
     {
-        var all = (await runtime.ListAsync(Domain)).Select(i => i.DomainId).ToArray();
-        foreach (var id in all)
-        {
-            await runtime.StopAsync(id);
-            await runtime.RemoveAsync(id);
-        }
-
-        state.State.StoppedByUser.Clear();
-        await Writer.WriteAsync();
-        foreach (var id in all)
-        {
-            await Scheduler.AgentLost(id);
-        }
-
-        await PublishCapacityAsync(await ViewsAsync());
-        return all;
+        // One that passed its deadline was already failed and acted on; a late success still shows in the capacity.
+        return _operations.Finish(finished) ? ApplyAsync(finished) : PublishCapacityAsync(null);
     }
 
     public async Task CheckHealth()
     {
+        foreach (var expired in _operations.Expire())
+        {
+            await ApplyAsync(expired);
+        }
+
         var now = time.GetUtcNow();
         var instances = await runtime.ListAsync(Domain);
         var agents = await AgentsAsync();
         await ReportRestartsAsync(agents.Values);
-        var replace = 0;
-        foreach (var instance in instances.Where(i => !state.State.StoppedByUser.Contains(i.DomainId)))
+        if (instances.Any(i => ToView(i, agents.GetValueOrDefault(i.DomainId)).Healthy))
+        {
+            _failedReplacements = 0;
+        }
+
+        foreach (var instance in instances.Where(i => !state.State.StoppedByUser.Contains(i.DomainId) && !_operations.Touches(i.DomainId)))
         {
             agents.TryGetValue(instance.DomainId, out var agent);
             var pastGrace = now - instance.CreatedAt > options.Value.StartupGrace;
@@ -154,18 +142,10 @@ public sealed partial class DomainPoolGrain(
                 _ when agent is null && pastGrace => "it never registered in the registry",
                 _ => null,
             };
-            if (reason is null)
+            if (reason is not null)
             {
-                continue;
+                await ReplaceAsync(instance.DomainId, reason);
             }
-
-            LogReplacing(instance.DomainId, Domain, reason);
-            OrchestratorMetrics.DomainReplaced(Domain);
-            await runtime.StopAsync(instance.DomainId);
-            await runtime.RemoveAsync(instance.DomainId);
-            await directory.DeregisterAsync(instance.DomainId);
-            await Scheduler.AgentLost(instance.DomainId);
-            replace++;
         }
 
         var managed = instances.Select(i => i.DomainId).ToHashSet();
@@ -182,19 +162,81 @@ public sealed partial class DomainPoolGrain(
             }
         }
 
-        for (var i = 0; i < replace; i++)
+        await PublishCapacityAsync(await ViewsAsync());
+    }
+
+    /// <summary>
+    /// Retires a dead instance (its in-flight work runs again at once) and spawns its successor, unless instances keep
+    /// dying without one ever being healthy: then the pool stops, and the work waiting for the domain fails with why.
+    /// </summary>
+    private async Task ReplaceAsync(string domainId, string reason)
+    {
+        LogReplacing(domainId, Domain, reason);
+        OrchestratorMetrics.DomainReplaced(Domain);
+        await Scheduler.AgentLost(domainId);
+        var giveUp = _failedReplacements >= options.Value.MaxFailedReplacements
+            ? $"No {Domain} domain stays up: {_failedReplacements + 1} instances in a row failed. The last one, {domainId}, was removed because {reason}"
+            : null;
+        _failedReplacements = giveUp is null ? _failedReplacements + 1 : 0;
+        var (work, domain) = (_work, Domain);
+        Run(DomainOperationKind.Replace, [domainId], async (operation, ct) =>
         {
-            try
+            await work.RetireAsync(domainId, ct);
+            if (giveUp is not null)
             {
-                await Spawn();
+                throw new DomainSpawnException(giveUp);
             }
-            catch (DomainSpawnException e)
+
+            var spawned = await work.SpawnAsync(domain, ct);
+            return operation with { DomainIds = [domainId, spawned.DomainId], Spawned = ToView(spawned, agent: null) };
+        });
+    }
+
+    private DomainOperation StartSpawnOperation()
+    {
+        var (work, domain) = (_work, Domain);
+        return Run(DomainOperationKind.Spawn, [], async (operation, ct) =>
+        {
+            var instance = await work.SpawnAsync(domain, ct);
+            return operation with { DomainIds = [instance.DomainId], Spawned = ToView(instance, agent: null) };
+        });
+    }
+
+    /// <summary>What a finished operation changes: the scheduler learns of lost agents, new capacity, or that no domain could be had.</summary>
+    private async Task ApplyAsync(DomainOperation finished)
+    {
+        if (finished.Kind is DomainOperationKind.Stop or DomainOperationKind.Cleanup)
+        {
+            foreach (var id in finished.DomainIds)
             {
-                LogReplaceFailed(e, Domain);
+                await Scheduler.AgentLost(id);
             }
         }
 
-        await PublishCapacityAsync(await ViewsAsync());
+        if (finished.Kind == DomainOperationKind.Cleanup && state.State.StoppedByUser.Overlaps(finished.DomainIds))
+        {
+            state.State.StoppedByUser.ExceptWith(finished.DomainIds);
+            await Writer.WriteAsync();
+        }
+
+        if (finished.Spawned is { } spawned)
+        {
+            LogSpawned(spawned.DomainId, Domain);
+            OrchestratorMetrics.DomainSpawned(Domain);
+        }
+
+        if (finished.State == DomainOperationState.Failed)
+        {
+            LogOperationFailed(finished.Kind, Domain, finished.Error);
+        }
+
+        var views = await ViewsAsync();
+        await PublishCapacityAsync(views);
+        if (finished is { State: DomainOperationState.Failed, Kind: DomainOperationKind.Spawn or DomainOperationKind.Replace }
+            && !_operations.Starting && !views.Any(Usable))
+        {
+            await Scheduler.DomainUnavailable(finished.Error!);
+        }
     }
 
     /// <summary>
@@ -219,6 +261,20 @@ public sealed partial class DomainPoolGrain(
             }
         }
     }
+
+    private void EnsureRoomForClientOperation()
+    {
+        if (_operations.Running >= MaxClientOperations)
+        {
+            throw new TaskConflictException($"{MaxClientOperations} operations on {Domain} domains are under way; wait for them (`orchestrator domains`) and try again.");
+        }
+    }
+
+    /// <summary>Starts runtime work off this grain's turn; the work must not touch this grain's state. Its outcome comes back as a call.</summary>
+    private DomainOperation Run(DomainOperationKind kind, IReadOnlyList<string> domainIds, Func<DomainOperation, CancellationToken, Task<DomainOperation>> work) =>
+        _operations.Start(kind, domainIds, options.Value.DomainOperationTimeout, work, this.AsReference<IDomainPoolGrain>().OnOperationFinished);
+
+    private static bool Usable(DomainView view) => view.Healthy || view is { Managed: true, Status: DomainStatus.Starting };
 
     private async Task<Dictionary<string, AgentInfo>> AgentsAsync() =>
         (await directory.ListAsync())
@@ -245,7 +301,7 @@ public sealed partial class DomainPoolGrain(
         return views;
     }
 
-    private DomainView ToView(DomainInstance instance, AgentInfo? agent)
+    private static DomainView ToView(DomainInstance instance, AgentInfo? agent)
     {
         var status = instance.State switch
         {
@@ -270,9 +326,9 @@ public sealed partial class DomainPoolGrain(
     }
 
     /// <summary>Tells the scheduler how many tasks the domain's workers can take: healthy ones plus those still starting.</summary>
-    private async Task PublishCapacityAsync(IReadOnlyList<DomainView> views)
+    private async Task PublishCapacityAsync(IReadOnlyList<DomainView>? views)
     {
-        var capacity = views.Where(v => v.Healthy || v is { Managed: true, Status: DomainStatus.Starting }).Sum(v => v.Concurrency);
+        var capacity = (views ?? await ViewsAsync()).Where(Usable).Sum(v => v.Concurrency);
         if (capacity != _lastCapacity)
         {
             _lastCapacity = capacity;
@@ -283,15 +339,12 @@ public sealed partial class DomainPoolGrain(
     [LoggerMessage(Level = LogLevel.Information, Message = "Spawned domain {DomainId} for {Domain}")]
     private partial void LogSpawned(string domainId, string domain);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Spawning a {Domain} domain failed; cleaning up stopped domains and trying once more")]
-    private partial void LogSpawnRetry(Exception e, string domain);
-
     [LoggerMessage(Level = LogLevel.Warning, Message = "Replacing domain {DomainId} of {Domain}: {Reason}")]
     private partial void LogReplacing(string domainId, string domain, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Registered agent {AgentId} of {Domain} stopped heart-beating; its in-flight work runs again")]
     private partial void LogExternalLost(string agentId, string domain);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Could not replace a {Domain} domain")]
-    private partial void LogReplaceFailed(Exception e, string domain);
+    [LoggerMessage(Level = LogLevel.Error, Message = "The {Kind} of a {Domain} domain failed: {Error}")]
+    private partial void LogOperationFailed(DomainOperationKind kind, string domain, string? error);
 }

@@ -337,6 +337,11 @@ public sealed partial class DomainSchedulerGrain(
         _ = EnsureDomainAsync();
     }
 
+    /// <summary>
+    /// Asks the pool for a domain. The pool answers at once and spawns off its turn; a spawn that fails (after its
+    /// retry, or past its deadline) comes back as <see cref="DomainUnavailable"/>, so waiting work is never failed
+    /// while a spawn is still under way.
+    /// </summary>
     private async Task EnsureDomainAsync()
     {
         try
@@ -345,17 +350,31 @@ public sealed partial class DomainSchedulerGrain(
         }
         catch (Exception e)
         {
-            _askedForDomain = false;
             LogNoDomain(e, Domain);
-            // The seed's flow ends here: the work waiting for this domain fails with the runtime's reason (the retry
-            // policy may try again later), instead of waiting for its deadline.
-            var waiting = _queued.Values.Select(q => (q.SubtaskId, q.Attempt))
-                .Concat(_capacity == 0 ? _inFlight.Select(f => (SubtaskId: f.Key, f.Value.Attempt)) : [])
-                .ToArray();
-            foreach (var (subtaskId, attempt) in waiting)
-            {
-                _ = RepeatUntilAcknowledged(() => GrainFactory.GetGrain<ISubtaskGrain>(subtaskId).OnDomainUnavailable(attempt, e.Message), "domain-unavailable", subtaskId);
-            }
+            FailWaiting(e.Message);
+        }
+    }
+
+    public Task DomainUnavailable(string reason)
+    {
+        LogDomainUnavailable(Domain, reason);
+        FailWaiting(reason);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// The seed's flow ends here: the work waiting for this domain fails with the runtime's reason (the retry policy
+    /// may try again later), instead of waiting for its deadline.
+    /// </summary>
+    private void FailWaiting(string reason)
+    {
+        _askedForDomain = false;
+        var waiting = _queued.Values.Select(q => (q.SubtaskId, q.Attempt))
+            .Concat(_capacity == 0 ? _inFlight.Select(f => (SubtaskId: f.Key, f.Value.Attempt)) : [])
+            .ToArray();
+        foreach (var (subtaskId, attempt) in waiting)
+        {
+            _ = RepeatUntilAcknowledged(() => GrainFactory.GetGrain<ISubtaskGrain>(subtaskId).OnDomainUnavailable(attempt, reason), "domain-unavailable", subtaskId);
         }
     }
 
@@ -410,6 +429,9 @@ public sealed partial class DomainSchedulerGrain(
 
     [LoggerMessage(Level = LogLevel.Error, Message = "No healthy {Domain} domain could be found or spawned")]
     private partial void LogNoDomain(Exception e, string domain);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "No {Domain} domain could be started: {Reason}")]
+    private partial void LogDomainUnavailable(string domain, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Freed the slot of {SubtaskId} attempt {Attempt} in {Domain}: its subtask holds no attempt in flight")]
     private partial void LogStaleSlot(string subtaskId, int attempt, string domain);

@@ -30,6 +30,24 @@ public sealed class ControlPlaneTests
     }
 
     [Fact]
+    public async Task A_client_cannot_report_the_outcome_of_a_pool_operation()
+    {
+        await using var cluster = await OrchestratorCluster.StartAsync(_ => new());
+        var forged = new DomainOperation
+        {
+            OperationId = "forged",
+            DomainType = "backend",
+            Kind = DomainOperationKind.Spawn,
+            State = DomainOperationState.Failed,
+            Error = "forged: no domain",
+        };
+
+        var refused = await Assert.ThrowsAsync<CallRefusedException>(() => cluster.ClusterClient.GetGrain<IDomainPoolGrain>("backend").OnOperationFinished(forged));
+
+        Assert.Contains("IDomainPoolGrain.OnOperationFinished is internal", refused.Message);
+    }
+
+    [Fact]
     public async Task A_client_cannot_call_the_task_grains_internal_callbacks()
     {
         await using var cluster = await OrchestratorCluster.StartAsync(_ => new());
@@ -43,7 +61,7 @@ public sealed class ControlPlaneTests
     {
         await using var cluster = await OrchestratorCluster.StartAsync(_ => new());
 
-        var refused = await Assert.ThrowsAsync<CallRefusedException>(() => cluster.ClusterClient.GetGrain<IDomainPoolGrain>("../../etc").Spawn());
+        var refused = await Assert.ThrowsAsync<CallRefusedException>(() => cluster.ClusterClient.GetGrain<IDomainPoolGrain>("../../etc").StartSpawn());
 
         Assert.Contains("not a known domain type", refused.Message);
     }

@@ -11,6 +11,7 @@ using Orchestrator.Worker.Isolation;
 using Orleans.TestingHost;
 using Orchestrator.Grains;
 using Orchestrator.Grains.Tasks;
+using Orleans.Configuration;
 using Orleans.Storage;
 
 namespace Orchestrator.Tests.Support;
@@ -64,7 +65,10 @@ public sealed class OrchestratorCluster : IAsyncDisposable
     public bool KeepDomainsOnDispose { get; set; }
 
     /// <param name="services">Changes to the silo's services after the orchestrator's own, e.g. a fault-injecting decorator.</param>
-    public static async Task<OrchestratorCluster> StartAsync(Func<TempDirectory, Dictionary<string, string?>> configure, Action<IServiceCollection>? services = null)
+    /// <param name="siloResponseTimeout">Orleans' response timeout for calls made inside the silo (default 30 s).</param>
+    /// <param name="clientResponseTimeout">Orleans' response timeout for the client's calls (default 30 s).</param>
+    public static async Task<OrchestratorCluster> StartAsync(Func<TempDirectory, Dictionary<string, string?>> configure, Action<IServiceCollection>? services = null,
+        TimeSpan? siloResponseTimeout = null, TimeSpan? clientResponseTimeout = null)
     {
         var dir = new TempDirectory();
         Directory.CreateDirectory(dir.File("workspace"));
@@ -95,7 +99,16 @@ public sealed class OrchestratorCluster : IAsyncDisposable
         {
             silo.AddOrchestrator(configuration);
             services?.Invoke(silo.Services);
+            if (siloResponseTimeout is { } timeout)
+            {
+                silo.Services.Configure<SiloMessagingOptions>(o => o.ResponseTimeout = timeout);
+            }
         });
+        if (clientResponseTimeout is { } clientTimeout)
+        {
+            builder.ConfigureClient(client => client.Services.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = clientTimeout));
+        }
+
         var cluster = builder.Build();
         await cluster.DeployAsync();
         var client = new OrchestratorClient(cluster.Client, Routing.Planner(settings), Routing.Validator(settings));

@@ -1,0 +1,117 @@
+using Orchestrator.Contracts;
+using Orchestrator.Core.Domains;
+using Orchestrator.Tests.Support;
+
+namespace Orchestrator.Tests.Faults;
+
+/// <summary>
+/// Runtime work that outlasts Orleans' response timeout (lowered here to 2 s for the calls the test is about; a Docker
+/// spawn or stop can take 30 s and more) runs off the pool grain's turn: every call returns at once and callers follow
+/// the operation.
+/// </summary>
+public sealed class PoolOperationTests
+{
+    private static readonly TimeSpan ResponseTimeout = TimeSpan.FromSeconds(2);
+
+    [Fact]
+    public async Task Work_waiting_for_a_spawn_slower_than_the_response_timeout_runs_once_the_domain_is_up()
+    {
+        await using var cluster = await OrchestratorCluster.StartAsync(_ => [],
+            services => RuntimeDecorator.Install(services, inner => new SlowSpawn(inner, ResponseTimeout * 2)), siloResponseTimeout: ResponseTimeout);
+
+        var submitted = await cluster.Client.SubmitAsync(new TaskSubmission { Description = "Add an API endpoint" });
+        var result = await cluster.ResultAsync(submitted.TaskId, seconds: 30);
+
+        Assert.Equal(TaskState.Completed, result.State);
+    }
+
+    [Fact]
+    public async Task Spawning_through_the_client_outlasts_the_response_timeout_and_returns_the_new_domain()
+    {
+        await using var cluster = await OrchestratorCluster.StartAsync(_ => [],
+            services => RuntimeDecorator.Install(services, inner => new SlowSpawn(inner, ResponseTimeout * 2)), clientResponseTimeout: ResponseTimeout);
+
+        var spawned = await cluster.Client.SpawnDomainAsync("devops");
+
+        Assert.Equal([spawned.DomainId], (await cluster.Client.ListDomainsAsync()).Single(p => p.DomainType == "devops").Domains.Select(d => d.DomainId));
+    }
+
+    [Fact]
+    public async Task A_spawn_that_hangs_past_its_deadline_fails_the_waiting_task_saying_so()
+    {
+        await using var cluster = await OrchestratorCluster.StartAsync(_ => new() { ["Orchestrator:DomainOperationTimeout"] = "00:00:02" },
+            services => RuntimeDecorator.Install(services, inner => new HangingSpawn(inner)));
+
+        var submitted = await cluster.Client.SubmitAsync(new TaskSubmission { Description = "Add an API endpoint" });
+        var result = await cluster.ResultAsync(submitted.TaskId, seconds: 20);
+
+        Assert.Equal(TaskState.Failed, result.State);
+        Assert.Equal("The spawn of a backend domain did not finish within 2 s (Orchestrator:DomainOperationTimeout).", result.Subtasks.Single().Error);
+    }
+
+    [Fact]
+    public async Task Cleanup_all_stops_every_domain_at_once()
+    {
+        var stops = new StopBarrier(count: 3);
+        await using var cluster = await OrchestratorCluster.StartAsync(_ => [],
+            services => RuntimeDecorator.Install(services, inner => new BarrierStop(inner, stops)), clientResponseTimeout: ResponseTimeout);
+        var spawned = new List<string>();
+        for (var i = 0; i < 3; i++)
+        {
+            spawned.Add((await cluster.Client.SpawnDomainAsync("frontend")).DomainId);
+        }
+
+        var removed = await cluster.Client.CleanupDomainsAsync(all: true);
+
+        Assert.Equal(spawned.Order(), removed.Order());
+        Assert.Empty((await cluster.Client.ListDomainsAsync()).SelectMany(p => p.Domains));
+    }
+
+    /// <summary>A spawn that takes <paramref name="delay"/> before the real runtime starts the instance, as a slow engine does.</summary>
+    private sealed class SlowSpawn(IDomainRuntime inner, TimeSpan delay) : RuntimeDecorator(inner)
+    {
+        public override async Task<DomainInstance> SpawnAsync(string domainType, CancellationToken cancellationToken = default)
+        {
+            await Task.Delay(delay, cancellationToken);
+            return await base.SpawnAsync(domainType, cancellationToken);
+        }
+    }
+
+    /// <summary>A spawn the engine never answers; only the caller's deadline ends it.</summary>
+    private sealed class HangingSpawn(IDomainRuntime inner) : RuntimeDecorator(inner)
+    {
+        public override async Task<DomainInstance> SpawnAsync(string domainType, CancellationToken cancellationToken = default)
+        {
+            await Task.Delay(Timeout.InfiniteTimeSpan, cancellationToken);
+            throw new InvalidOperationException("unreachable");
+        }
+    }
+
+    /// <summary>Each stop waits until <see cref="StopBarrier.Count"/> stops have begun: stops made one after another never get through.</summary>
+    private sealed class BarrierStop(IDomainRuntime inner, StopBarrier barrier) : RuntimeDecorator(inner)
+    {
+        public override async Task StopAsync(string domainId, CancellationToken cancellationToken = default)
+        {
+            await barrier.ArriveAsync();
+            await base.StopAsync(domainId, cancellationToken);
+        }
+    }
+
+    private sealed class StopBarrier(int count)
+    {
+        private readonly TaskCompletionSource _all = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private int _arrived;
+
+        public int Count => count;
+
+        public Task ArriveAsync()
+        {
+            if (Interlocked.Increment(ref _arrived) >= count)
+            {
+                _all.TrySetResult();
+            }
+
+            return _all.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        }
+    }
+}
