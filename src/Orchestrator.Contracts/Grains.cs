@@ -53,6 +53,9 @@ public interface ISubtaskGrain : IGrainWithStringKey
     /// <summary>The scheduler saw this attempt's deadline pass.</summary>
     [Alias("OnDeadlinePassed")] Task OnDeadlinePassed(int attempt);
 
+    /// <summary>The scheduler's dispatch call failed: the attempt may or may not be out.</summary>
+    [Alias("OnDispatchFailed")] Task OnDispatchFailed(int attempt);
+
     /// <summary>An agent stopped heart-beating; if it held this subtask, run it again.</summary>
     [Alias("OnAgentLost")] Task OnAgentLost(string agentId);
 

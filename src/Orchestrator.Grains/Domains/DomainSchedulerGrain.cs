@@ -238,12 +238,11 @@ public sealed partial class DomainSchedulerGrain(
         }
         catch (Exception e)
         {
+            // The message may be out and a worker running it: dispatching the attempt again could run it twice. The slot
+            // stays; the subtask decides — in flight, it keeps it; still pending, it queues a fresh attempt. If even that
+            // cannot be told, the slot's deadline asks the subtask the same.
             LogDispatchFailed(e, entry.SubtaskId, Domain);
-            if (_inFlight.TryGetValue(entry.SubtaskId, out var slot) && slot.Attempt == entry.Attempt)
-            {
-                _inFlight.Remove(entry.SubtaskId);
-                AddQueued(entry with { NotBefore = time.GetUtcNow() + TimeSpan.FromSeconds(1) });
-            }
+            _ = RepeatUntilAcknowledged(() => GrainFactory.GetGrain<ISubtaskGrain>(entry.SubtaskId).OnDispatchFailed(entry.Attempt), "dispatch-failed", entry.SubtaskId);
         }
     }
 

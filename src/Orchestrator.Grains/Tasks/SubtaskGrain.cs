@@ -221,13 +221,7 @@ public sealed partial class SubtaskGrain(
 
         if (S.State == SubtaskState.Pending)
         {
-            // The attempt was published but its dispatch never recorded (the silo stopped in between), while the
-            // scheduler counts it in flight: take the message back and queue a fresh attempt, which costs no retry.
-            await transport.WithdrawAsync(Spec.Domain, SubtaskId);
-            S.Attempt++;
-            S.RunFirstAttempt++;
-            await ChangedAsync($"Attempt {attempt} was published but its dispatch was never recorded; queued again as attempt {S.Attempt}");
-            await EnqueueAsync(time.GetUtcNow());
+            await QueueUnrecordedAttemptAgainAsync();
             return;
         }
 
@@ -248,6 +242,28 @@ public sealed partial class SubtaskGrain(
 
         await transport.WithdrawAsync(Spec.Domain, SubtaskId);
         await FailOrRetryAsync($"Timed out after {Spec.TimeoutSeconds} s (attempt {attempt})", SubtaskState.TimedOut);
+    }
+
+    public async Task OnDispatchFailed(int attempt)
+    {
+        if (S.Spec is not null && attempt == S.Attempt && S.State == SubtaskState.Pending)
+        {
+            await QueueUnrecordedAttemptAgainAsync();
+        }
+    }
+
+    /// <summary>
+    /// The attempt may have been published without its dispatch being recorded (the silo stopped, or the write failed,
+    /// in between) while the scheduler counts it in flight: take any message back and queue a fresh attempt, which
+    /// costs no retry. A new attempt number, so a worker already running the old one has its reports ignored.
+    /// </summary>
+    private async Task QueueUnrecordedAttemptAgainAsync()
+    {
+        await transport.WithdrawAsync(Spec.Domain, SubtaskId);
+        S.Attempt++;
+        S.RunFirstAttempt++;
+        await ChangedAsync($"Attempt {S.Attempt - 1} may have been published but its dispatch was never recorded; queued again as attempt {S.Attempt}");
+        await EnqueueAsync(time.GetUtcNow());
     }
 
     public async Task OnDomainUnavailable(int attempt, string reason)

@@ -40,7 +40,7 @@ public sealed class StateConflictTests
     [Fact]
     public async Task A_result_whose_write_failed_is_taken_again_by_a_fresh_activation_not_dropped_as_already_known()
     {
-        var storage = new FailsOneCompletedWrite();
+        var storage = new FailsOneSubtaskWrite(SubtaskState.Completed);
         await using var cluster = await OrchestratorCluster.StartAsync(dir => new() { ["Domains:Agent:Command"] = dir.Script("agent.sh", "echo done > api.txt") }, storage.Install);
 
         // The write of `completed` fails; the result comes again at the deadline, when the orchestrator reads the stored result.
@@ -52,12 +52,34 @@ public sealed class StateConflictTests
         Assert.Equal(SubtaskState.Completed, (await cluster.StoredSubtaskAsync(task.Subtasks.Single().TaskId)).State);
     }
 
-    /// <summary>The orchestrator's grain storage, failing the first write of a completed subtask as a storage blip would.</summary>
-    private sealed class FailsOneCompletedWrite
+    [Fact]
+    public async Task A_dispatch_whose_record_failed_is_taken_back_and_run_as_a_new_attempt_never_twice_as_the_same()
+    {
+        var storage = new FailsOneSubtaskWrite(SubtaskState.Dispatched);
+        await using var cluster = await OrchestratorCluster.StartAsync(dir => new()
+        {
+            ["Domains:Agent:Command"] = dir.Script("agent.sh", $"echo run >> '{dir.File("runs")}'"),
+        }, storage.Install);
+
+        // The message is out, its record failed: the agent may already run it, so the same attempt must not go out again.
+        var task = await cluster.Client.SubmitAsync(new TaskSubmission { Description = "Build the API endpoint" });
+        var result = await cluster.ResultAsync(task.TaskId, seconds: 30);
+
+        Assert.True(storage.Failed);
+        Assert.Equal(TaskState.Completed, result.State);
+        var subtask = result.Subtasks.Single();
+        Assert.Equal(2, subtask.Attempts);
+        Assert.InRange(File.ReadAllLines(cluster.Dir.File("runs")).Length, 1, subtask.Attempts);
+    }
+
+    /// <summary>The orchestrator's grain storage, failing the first write of a subtask in a given state as a storage blip would.</summary>
+    private sealed class FailsOneSubtaskWrite(SubtaskState failing)
     {
         private int _failed;
 
         public bool Failed => _failed > 0;
+
+        public SubtaskState Failing { get; } = failing;
 
         public void Install(IServiceCollection services)
         {
@@ -67,12 +89,12 @@ public sealed class StateConflictTests
                 new Storage((IGrainStorage)original.KeyedImplementationFactory!(sp, key), this));
         }
 
-        private sealed class Storage(IGrainStorage inner, FailsOneCompletedWrite owner) : IGrainStorage
+        private sealed class Storage(IGrainStorage inner, FailsOneSubtaskWrite owner) : IGrainStorage
         {
             public Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) => inner.ReadStateAsync(stateName, grainId, grainState);
 
             public Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
-                grainState.State is SubtaskGrainState { State: SubtaskState.Completed } && Interlocked.Exchange(ref owner._failed, 1) == 0
+                grainState.State is SubtaskGrainState subtask && subtask.State == owner.Failing && Interlocked.Exchange(ref owner._failed, 1) == 0
                     ? Task.FromException(new TimeoutException("simulated: the store did not answer"))
                     : inner.WriteStateAsync(stateName, grainId, grainState);
 
