@@ -42,6 +42,27 @@ public sealed class OrchestratorOptions
 
     /// <summary>The longest error text a subtask keeps from a worker; longer ones are cut with a marker.</summary>
     public int MaxErrorChars { get; set; } = 4096;
+
+    public RetentionOptions Retention { get; set; } = new();
+}
+
+/// <summary>How long a finished task stays (<c>Orchestrator:Retention</c>).</summary>
+public sealed class RetentionOptions
+{
+    public const string FinishedTasksSetting = "Orchestrator:Retention:FinishedTasks";
+
+    /// <summary>
+    /// A finished task — its grain state, its subtasks', its logs and results — is removed this long after it finished;
+    /// zero keeps it forever. A plain number is days (<c>7</c>), as TimeSpan reads it; <c>12:00:00</c> is 12 hours.
+    /// </summary>
+    public TimeSpan FinishedTasks { get; set; } = TimeSpan.FromDays(7);
+
+    public bool KeepsForever => FinishedTasks == TimeSpan.Zero;
+
+    /// <summary>Null when valid, else the start error naming the setting.</summary>
+    public string? Validate() => FinishedTasks < TimeSpan.Zero
+        ? $"{FinishedTasksSetting} is {FinishedTasks}, which is negative: give a period such as 7 (days) or 12:00:00, or 0 to keep finished tasks forever."
+        : null;
 }
 
 /// <summary>Attempts and backoff for subtasks that time out, whose worker fails, or whose agent dies.</summary>

@@ -26,6 +26,8 @@ public sealed class TaskGrainState
     [Id(6)] public TaskState State { get; set; }
     /// <summary>The workspace's HEAD when the task was accepted; every attempt starts from it.</summary>
     [Id(7)] public string? BaseCommit { get; set; }
+    /// <summary>When the stored records of this finished task expire (set once the expiry is in place); null while kept.</summary>
+    [Id(8)] public DateTimeOffset? ExpiresAt { get; set; }
 }
 
 /// <summary>
@@ -35,17 +37,25 @@ public sealed class TaskGrainState
 /// </summary>
 [Reentrant]
 public sealed partial class TaskGrain(
-    [PersistentState("task", StorageNames.Orchestrator)] IPersistentState<TaskGrainState> state,
+    [PersistentState(TaskGrain.StateName, StorageNames.Orchestrator)] IPersistentState<TaskGrainState> state,
     TaskRequestValidator validator,
     TaskPlanner planner,
     ITaskTransport transport,
+    ITaskRetention retention,
     IWorkspaceRevision workspace,
     IOptions<OrchestratorOptions> options,
     TimeProvider time,
     ILogger<TaskGrain> logger) : Grain, ITaskGrain
 {
+    public const string StateName = "task";
+
     private CoalescingStateWriter<TaskGrainState> Writer => field ??= new(state, DeactivateOnIdle);
     private TaskCompletionSource _changed = NewSignal();
+
+    /// <summary>Set while <see cref="Purge"/> removes the task: nothing else may change or write it meanwhile.</summary>
+    private bool _purging;
+
+    private RetentionOptions Retention => options.Value.Retention;
 
     private string TaskId => this.GetPrimaryKeyString();
 
@@ -53,6 +63,12 @@ public sealed partial class TaskGrain(
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
+        if (S.State.IsFinal())
+        {
+            // The index may have missed the one-way notice when the task finished (a silo died); it costs one message.
+            _ = Index.Finished(TaskId, S.CompletedAt);
+        }
+
         if (S.Request is not null && !S.State.IsFinal())
         {
             // Notifications may have been lost while this task was not active: take the subtasks' own word.
@@ -60,6 +76,17 @@ public sealed partial class TaskGrain(
             foreach (var view in views)
             {
                 Apply(view);
+            }
+
+            await StoreAsync();
+        }
+        else if (S.State.IsFinal() && (S.ExpiresAt is null) != Retention.KeepsForever)
+        {
+            // Finished before retention was on (or while it was off), or kept forever now: bring the expiry in line.
+            if (Retention.KeepsForever)
+            {
+                await retention.KeepAsync(Records());
+                S.ExpiresAt = null;
             }
 
             await StoreAsync();
@@ -123,7 +150,7 @@ public sealed partial class TaskGrain(
             .. plan.Subtasks.Select(p => WireFormat.LogLine(now,
                 $"Routed to {p.Domain}{(p.Workers.Count > 0 ? $" ({string.Join(", ", p.Workers)})" : "")} with {p.Requirements.Count} requirement(s)")),
         ]);
-        _ = GrainFactory.GetGrain<ITaskIndexGrain>(0).Add(new TaskSummary(TaskId, valid.Description, now));
+        _ = Index.Add(new TaskSummary(TaskId, valid.Description, now));
 
         await StartSubtasksAsync(specs.Select(s => s.TaskId).ToHashSet(), specs);
         return View();
@@ -196,8 +223,16 @@ public sealed partial class TaskGrain(
             throw new TaskConflictException($"Task {TaskId} completed in every domain; there is nothing to retry.");
         }
 
+        if (S.ExpiresAt is not null)
+        {
+            // Runs again: its records must outlive the run, and later writes keep an expiry unless it is lifted.
+            await retention.KeepAsync(Records());
+            S.ExpiresAt = null;
+        }
+
         S.CancelRequested = false;
         S.CompletedAt = null;
+        _ = Index.Finished(TaskId, null);
         await AddLogAsync($"Retrying the parts that did not complete: {string.Join(", ", failed.Select(f => f.Domain))}");
         var views = await Task.WhenAll(failed.Select(s => GrainFactory.GetGrain<ISubtaskGrain>(s.TaskId).Retry()));
         foreach (var view in views)
@@ -212,7 +247,7 @@ public sealed partial class TaskGrain(
 
     public Task OnSubtaskChanged(SubtaskView subtask)
     {
-        if (!Apply(subtask))
+        if (_purging || !Apply(subtask))
         {
             return Task.CompletedTask;
         }
@@ -284,6 +319,7 @@ public sealed partial class TaskGrain(
             OrchestratorMetrics.TaskFinished(S.State, S.CompletedAt.Value - S.CreatedAt);
             LogFinished(TaskId, S.State);
             _ = AddLogAsync($"Task {S.State.ToWire()}");
+            _ = Index.Finished(TaskId, S.CompletedAt);
         }
         else if (!S.State.IsFinal())
         {
@@ -300,12 +336,68 @@ public sealed partial class TaskGrain(
     /// <summary>Bumps the version; the waiters of <see cref="WaitForChange"/> are woken once it is stored (<see cref="StoreAsync"/>).</summary>
     private void Changed() => S.Version++;
 
-    /// <summary>Writes the state, then wakes the watchers: none of them ever sees a change that was not stored.</summary>
+    /// <summary>
+    /// Writes the state, then wakes the watchers: none of them ever sees a change that was not stored. A task that just
+    /// became final gets the expiry of all its records first; the write keeps it (Redis keeps a key's expiry across
+    /// HSET), so no final task is ever stored without one.
+    /// </summary>
     private async Task StoreAsync()
     {
+        if (S.State.IsFinal() && S.ExpiresAt is null && !Retention.KeepsForever && S.CompletedAt is { } completedAt)
+        {
+            var expiresAt = completedAt + Retention.FinishedTasks;
+            await retention.ExpireAsync(Records(), expiresAt - time.GetUtcNow());
+            S.ExpiresAt = expiresAt;
+        }
+
         await Writer.WriteAsync();
         WakeWatchers();
     }
+
+    public async Task<PurgeOutcome> Purge(DateTimeOffset finishedBy)
+    {
+        if (S.Request is null || _purging)
+        {
+            DeactivateOnIdle();
+            return new PurgeOutcome(Removed: false, Exists: false, TaskState.Pending, null);
+        }
+
+        if (!S.State.IsFinal() || S.CompletedAt is not { } completedAt || completedAt > finishedBy)
+        {
+            return new PurgeOutcome(Removed: false, Exists: true, S.State, S.CompletedAt);
+        }
+
+        _purging = true;
+        var outcome = new PurgeOutcome(Removed: true, Exists: true, S.State, completedAt);
+        try
+        {
+            // The subtasks and the records first, the task itself last: a purge cut short is finished by the next one.
+            var records = Records();
+            await Task.WhenAll(S.Subtasks.Select(s => GrainFactory.GetGrain<ISubtaskGrain>(s.TaskId).Purge()));
+            await retention.DeleteAsync(records);
+            await state.ClearStateAsync();
+        }
+        catch
+        {
+            _purging = false;
+            throw;
+        }
+
+        LogPurged(TaskId, completedAt);
+        WakeWatchers();
+        DeactivateOnIdle();
+        return outcome;
+    }
+
+    /// <summary>Every record the task keeps in the store: its own and its subtasks' logs, results and grain states.</summary>
+    private TaskRecords Records() => new(
+        [TaskId, .. S.Subtasks.Select(s => s.TaskId)],
+        [
+            new StoredState(this.GetGrainId(), StateName),
+            .. S.Subtasks.Select(s => new StoredState(GrainFactory.GetGrain<ISubtaskGrain>(s.TaskId).GetGrainId(), SubtaskGrain.StateName)),
+        ]);
+
+    private ITaskIndexGrain Index => GrainFactory.GetGrain<ITaskIndexGrain>(0);
 
     private void WakeWatchers()
     {
@@ -316,7 +408,8 @@ public sealed partial class TaskGrain(
 
     private void EnsureExists()
     {
-        if (S.Request is null)
+        // Past its expiry the store has dropped (or is about to drop) the task; this activation's copy says nothing more.
+        if (S.Request is null || _purging || S.ExpiresAt <= time.GetUtcNow())
         {
             DeactivateOnIdle();
             throw new UnknownTaskException(TaskId);
@@ -344,6 +437,9 @@ public sealed partial class TaskGrain(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Task {TaskId} submitted to {Domains} with priority {Priority}")]
     private partial void LogSubmitted(string taskId, string domains, TaskPriority priority);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Task {TaskId}, finished at {CompletedAt}, was pruned: its state, logs and results are removed")]
+    private partial void LogPurged(string taskId, DateTimeOffset completedAt);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Task {TaskId} finished: {State}")]
     private partial void LogFinished(string taskId, TaskState state);

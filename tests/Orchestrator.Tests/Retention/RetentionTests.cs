@@ -1,0 +1,99 @@
+using Orchestrator.Contracts;
+using Orchestrator.Tests.Support;
+using StackExchange.Redis;
+
+namespace Orchestrator.Tests.Retention;
+
+/// <summary>Finished tasks leave Redis after their retention period, or at once with prune; running ones never do.</summary>
+public sealed class RetentionTests
+{
+    private static readonly TaskSubmission Backend = new() { Description = "Add an API endpoint", Domains = ["backend"] };
+
+    [RedisFact]
+    public async Task A_task_past_its_retention_leaves_no_key_behind_and_no_index_entry()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        await using var cluster = await OrchestratorCluster.StartAsync(_ => new()
+        {
+            ["Redis:ConnectionString"] = redis.ConnectionString,
+            ["Domains:Agent:Command"] = "demo",
+            ["Orchestrator:Retention:FinishedTasks"] = "00:00:03",
+        });
+        var task = await cluster.ResultAsync((await cluster.Client.SubmitAsync(Backend)).TaskId);
+        Assert.Equal(TaskState.Completed, task.State);
+        var ids = TaskIds(task);
+
+        // Until the period ends the task is all there, each of its keys with an expiry; status and the listing show it.
+        var keys = await KeysOfAsync(redis, ids);
+        Assert.Equal(5, keys.Length); // task and subtask grain state, results hash and log of the subtask, log of the task
+        foreach (var key in keys)
+        {
+            Assert.True(await redis.Db.KeyTimeToLiveAsync(key) is { } ttl && ttl > TimeSpan.Zero, $"{key} has no expiry");
+        }
+
+        Assert.Equal(TaskState.Completed, (await cluster.Client.GetAsync(task.TaskId)).State);
+        Assert.Contains(task.TaskId, (await cluster.Client.ListTasksAsync()).Select(t => t.TaskId));
+
+        await Eventually.TrueAsync(async () => (await KeysOfAsync(redis, ids)).Length == 0,
+            $"keys of the expired task remain: {string.Join(", ", await KeysOfAsync(redis, ids))}", seconds: 30);
+        var error = await Assert.ThrowsAsync<UnknownTaskException>(() => cluster.Client.GetAsync(task.TaskId));
+        Assert.Contains("retention period", error.Message);
+        Assert.DoesNotContain(task.TaskId, (await cluster.ClusterClient.GetGrain<ITaskIndexGrain>(0).Recent(100)).Select(t => t.TaskId));
+    }
+
+    [RedisFact]
+    public async Task Prune_removes_every_key_of_a_finished_task_at_once_and_leaves_a_running_task_alone()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        await using var cluster = await OrchestratorCluster.StartAsync(_ => new()
+        {
+            ["Redis:ConnectionString"] = redis.ConnectionString,
+            ["Domains:Agent:Command"] = "demo",
+            ["Domains:Types:frontend:Command"] = "sleep 600",
+        });
+        var finished = await cluster.ResultAsync((await cluster.Client.SubmitAsync(Backend)).TaskId);
+        var running = await cluster.Client.SubmitAsync(new TaskSubmission { Description = "Build a form component", Domains = ["frontend"] });
+        running = await cluster.WaitUntilAsync(running.TaskId, t => t.Subtasks.Single().State == SubtaskState.InProgress);
+        var runningKeys = await KeysOfAsync(redis, TaskIds(running));
+
+        // Age zero: every finished task, however young — and still not the running one.
+        var report = await cluster.Client.PruneAsync(TimeSpan.Zero);
+
+        Assert.Equal([finished.TaskId], report.Removed.Select(r => r.TaskId));
+        Assert.Empty(await KeysOfAsync(redis, TaskIds(finished)));
+        await Assert.ThrowsAsync<UnknownTaskException>(() => cluster.Client.GetAsync(finished.TaskId));
+        Assert.DoesNotContain(finished.TaskId, (await cluster.ClusterClient.GetGrain<ITaskIndexGrain>(0).Recent(100)).Select(t => t.TaskId));
+        Assert.Equal(TaskState.InProgress, (await cluster.Client.GetAsync(running.TaskId)).State);
+        Assert.Equal(runningKeys, await KeysOfAsync(redis, TaskIds(running)));
+        await cluster.Client.CancelAsync(running.TaskId);
+    }
+
+    [Fact]
+    public async Task A_negative_retention_stops_the_silo_at_start_naming_the_setting()
+    {
+        var error = await Assert.ThrowsAnyAsync<Exception>(() => OrchestratorCluster.StartAsync(_ => new()
+        {
+            ["Orchestrator:Retention:FinishedTasks"] = "-1.00:00:00",
+        }));
+
+        Assert.Contains("Orchestrator:Retention:FinishedTasks", error.ToString());
+    }
+
+    private static string[] TaskIds(TaskView task) => [task.TaskId, .. task.Subtasks.Select(s => s.TaskId)];
+
+    /// <summary>Every key in the server whose name holds one of the ids (SCAN, as an operator would look).</summary>
+    private static async Task<string[]> KeysOfAsync(RedisServer redis, IReadOnlyList<string> ids)
+    {
+        var server = redis.Connection.GetServer(redis.Connection.GetEndPoints()[0]);
+        var found = new List<string>();
+        await foreach (var key in server.KeysAsync(pattern: "*"))
+        {
+            if (ids.Any(id => key.ToString().Contains(id, StringComparison.Ordinal)))
+            {
+                found.Add(key.ToString());
+            }
+        }
+
+        return found.Order(StringComparer.Ordinal).ToArray();
+    }
+}
