@@ -86,6 +86,15 @@ public sealed class RetryPolicyOptions
     }
 }
 
+/// <summary>
+/// The clock of the task lifecycle's retention (the task and index grains), keyed as Orleans keys its own clocks: by
+/// default the silo's <see cref="TimeProvider"/>, and a test can fake it without stopping Orleans' timers.
+/// </summary>
+public static class TaskClock
+{
+    public const string Key = "orchestrator.task-clock";
+}
+
 public static class StorageNames
 {
     /// <summary>The grain storage every orchestrator grain uses.</summary>

@@ -75,6 +75,7 @@ public static class OrchestratorSiloExtensions
         services.AddOptions<DomainsOptions>().Bind(configuration.GetSection(DomainsOptions.SectionName));
         services.AddTaskRouting(configuration);
         services.TryAddSingleton(TimeProvider.System);
+        services.TryAddKeyedSingleton<TimeProvider>(TaskClock.Key, (sp, _) => sp.GetRequiredService<TimeProvider>());
         services.AddSingleton<ITaskEventSink, GrainTaskEventSink>();
         services.AddOptions<ControlPlaneOptions>().Bind(configuration.GetSection(ControlPlaneOptions.SectionName));
         services.AddSingleton<IClusterKey, ClusterKeyProvider>();

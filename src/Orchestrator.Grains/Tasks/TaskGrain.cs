@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using System.Diagnostics;
 using Orchestrator.Core.Telemetry;
 using Orleans.Concurrency;
@@ -44,7 +45,7 @@ public sealed partial class TaskGrain(
     ITaskRetention retention,
     IWorkspaceRevision workspace,
     IOptions<OrchestratorOptions> options,
-    TimeProvider time,
+    [FromKeyedServices(TaskClock.Key)] TimeProvider time,
     ILogger<TaskGrain> logger) : Grain, ITaskGrain
 {
     public const string StateName = "task";

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orchestrator.Contracts;
@@ -24,7 +25,7 @@ public sealed class TaskIndexState
 public sealed partial class TaskIndexGrain(
     [PersistentState("index", StorageNames.Orchestrator)] IPersistentState<TaskIndexState> state,
     IOptions<OrchestratorOptions> options,
-    TimeProvider time,
+    [FromKeyedServices(TaskClock.Key)] TimeProvider time,
     ILogger<TaskIndexGrain> logger) : Grain, ITaskIndexGrain
 {
     private static readonly TimeSpan FlushInterval = TimeSpan.FromSeconds(1);

@@ -1,6 +1,8 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
 using Orchestrator.Contracts;
+using Orchestrator.Grains;
 using Orchestrator.Tests.Support;
-using StackExchange.Redis;
 
 namespace Orchestrator.Tests.Retention;
 
@@ -65,6 +67,70 @@ public sealed class RetentionTests
         Assert.DoesNotContain(finished.TaskId, (await cluster.ClusterClient.GetGrain<ITaskIndexGrain>(0).Recent(100)).Select(t => t.TaskId));
         Assert.Equal(TaskState.InProgress, (await cluster.Client.GetAsync(running.TaskId)).State);
         Assert.Equal(runningKeys, await KeysOfAsync(redis, TaskIds(running)));
+        await cluster.Client.CancelAsync(running.TaskId);
+    }
+
+    [Fact]
+    public async Task A_finished_task_is_readable_and_listed_until_its_retention_ends_and_unknown_after()
+    {
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var cluster = await OrchestratorCluster.StartAsync(
+            _ => new() { ["Orchestrator:Retention:FinishedTasks"] = "1" }, // a plain number is days
+            services => services.AddKeyedSingleton<TimeProvider>(TaskClock.Key, clock));
+        var task = await cluster.ResultAsync((await cluster.Client.SubmitAsync(Backend)).TaskId);
+
+        clock.Advance(TimeSpan.FromDays(1) - TimeSpan.FromSeconds(1));
+        Assert.Equal(TaskState.Completed, (await cluster.Client.GetAsync(task.TaskId)).State);
+        Assert.Contains(task.TaskId, (await cluster.Client.ListTasksAsync()).Select(t => t.TaskId));
+
+        clock.Advance(TimeSpan.FromSeconds(1));
+        var error = await Assert.ThrowsAsync<UnknownTaskException>(() => cluster.Client.GetAsync(task.TaskId));
+        Assert.Contains("retention period", error.Message);
+        Assert.DoesNotContain(task.TaskId, (await cluster.ClusterClient.GetGrain<ITaskIndexGrain>(0).Recent(100)).Select(t => t.TaskId));
+    }
+
+    [Fact]
+    public async Task Prune_with_an_age_removes_only_the_tasks_that_finished_longer_ago()
+    {
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var cluster = await OrchestratorCluster.StartAsync(_ => [], services => services.AddKeyedSingleton<TimeProvider>(TaskClock.Key, clock));
+        var older = await cluster.ResultAsync((await cluster.Client.SubmitAsync(Backend)).TaskId);
+        clock.Advance(TimeSpan.FromHours(2));
+        var younger = await cluster.ResultAsync((await cluster.Client.SubmitAsync(Backend)).TaskId);
+        clock.Advance(TimeSpan.FromMinutes(30));
+
+        var report = await cluster.Client.PruneAsync(TimeSpan.FromHours(1));
+
+        Assert.Equal([older.TaskId], report.Removed.Select(r => r.TaskId));
+        await Assert.ThrowsAsync<UnknownTaskException>(() => cluster.Client.GetAsync(older.TaskId));
+        Assert.Equal(TaskState.Completed, (await cluster.Client.GetAsync(younger.TaskId)).State);
+        Assert.Equal([younger.TaskId], (await cluster.Client.ListTasksAsync()).Select(t => t.TaskId));
+    }
+
+    [Fact]
+    public async Task Prune_refuses_a_negative_age_on_the_silo()
+    {
+        await using var cluster = await OrchestratorCluster.StartAsync(_ => []);
+
+        // Straight to the grain, as a client that skips the CLI's own check would.
+        var error = await Assert.ThrowsAsync<InvalidTaskRequestException>(() => cluster.ClusterClient.GetGrain<ITaskIndexGrain>(0).Prune(TimeSpan.FromHours(-1)));
+
+        Assert.Contains("negative", error.Message);
+    }
+
+    [Fact]
+    public async Task A_client_can_neither_purge_a_task_nor_mark_it_finished_directly()
+    {
+        await using var cluster = await OrchestratorCluster.StartAsync(_ => new() { ["Domains:Agent:Command"] = "sleep 600" });
+        var running = await cluster.Client.SubmitAsync(Backend);
+
+        await Assert.ThrowsAsync<CallRefusedException>(() => cluster.ClusterClient.GetGrain<ITaskGrain>(running.TaskId).Purge(DateTimeOffset.MaxValue));
+        await Assert.ThrowsAsync<CallRefusedException>(() => cluster.ClusterClient.GetGrain<ISubtaskGrain>(running.Subtasks.Single().TaskId).Purge());
+        // A forged "finished" notice (one-way, so refused silently) would not be enough either: each task judges its own state.
+        await cluster.ClusterClient.GetGrain<ITaskIndexGrain>(0).Finished(running.TaskId, DateTimeOffset.MinValue);
+
+        Assert.Empty((await cluster.Client.PruneAsync(TimeSpan.Zero)).Removed);
+        Assert.False((await cluster.Client.GetAsync(running.TaskId)).State.IsFinal());
         await cluster.Client.CancelAsync(running.TaskId);
     }
 
