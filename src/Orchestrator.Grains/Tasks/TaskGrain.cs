@@ -1,7 +1,7 @@
-using Microsoft.Extensions.DependencyInjection;
 using System.Diagnostics;
 using Orchestrator.Core.Telemetry;
 using Orleans.Concurrency;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orchestrator.Contracts;

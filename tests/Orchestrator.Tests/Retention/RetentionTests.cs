@@ -70,6 +70,30 @@ public sealed class RetentionTests
         await cluster.Client.CancelAsync(running.TaskId);
     }
 
+    [RedisFact]
+    public async Task A_retried_task_keeps_its_keys_while_it_runs_again_and_expires_once_final_again()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        await using var cluster = await OrchestratorCluster.StartAsync(dir => new()
+        {
+            ["Redis:ConnectionString"] = redis.ConnectionString,
+            // Fails the first time; runs on (until cancelled) the second.
+            ["Domains:Agent:Command"] = dir.Script("agent.sh", $"[ -f '{dir.File("ran")}' ] && exec sleep 600\ntouch '{dir.File("ran")}'\nexit 3"),
+        });
+        var failed = await cluster.ResultAsync((await cluster.Client.SubmitAsync(Backend)).TaskId);
+        Assert.Equal(TaskState.Failed, failed.State);
+        var ids = TaskIds(failed);
+        Assert.All(await TimesToLiveAsync(redis, ids), ttl => Assert.NotNull(ttl));
+
+        await cluster.Client.RetryAsync(failed.TaskId);
+
+        Assert.All(await TimesToLiveAsync(redis, ids), ttl => Assert.Null(ttl));
+        await cluster.WaitUntilAsync(failed.TaskId, t => t.Subtasks.Single().State == SubtaskState.InProgress);
+        await cluster.Client.CancelAsync(failed.TaskId);
+        await cluster.ResultAsync(failed.TaskId);
+        Assert.All(await TimesToLiveAsync(redis, ids), ttl => Assert.NotNull(ttl));
+    }
+
     [Fact]
     public async Task A_finished_task_is_readable_and_listed_until_its_retention_ends_and_unknown_after()
     {
@@ -146,6 +170,13 @@ public sealed class RetentionTests
     }
 
     private static string[] TaskIds(TaskView task) => [task.TaskId, .. task.Subtasks.Select(s => s.TaskId)];
+
+    private static async Task<TimeSpan?[]> TimesToLiveAsync(RedisServer redis, IReadOnlyList<string> ids)
+    {
+        var keys = await KeysOfAsync(redis, ids);
+        Assert.Equal(5, keys.Length);
+        return await Task.WhenAll(keys.Select(k => redis.Db.KeyTimeToLiveAsync(k)));
+    }
 
     /// <summary>Every key in the server whose name holds one of the ids (SCAN, as an operator would look).</summary>
     private static async Task<string[]> KeysOfAsync(RedisServer redis, IReadOnlyList<string> ids)
