@@ -88,9 +88,16 @@ public sealed partial class TaskGrain(
             {
                 await retention.KeepAsync(Records());
                 S.ExpiresAt = null;
+                await StoreAsync();
             }
-
-            await StoreAsync();
+            else if (S.CompletedAt + Retention.FinishedTasks <= time.GetUtcNow())
+            {
+                await RemoveAsync(); // already past its period: an expiry now would race the write that records it
+            }
+            else
+            {
+                await StoreAsync();
+            }
         }
     }
 
@@ -368,11 +375,18 @@ public sealed partial class TaskGrain(
             return new PurgeOutcome(Removed: false, Exists: true, S.State, S.CompletedAt);
         }
 
-        _purging = true;
         var outcome = new PurgeOutcome(Removed: true, Exists: true, S.State, completedAt);
+        await RemoveAsync();
+        return outcome;
+    }
+
+    /// <summary>Deletes the task's subtasks and records first and the task itself last: a removal cut short is finished by the next one.</summary>
+    private async Task RemoveAsync()
+    {
+        var completedAt = S.CompletedAt;
+        _purging = true;
         try
         {
-            // The subtasks and the records first, the task itself last: a purge cut short is finished by the next one.
             var records = Records();
             await Task.WhenAll(S.Subtasks.Select(s => GrainFactory.GetGrain<ISubtaskGrain>(s.TaskId).Purge()));
             await retention.DeleteAsync(records);
@@ -384,10 +398,9 @@ public sealed partial class TaskGrain(
             throw;
         }
 
-        LogPurged(TaskId, completedAt);
+        LogRemoved(TaskId, completedAt);
         WakeWatchers();
         DeactivateOnIdle();
-        return outcome;
     }
 
     /// <summary>Every record the task keeps in the store: its own and its subtasks' logs, results and grain states.</summary>
@@ -439,8 +452,8 @@ public sealed partial class TaskGrain(
     [LoggerMessage(Level = LogLevel.Information, Message = "Task {TaskId} submitted to {Domains} with priority {Priority}")]
     private partial void LogSubmitted(string taskId, string domains, TaskPriority priority);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Task {TaskId}, finished at {CompletedAt}, was pruned: its state, logs and results are removed")]
-    private partial void LogPurged(string taskId, DateTimeOffset completedAt);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Task {TaskId}, finished at {CompletedAt}, is removed with its logs and results")]
+    private partial void LogRemoved(string taskId, DateTimeOffset? completedAt);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Task {TaskId} finished: {State}")]
     private partial void LogFinished(string taskId, TaskState state);

@@ -94,6 +94,63 @@ public sealed class RetentionTests
         Assert.All(await TimesToLiveAsync(redis, ids), ttl => Assert.NotNull(ttl));
     }
 
+    [RedisFact]
+    public async Task A_task_finished_while_retention_was_off_gets_its_expiry_when_next_read_by_a_silo_with_retention()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        using var dir = new TempDirectory();
+        var (finished, silo) = await FinishWithRetentionOffAsync(redis, dir);
+        await using var restarted = await SiloProcess.StartAsync(SiloSettings(redis, dir, retention: "1"), restartOf: silo);
+        await using var connection = await restarted.ConnectAsync(redis.ConnectionString);
+
+        var task = await connection.Client.GetAsync(finished.TaskId);
+
+        Assert.Equal(TaskState.Completed, task.State);
+        Assert.All(await TimesToLiveAsync(redis, TaskIds(task)), ttl => Assert.InRange(ttl!.Value, TimeSpan.FromHours(23), TimeSpan.FromDays(1)));
+    }
+
+    [RedisFact]
+    public async Task A_task_finished_while_retention_was_off_and_already_past_the_new_period_is_removed_when_next_read()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        using var dir = new TempDirectory();
+        var (finished, silo) = await FinishWithRetentionOffAsync(redis, dir);
+        // Any restart takes longer than this period.
+        await using var restarted = await SiloProcess.StartAsync(SiloSettings(redis, dir, retention: "00:00:00.001"), restartOf: silo);
+        await using var connection = await restarted.ConnectAsync(redis.ConnectionString);
+
+        await Assert.ThrowsAsync<UnknownTaskException>(() => connection.Client.GetAsync(finished.TaskId));
+
+        Assert.Empty(await KeysOfAsync(redis, TaskIds(finished)));
+    }
+
+    private static Dictionary<string, string> SiloSettings(RedisServer redis, TempDirectory dir, string retention) => new()
+    {
+        ["Redis:ConnectionString"] = redis.ConnectionString,
+        ["Domains:Workspace"] = dir.File("workspace"),
+        ["Domains:Agent:Command"] = "demo",
+        ["Orchestrator:Retention:FinishedTasks"] = retention,
+        ["Web:TokenFile"] = dir.File("token"),
+    };
+
+    /// <summary>A silo process that keeps finished tasks forever runs one to the end, and stops.</summary>
+    private static async Task<(TaskView Finished, SiloProcess Stopped)> FinishWithRetentionOffAsync(RedisServer redis, TempDirectory dir)
+    {
+        Directory.CreateDirectory(dir.File("workspace"));
+        var silo = await SiloProcess.StartAsync(SiloSettings(redis, dir, retention: "0"));
+        await using (silo)
+        {
+            await using var connection = await silo.ConnectAsync(redis.ConnectionString);
+            var task = await connection.Client.SubmitAsync(Backend);
+            using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            task = await connection.Client.WaitForResultAsync(task.TaskId, bound.Token);
+            Assert.Equal(TaskState.Completed, task.State);
+            Assert.All(await TimesToLiveAsync(redis, TaskIds(task)), ttl => Assert.Null(ttl));
+            await silo.StopAsync();
+            return (task, silo);
+        }
+    }
+
     [Fact]
     public async Task A_finished_task_is_readable_and_listed_until_its_retention_ends_and_unknown_after()
     {
