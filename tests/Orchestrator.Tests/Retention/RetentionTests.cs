@@ -41,6 +41,10 @@ public sealed class RetentionTests
         var error = await Assert.ThrowsAsync<UnknownTaskException>(() => cluster.Client.GetAsync(task.TaskId));
         Assert.Contains("retention period", error.Message);
         Assert.DoesNotContain(task.TaskId, (await cluster.ClusterClient.GetGrain<ITaskIndexGrain>(0).Recent(100)).Select(t => t.TaskId));
+        // Not only left out of the listing: gone from the index's stored state (written within a second).
+        var index = (await KeysOfAsync(redis, ["/taskindex/"])).Single();
+        await Eventually.TrueAsync(async () => !((string?)await redis.Db.HashGetAsync(index, "data"))!.Contains(task.TaskId),
+            "the task index still stores the expired task");
     }
 
     [RedisFact]
