@@ -76,12 +76,14 @@ public sealed partial class TaskIndexGrain(
 
     public Task Finished(string taskId, DateTimeOffset? finishedAt)
     {
-        if (finishedAt is { } at && Index.Recent.Exists(e => e.TaskId == taskId))
+        // Kept even before the task's own Add arrives (two one-way messages may pass each other); the next write
+        // drops finish times of tasks the list does not hold.
+        if (finishedAt is { } at)
         {
             _dirty |= !Index.FinishedAt.TryGetValue(taskId, out var known) || known != at;
             Index.FinishedAt[taskId] = at;
         }
-        else if (finishedAt is null)
+        else
         {
             _dirty |= Index.FinishedAt.Remove(taskId);
         }
@@ -167,6 +169,12 @@ public sealed partial class TaskIndexGrain(
         if (!_dirty)
         {
             return Task.CompletedTask;
+        }
+
+        var listed = Index.Recent.Select(e => e.TaskId).ToHashSet();
+        foreach (var unlisted in Index.FinishedAt.Keys.Where(id => !listed.Contains(id)).ToArray())
+        {
+            Index.FinishedAt.Remove(unlisted);
         }
 
         _dirty = false;
