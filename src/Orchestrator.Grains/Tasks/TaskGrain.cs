@@ -53,23 +53,12 @@ public sealed partial class TaskGrain(
     private CoalescingStateWriter<TaskGrainState> Writer => field ??= new(state, DeactivateOnIdle);
     private TaskCompletionSource _changed = NewSignal();
 
-    /// <summary>Set while <see cref="Purge"/> removes the task: nothing else may change or write it meanwhile.</summary>
-    private bool _purging;
-
-    private RetentionOptions Retention => options.Value.Retention;
-
     private string TaskId => this.GetPrimaryKeyString();
 
     private TaskGrainState S => state.State;
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        if (S.State.IsFinal())
-        {
-            // The index may have missed the one-way notice when the task finished (a silo died); it costs one message.
-            _ = Index.Finished(TaskId, S.CompletedAt);
-        }
-
         if (S.Request is not null && !S.State.IsFinal())
         {
             // Notifications may have been lost while this task was not active: take the subtasks' own word.
@@ -81,23 +70,9 @@ public sealed partial class TaskGrain(
 
             await StoreAsync();
         }
-        else if (S.State.IsFinal() && (S.ExpiresAt is null) != Retention.KeepsForever)
+        else if (S.State.IsFinal())
         {
-            // Finished before retention was on (or while it was off), or kept forever now: bring the expiry in line.
-            if (Retention.KeepsForever)
-            {
-                await retention.KeepAsync(Records());
-                S.ExpiresAt = null;
-                await StoreAsync();
-            }
-            else if (S.CompletedAt + Retention.FinishedTasks <= time.GetUtcNow())
-            {
-                await RemoveAsync(); // already past its period: an expiry now would race the write that records it
-            }
-            else
-            {
-                await StoreAsync();
-            }
+            await OnActivateFinishedAsync();
         }
     }
 
@@ -231,16 +206,10 @@ public sealed partial class TaskGrain(
             throw new TaskConflictException($"Task {TaskId} completed in every domain; there is nothing to retry.");
         }
 
-        if (S.ExpiresAt is not null)
-        {
-            // Runs again: its records must outlive the run, and later writes keep an expiry unless it is lifted.
-            await retention.KeepAsync(Records());
-            S.ExpiresAt = null;
-        }
-
+        await LiftExpiryAsync();
+        _ = Index.Finished(TaskId, null);
         S.CancelRequested = false;
         S.CompletedAt = null;
-        _ = Index.Finished(TaskId, null);
         await AddLogAsync($"Retrying the parts that did not complete: {string.Join(", ", failed.Select(f => f.Domain))}");
         var views = await Task.WhenAll(failed.Select(s => GrainFactory.GetGrain<ISubtaskGrain>(s.TaskId).Retry()));
         foreach (var view in views)
@@ -346,72 +315,14 @@ public sealed partial class TaskGrain(
 
     /// <summary>
     /// Writes the state, then wakes the watchers: none of them ever sees a change that was not stored. A task that just
-    /// became final gets the expiry of all its records first; the write keeps it (Redis keeps a key's expiry across
-    /// HSET), so no final task is ever stored without one.
+    /// became final has its records' expiry set first (<see cref="ExpireIfFinishedAsync"/>).
     /// </summary>
     private async Task StoreAsync()
     {
-        if (S.State.IsFinal() && S.ExpiresAt is null && !Retention.KeepsForever && S.CompletedAt is { } completedAt)
-        {
-            var expiresAt = completedAt + Retention.FinishedTasks;
-            await retention.ExpireAsync(Records(), expiresAt - time.GetUtcNow());
-            S.ExpiresAt = expiresAt;
-        }
-
+        await ExpireIfFinishedAsync();
         await Writer.WriteAsync();
         WakeWatchers();
     }
-
-    public async Task<PurgeOutcome> Purge(DateTimeOffset finishedBy)
-    {
-        if (S.Request is null || _purging)
-        {
-            DeactivateOnIdle();
-            return new PurgeOutcome(Removed: false, Exists: false, TaskState.Pending, null);
-        }
-
-        if (!S.State.IsFinal() || S.CompletedAt is not { } completedAt || completedAt > finishedBy)
-        {
-            return new PurgeOutcome(Removed: false, Exists: true, S.State, S.CompletedAt);
-        }
-
-        var outcome = new PurgeOutcome(Removed: true, Exists: true, S.State, completedAt);
-        await RemoveAsync();
-        return outcome;
-    }
-
-    /// <summary>Deletes the task's subtasks and records first and the task itself last: a removal cut short is finished by the next one.</summary>
-    private async Task RemoveAsync()
-    {
-        var completedAt = S.CompletedAt;
-        _purging = true;
-        try
-        {
-            var records = Records();
-            await Task.WhenAll(S.Subtasks.Select(s => GrainFactory.GetGrain<ISubtaskGrain>(s.TaskId).Purge()));
-            await retention.DeleteAsync(records);
-            await state.ClearStateAsync();
-        }
-        catch
-        {
-            _purging = false;
-            throw;
-        }
-
-        LogRemoved(TaskId, completedAt);
-        WakeWatchers();
-        DeactivateOnIdle();
-    }
-
-    /// <summary>Every record the task keeps in the store: its own and its subtasks' logs, results and grain states.</summary>
-    private TaskRecords Records() => new(
-        [TaskId, .. S.Subtasks.Select(s => s.TaskId)],
-        [
-            new StoredState(this.GetGrainId(), StateName),
-            .. S.Subtasks.Select(s => new StoredState(GrainFactory.GetGrain<ISubtaskGrain>(s.TaskId).GetGrainId(), SubtaskGrain.StateName)),
-        ]);
-
-    private ITaskIndexGrain Index => GrainFactory.GetGrain<ITaskIndexGrain>(0);
 
     private void WakeWatchers()
     {
@@ -451,9 +362,6 @@ public sealed partial class TaskGrain(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Task {TaskId} submitted to {Domains} with priority {Priority}")]
     private partial void LogSubmitted(string taskId, string domains, TaskPriority priority);
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "Task {TaskId}, finished at {CompletedAt}, is removed with its logs and results")]
-    private partial void LogRemoved(string taskId, DateTimeOffset? completedAt);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Task {TaskId} finished: {State}")]
     private partial void LogFinished(string taskId, TaskState state);
