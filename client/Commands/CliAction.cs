@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Microsoft.Extensions.Options;
 using Orchestrator.Client;
 using Orchestrator.Contracts;
 
@@ -23,7 +24,7 @@ internal static class CliAction
             {
                 return Fail(known.Message, known switch
                 {
-                    InvalidTaskRequestException or ArgumentException => InvalidInput,
+                    InvalidTaskRequestException or ArgumentException or OptionsValidationException => InvalidInput,
                     UnknownTaskException or TaskConflictException => NotFound,
                     OrchestratorUnreachableException => Unreachable,
                     _ => NotCompleted,
@@ -43,7 +44,7 @@ internal static class CliAction
     {
         AggregateException { InnerExceptions.Count: 1 } a => Unwrap(a.InnerException!),
         InvalidTaskRequestException or UnknownTaskException or TaskConflictException or DomainSpawnException
-            or OrchestratorUnreachableException or ArgumentException => e,
+            or OrchestratorUnreachableException or ArgumentException or OptionsValidationException => e,
         _ => null,
     };
 

@@ -133,6 +133,17 @@ public sealed class CliTests
     }
 
     [Fact]
+    public async Task Run_with_a_negative_retention_refuses_to_start_with_an_error_line_naming_the_setting_and_exit_code_2()
+    {
+        using var dir = new TempDirectory();
+        var (exit, _, stderr) = await RunCliAsync(new Dictionary<string, string> { ["Orchestrator__Retention__FinishedTasks"] = "-1" },
+            "run", "Add an API endpoint", "--workspace", dir.Path);
+
+        Assert.Equal(2, exit);
+        Assert.Contains("error: Orchestrator:Retention:FinishedTasks is -1.00:00:00, which is negative", stderr);
+    }
+
+    [Fact]
     public async Task Commands_against_a_silo_that_is_not_running_say_how_to_start_one()
     {
         var nobodyListens = $"127.0.0.1:{Orchestrator.Hosting.OrchestratorSiloHost.FreePort()}";
