@@ -59,9 +59,13 @@ public sealed class RetentionOptions
 
     public bool KeepsForever => FinishedTasks == TimeSpan.Zero;
 
+    /// <summary>Longer periods are refused: an expiry time beyond the calendar would fail every finished task.</summary>
+    public static readonly TimeSpan Longest = TimeSpan.FromDays(36500);
+
     /// <summary>Null when valid, else the start error naming the setting.</summary>
-    public string? Validate() => FinishedTasks < TimeSpan.Zero
-        ? $"{FinishedTasksSetting} is {FinishedTasks}, which is negative: give a period such as 7 (days) or 12:00:00, or 0 to keep finished tasks forever."
+    public string? Validate() => FinishedTasks < TimeSpan.Zero || FinishedTasks > Longest
+        ? $"{FinishedTasksSetting} is {FinishedTasks}, which is {(FinishedTasks < TimeSpan.Zero ? "negative" : "longer than 36500 days")}: "
+            + "give a period such as 7 (days) or 12:00:00, or 0 to keep finished tasks forever."
         : null;
 }
 

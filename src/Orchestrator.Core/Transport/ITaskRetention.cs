@@ -20,7 +20,7 @@ public interface ITaskRetention
     /// <summary>The records disappear after <paramref name="after"/>; later writes to them keep that expiry.</summary>
     Task ExpireAsync(TaskRecords records, TimeSpan after, CancellationToken cancellationToken = default);
 
-    /// <summary>Lifts the expiry: the task runs again.</summary>
+    /// <summary>Lifts the expiry: the task runs again, or retention is off now.</summary>
     Task KeepAsync(TaskRecords records, CancellationToken cancellationToken = default);
 
     /// <summary>Removes the log and result records now (grain states are cleared by their grains).</summary>

@@ -219,15 +219,17 @@ public sealed class RetentionTests
         await cluster.Client.CancelAsync(running.TaskId);
     }
 
-    [Fact]
-    public async Task A_negative_retention_stops_the_silo_at_start_naming_the_setting()
+    [Theory]
+    [InlineData("-1.00:00:00", "negative")]
+    [InlineData("10675199.00:00:00", "longer than 36500 days")]
+    public async Task A_retention_that_cannot_work_stops_the_silo_at_start_naming_the_setting(string retention, string reason)
     {
         var error = await Assert.ThrowsAnyAsync<Exception>(() => OrchestratorCluster.StartAsync(_ => new()
         {
-            ["Orchestrator:Retention:FinishedTasks"] = "-1.00:00:00",
+            ["Orchestrator:Retention:FinishedTasks"] = retention,
         }));
 
-        Assert.Contains("Orchestrator:Retention:FinishedTasks", error.ToString());
+        Assert.Contains($"Orchestrator:Retention:FinishedTasks is {retention}, which is {reason}", error.ToString());
     }
 
     private static string[] TaskIds(TaskView task) => [task.TaskId, .. task.Subtasks.Select(s => s.TaskId)];
