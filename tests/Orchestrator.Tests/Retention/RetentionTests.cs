@@ -103,7 +103,7 @@ public sealed class RetentionTests
     {
         await using var redis = await RedisServer.StartAsync();
         using var dir = new TempDirectory();
-        var (finished, silo) = await FinishWithRetentionOffAsync(redis, dir);
+        var (finished, silo) = await FinishUnderRetentionAsync(redis, dir, "0");
         await using var restarted = await SiloProcess.StartAsync(SiloSettings(redis, dir, retention: "1"), restartOf: silo);
         await using var connection = await restarted.ConnectAsync(redis.ConnectionString);
 
@@ -118,7 +118,7 @@ public sealed class RetentionTests
     {
         await using var redis = await RedisServer.StartAsync();
         using var dir = new TempDirectory();
-        var (finished, silo) = await FinishWithRetentionOffAsync(redis, dir);
+        var (finished, silo) = await FinishUnderRetentionAsync(redis, dir, "0");
         // Any restart takes longer than this period.
         await using var restarted = await SiloProcess.StartAsync(SiloSettings(redis, dir, retention: "00:00:00.001"), restartOf: silo);
         await using var connection = await restarted.ConnectAsync(redis.ConnectionString);
@@ -126,6 +126,20 @@ public sealed class RetentionTests
         await Assert.ThrowsAsync<UnknownTaskException>(() => connection.Client.GetAsync(finished.TaskId));
 
         Assert.Empty(await KeysOfAsync(redis, TaskIds(finished)));
+    }
+
+    [RedisFact]
+    public async Task A_task_with_an_expiry_keeps_its_keys_for_good_when_next_read_by_a_silo_that_keeps_finished_tasks_forever()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        using var dir = new TempDirectory();
+        var (finished, silo) = await FinishUnderRetentionAsync(redis, dir, "1");
+        await using var restarted = await SiloProcess.StartAsync(SiloSettings(redis, dir, retention: "0"), restartOf: silo);
+        await using var connection = await restarted.ConnectAsync(redis.ConnectionString);
+
+        Assert.Equal(TaskState.Completed, (await connection.Client.GetAsync(finished.TaskId)).State);
+
+        Assert.All(await TimesToLiveAsync(redis, TaskIds(finished)), ttl => Assert.Null(ttl));
     }
 
     private static Dictionary<string, string> SiloSettings(RedisServer redis, TempDirectory dir, string retention) => new()
@@ -137,11 +151,11 @@ public sealed class RetentionTests
         ["Web:TokenFile"] = dir.File("token"),
     };
 
-    /// <summary>A silo process that keeps finished tasks forever runs one to the end, and stops.</summary>
-    private static async Task<(TaskView Finished, SiloProcess Stopped)> FinishWithRetentionOffAsync(RedisServer redis, TempDirectory dir)
+    /// <summary>A silo process with <paramref name="retention"/> runs a task to the end, and stops.</summary>
+    private static async Task<(TaskView Finished, SiloProcess Stopped)> FinishUnderRetentionAsync(RedisServer redis, TempDirectory dir, string retention)
     {
         Directory.CreateDirectory(dir.File("workspace"));
-        var silo = await SiloProcess.StartAsync(SiloSettings(redis, dir, retention: "0"));
+        var silo = await SiloProcess.StartAsync(SiloSettings(redis, dir, retention));
         await using (silo)
         {
             await using var connection = await silo.ConnectAsync(redis.ConnectionString);
@@ -149,7 +163,7 @@ public sealed class RetentionTests
             using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(60));
             task = await connection.Client.WaitForResultAsync(task.TaskId, bound.Token);
             Assert.Equal(TaskState.Completed, task.State);
-            Assert.All(await TimesToLiveAsync(redis, TaskIds(task)), ttl => Assert.Null(ttl));
+            Assert.All(await TimesToLiveAsync(redis, TaskIds(task)), ttl => Assert.Equal(retention == "0", ttl is null));
             await silo.StopAsync();
             return (task, silo);
         }
