@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.CommandLine.Parsing;
+using Microsoft.Extensions.Options;
 using Orchestrator.Client;
 using Orchestrator.Contracts;
 
@@ -24,7 +25,7 @@ internal static class CliAction
             {
                 return Fail(known.Message, known switch
                 {
-                    InvalidTaskRequestException or ArgumentException => InvalidInput,
+                    InvalidTaskRequestException or ArgumentException or OptionsValidationException => InvalidInput,
                     UnknownTaskException or TaskConflictException => NotFound,
                     OrchestratorUnreachableException => Unreachable,
                     _ => NotCompleted,
@@ -48,7 +49,7 @@ internal static class CliAction
     {
         AggregateException { InnerExceptions.Count: 1 } a => Unwrap(a.InnerException!),
         InvalidTaskRequestException or UnknownTaskException or TaskConflictException or DomainSpawnException or DomainOperationException
-            or OrchestratorUnreachableException or ArgumentException => e,
+            or OrchestratorUnreachableException or ArgumentException or OptionsValidationException => e,
         _ => null,
     };
 

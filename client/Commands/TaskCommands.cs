@@ -110,6 +110,58 @@ internal static class TasksCommand
             AnsiConsole.Write(table);
             return 0;
         });
+        command.Add(PruneCommand.Create());
+        return command;
+    }
+}
+
+/// <summary><c>orchestrator tasks prune [--older-than &lt;age&gt;]</c>: removes finished tasks now instead of at the end of their retention.</summary>
+internal static class PruneCommand
+{
+    public static Command Create()
+    {
+        var olderThan = new Option<string?>("--older-than")
+        {
+            Description = "Remove tasks that finished longer ago than this: 7d, 12h, 30m, 90s or 1.12:00:00; 0 removes every finished task (default: the silo's retention period)",
+        };
+        var json = CommonOptions.Json();
+        var command = new Command("prune", "Remove finished tasks (state, logs and results) now; running tasks are never touched") { olderThan, json };
+        CliAction.Set(command, async (parse, cancellationToken) =>
+        {
+            var age = parse.GetValue(olderThan) is { } text ? Durations.Parse(text, "--older-than") : (TimeSpan?)null;
+            await using var connection = await CliAction.ConnectAsync(cancellationToken);
+            var report = await connection.Client.PruneAsync(age, cancellationToken);
+            if (parse.GetValue(json))
+            {
+                Render.Json(new JsonObject
+                {
+                    ["older_than_seconds"] = report.OlderThan.TotalSeconds,
+                    ["removed"] = new JsonArray(report.Removed.Select(t => (JsonNode?)new JsonObject
+                    {
+                        ["task_id"] = t.TaskId,
+                        ["status"] = t.State.ToWire(),
+                        ["completed_at"] = t.CompletedAt?.ToString("O"),
+                        ["description"] = t.Description,
+                    }).ToArray()),
+                });
+                return 0;
+            }
+
+            if (report.Removed.Count > 0)
+            {
+                var table = new Table().Border(TableBorder.Rounded).AddColumns("Task", "Status", "Finished", "Description");
+                foreach (var t in report.Removed)
+                {
+                    table.AddRow(t.TaskId, Render.StateMarkup(t.State.ToWire()), t.CompletedAt is { } done ? Render.Age(done) + " ago" : "",
+                        Markup.Escape(t.Description.Length > 60 ? t.Description[..57] + "..." : t.Description));
+                }
+
+                AnsiConsole.Write(table);
+            }
+
+            AnsiConsole.MarkupLine($"Removed {report.Removed.Count} finished task(s) that finished more than {Markup.Escape(Durations.Format(report.OlderThan))} ago.");
+            return 0;
+        });
         return command;
     }
 }

@@ -112,11 +112,42 @@ public sealed class OrchestratorClient(IClusterClient cluster, TaskPlanner plann
         return view;
     }
 
-    /// <summary>The most recent tasks, newest first.</summary>
+    /// <summary>The most recent tasks, newest first; a listed task that expired or was pruned meanwhile is left out.</summary>
     public async Task<IReadOnlyList<TaskView>> ListTasksAsync(int limit = 20)
     {
         var recent = await cluster.GetGrain<ITaskIndexGrain>(0).Recent(limit);
-        return await Task.WhenAll(recent.Select(r => TaskGrain(r.TaskId).GetView()));
+        var views = await Task.WhenAll(recent.Select(async r =>
+        {
+            try
+            {
+                return await TaskGrain(r.TaskId).GetView();
+            }
+            catch (UnknownTaskException)
+            {
+                return null;
+            }
+        }));
+        return views.OfType<TaskView>().ToArray();
+    }
+
+    /// <summary>
+    /// Removes every finished task that finished more than <paramref name="olderThan"/> ago (null: the silo's
+    /// retention period) — its state, logs and results. Unfinished tasks are never touched. Returns what was removed.
+    /// </summary>
+    public async Task<PruneReport> PruneAsync(TimeSpan? olderThan, CancellationToken cancellationToken = default)
+    {
+        var index = cluster.GetGrain<ITaskIndexGrain>(0);
+        var removed = new List<PrunedTask>();
+        PruneReport report;
+        do
+        {
+            // The silo removes a bounded number per call; every call makes progress, so this ends.
+            report = await index.Prune(olderThan).WaitAsync(cancellationToken);
+            removed.AddRange(report.Removed);
+        }
+        while (report.Remaining > 0);
+
+        return report with { Removed = removed };
     }
 
     public async Task<IReadOnlyList<DomainPoolView>> ListDomainsAsync()

@@ -27,6 +27,12 @@ public interface ITaskGrain : IGrainWithStringKey
 
     /// <summary>New log lines exist for this task or one of its subtasks.</summary>
     [Alias("OnActivity"), OneWay] Task OnActivity();
+
+    /// <summary>
+    /// Removes the task — its grain state, its subtasks' and every log and result key — if it finished at or before
+    /// <paramref name="finishedBy"/>; an unfinished or younger task is left alone. Only the task index calls it (prune).
+    /// </summary>
+    [Alias("Purge")] Task<PurgeOutcome> Purge(DateTimeOffset finishedBy);
 }
 
 /// <summary>One domain's part of a task. Keyed by the subtask id, which is the wire message's task_id.</summary>
@@ -73,6 +79,9 @@ public interface ISubtaskGrain : IGrainWithStringKey
     [Alias("Reconcile")] Task Reconcile();
 
     [Alias("OnLogsAppended"), OneWay] Task OnLogsAppended();
+
+    /// <summary>Deletes this subtask's stored state if it is final (its parent is being purged).</summary>
+    [Alias("Purge")] Task Purge();
 }
 
 /// <summary>A subtask waiting for, or holding, a slot of its domain.</summary>
@@ -169,13 +178,51 @@ public interface ITaskIndexGrain : IGrainWithIntegerKey
     /// <summary>Fire and forget: the index is written at most once a second, off the submit path.</summary>
     [Alias("Add"), OneWay] Task Add(TaskSummary summary);
 
+    /// <summary>The task became final at <paramref name="finishedAt"/>, or (null) runs again after a retry.</summary>
+    [Alias("Finished"), OneWay] Task Finished(string taskId, DateTimeOffset? finishedAt);
+
     [ClientCallable, Alias("Recent"), ReadOnly] Task<IReadOnlyList<TaskSummary>> Recent(int limit);
+
+    /// <summary>
+    /// Removes finished tasks that finished more than <paramref name="olderThan"/> ago (null: the configured retention),
+    /// at most <see cref="PruneReport.MaxPerCall"/> per call; never an unfinished task. Call again while
+    /// <see cref="PruneReport.Remaining"/> is above zero.
+    /// </summary>
+    [ClientCallable, Alias("Prune")] Task<PruneReport> Prune(TimeSpan? olderThan);
+}
+
+/// <summary>What <see cref="ITaskGrain.Purge"/> did: removed the task, or left it (with its finish time, null while it runs).</summary>
+[GenerateSerializer, Alias("orchestrator.purge-outcome")]
+public sealed record PurgeOutcome(
+    [property: Id(0)] bool Removed,
+    [property: Id(1)] bool Exists,
+    [property: Id(2)] TaskState State,
+    [property: Id(3)] DateTimeOffset? CompletedAt);
+
+/// <summary>A task that prune removed.</summary>
+[GenerateSerializer, Alias("orchestrator.pruned-task")]
+public sealed record PrunedTask(
+    [property: Id(0)] string TaskId,
+    [property: Id(1)] string Description,
+    [property: Id(2)] TaskState State,
+    [property: Id(3)] DateTimeOffset? CompletedAt);
+
+/// <summary>One prune call's work: the tasks removed, how old a finished task had to be, and how many more are due.</summary>
+[GenerateSerializer, Alias("orchestrator.prune-report")]
+public sealed record PruneReport(
+    [property: Id(0)] IReadOnlyList<PrunedTask> Removed,
+    [property: Id(1)] TimeSpan OlderThan,
+    [property: Id(2)] int Remaining)
+{
+    /// <summary>The most tasks one prune call removes, so that no caller can hold the index for long.</summary>
+    public const int MaxPerCall = 100;
 }
 
 /// <summary>Asked about a task id that no task has.</summary>
 [GenerateSerializer, Alias("orchestrator.unknown-task")]
 public sealed class UnknownTaskException(string taskId)
-    : Exception($"No task with id '{taskId}'. List tasks with `orchestrator tasks`.")
+    : Exception($"No task with id '{taskId}': it never existed, or it finished longer ago than the retention period"
+        + " (Orchestrator:Retention:FinishedTasks) or was pruned, and was removed. List tasks with `orchestrator tasks`.")
 {
     [Id(0)] public string TaskId { get; } = taskId;
 }

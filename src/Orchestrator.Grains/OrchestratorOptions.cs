@@ -54,6 +54,31 @@ public sealed class OrchestratorOptions
 
     /// <summary>The longest error text a subtask keeps from a worker; longer ones are cut with a marker.</summary>
     public int MaxErrorChars { get; set; } = 4096;
+
+    public RetentionOptions Retention { get; set; } = new();
+}
+
+/// <summary>How long a finished task stays (<c>Orchestrator:Retention</c>).</summary>
+public sealed class RetentionOptions
+{
+    public const string FinishedTasksSetting = "Orchestrator:Retention:FinishedTasks";
+
+    /// <summary>
+    /// A finished task — its grain state, its subtasks', its logs and results — is removed this long after it finished;
+    /// zero keeps it forever. A plain number is days (<c>7</c>), as TimeSpan reads it; <c>12:00:00</c> is 12 hours.
+    /// </summary>
+    public TimeSpan FinishedTasks { get; set; } = TimeSpan.FromDays(7);
+
+    public bool KeepsForever => FinishedTasks == TimeSpan.Zero;
+
+    /// <summary>Longer periods are refused: an expiry time beyond the calendar would fail every finished task.</summary>
+    public static readonly TimeSpan Longest = TimeSpan.FromDays(36500);
+
+    /// <summary>Null when valid, else the start error naming the setting.</summary>
+    public string? Validate() => FinishedTasks < TimeSpan.Zero || FinishedTasks > Longest
+        ? $"{FinishedTasksSetting} is {FinishedTasks}, which is {(FinishedTasks < TimeSpan.Zero ? "negative" : "longer than 36500 days")}: "
+            + "give a period such as 7 (days) or 12:00:00, or 0 to keep finished tasks forever."
+        : null;
 }
 
 /// <summary>Attempts and backoff for subtasks that time out, whose worker fails, or whose agent dies.</summary>
@@ -75,6 +100,15 @@ public sealed class RetryPolicyOptions
         var wait = TimeSpan.FromTicks((long)Math.Min(InitialBackoff.Ticks * factor, MaxBackoff.Ticks));
         return wait < TimeSpan.Zero ? TimeSpan.Zero : wait;
     }
+}
+
+/// <summary>
+/// The clock of the task lifecycle's retention (the task and index grains), keyed as Orleans keys its own clocks: by
+/// default the silo's <see cref="TimeProvider"/>, and a test can fake it without stopping Orleans' timers.
+/// </summary>
+public static class TaskClock
+{
+    public const string Key = "orchestrator.task-clock";
 }
 
 public static class StorageNames

@@ -33,11 +33,16 @@ public static class OrchestratorSiloExtensions
         if (configuration[RedisConnection.SettingKey] is { Length: > 0 } redis)
         {
             var options = RedisConnection.Parse(redis);
-            silo.AddRedisGrainStorage(StorageNames.Orchestrator, builder => builder.Configure<Serializer, IConnectionMultiplexer>((o, serializer, shared) =>
+            silo.AddRedisGrainStorage(StorageNames.Orchestrator, builder => builder.Configure<Serializer, IConnectionMultiplexer, IOptions<ClusterOptions>>((o, serializer, shared, cluster) =>
             {
                 o.ConfigurationOptions = options.Clone();
                 o.CreateMultiplexer = _ => Task.FromResult((shared, true));
                 o.GrainStorageSerializer = StateSerializer(serializer);
+                // Orleans' own layout, named here so that retention expires exactly the keys the storage writes.
+                var serviceId = cluster.Value.ServiceId;
+                o.GetStorageKey = (stateName, grainId) => GrainStateKeys.For(serviceId, grainId, stateName);
+                // A pruned task's state is gone from Redis, not left as an empty record.
+                o.DeleteStateOnClear = true;
             }));
             silo.UseRedisReminderService(o => o.ConfigurationOptions = options.Clone());
             silo.Services.AddOptions<RedisReminderTableOptions>().Configure<IConnectionMultiplexer>((o, shared) => o.CreateMultiplexer = _ => Task.FromResult((shared, true)));
@@ -65,10 +70,12 @@ public static class OrchestratorSiloExtensions
     /// <summary>Options, routing, validation, the grains' event sink and the domain runtime.</summary>
     private static IServiceCollection AddOrchestratorServices(this IServiceCollection services, IConfiguration configuration)
     {
-        services.AddOptions<OrchestratorOptions>().Bind(configuration.GetSection(OrchestratorOptions.SectionName));
+        services.AddOptions<OrchestratorOptions>().Bind(configuration.GetSection(OrchestratorOptions.SectionName)).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<OrchestratorOptions>, OrchestratorOptionsValidator>();
         services.AddOptions<DomainsOptions>().Bind(configuration.GetSection(DomainsOptions.SectionName));
         services.AddTaskRouting(configuration);
         services.TryAddSingleton(TimeProvider.System);
+        services.TryAddKeyedSingleton<TimeProvider>(TaskClock.Key, (sp, _) => sp.GetRequiredService<TimeProvider>());
         services.AddSingleton<ITaskEventSink, GrainTaskEventSink>();
         services.AddOptions<ControlPlaneOptions>().Bind(configuration.GetSection(ControlPlaneOptions.SectionName));
         services.AddSingleton<IClusterKey, ClusterKeyProvider>();
@@ -127,6 +134,7 @@ public static class OrchestratorSiloExtensions
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<IOptions<OrchestratorOptions>>().Value.HeartbeatTtl));
         services.AddSingleton<ITaskTransport>(sp => sp.GetRequiredService<InMemoryNetwork>());
+        services.AddSingleton<ITaskRetention>(sp => sp.GetRequiredService<InMemoryNetwork>());
         services.AddSingleton<IWorkerTransport>(sp => sp.GetRequiredService<InMemoryNetwork>());
         services.AddSingleton<IAgentDirectory>(sp => sp.GetRequiredService<InMemoryNetwork>());
     }
@@ -141,6 +149,11 @@ public static class OrchestratorSiloExtensions
         services.AddSingleton<RedisTaskTransport>();
         services.AddSingleton<ITaskTransport>(sp => sp.GetRequiredService<RedisTaskTransport>());
         services.AddSingleton<IWorkerTransport, RedisWorkerTransport>();
+        services.AddSingleton<ITaskRetention>(sp =>
+        {
+            var serviceId = sp.GetRequiredService<IOptions<ClusterOptions>>().Value.ServiceId;
+            return new RedisTaskRetention(sp.GetRequiredService<IConnectionMultiplexer>(), state => GrainStateKeys.For(serviceId, state.GrainId, state.StateName));
+        });
         services.AddSingleton<IAgentDirectory>(sp => new RedisAgentDirectory(
             sp.GetRequiredService<IConnectionMultiplexer>(),
             sp.GetRequiredService<TimeProvider>(),
@@ -163,4 +176,11 @@ internal sealed class RedisTransportStartup(RedisTaskTransport transport) : ILif
         lifecycle.Subscribe(nameof(RedisTransportStartup), ServiceLifecycleStage.BecomeActive,
             transport.StartAsync,
             async _ => await transport.DisposeAsync());
+}
+
+/// <summary>Refuses a silo start with settings that cannot work, naming the setting.</summary>
+internal sealed class OrchestratorOptionsValidator : IValidateOptions<OrchestratorOptions>
+{
+    public ValidateOptionsResult Validate(string? name, OrchestratorOptions options) =>
+        options.Retention.Validate() is { } error ? ValidateOptionsResult.Fail(error) : ValidateOptionsResult.Success;
 }

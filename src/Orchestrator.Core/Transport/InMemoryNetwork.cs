@@ -8,7 +8,7 @@ namespace Orchestrator.Core.Transport;
 /// The embedded default: the same queues, results, logs and registry as the Redis protocol, held in this process.
 /// Nothing survives the process; use Redis for durability.
 /// </summary>
-public sealed class InMemoryNetwork(ITaskEventSink sink, TimeProvider time, TimeSpan heartbeatTtl) : ITaskTransport, IWorkerTransport, IAgentDirectory
+public sealed class InMemoryNetwork(ITaskEventSink sink, TimeProvider time, TimeSpan heartbeatTtl) : ITaskTransport, IWorkerTransport, IAgentDirectory, ITaskRetention
 {
     private readonly ConcurrentDictionary<string, DomainQueue> _queues = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, AgentResult> _results = new(StringComparer.Ordinal);
@@ -56,6 +56,23 @@ public sealed class InMemoryNetwork(ITaskEventSink sink, TimeProvider time, Time
             var start = (int)Math.Min(Math.Max(fromIndex, 0), log.Count);
             return Task.FromResult<IReadOnlyList<string>>(log.GetRange(start, log.Count - start));
         }
+    }
+
+    // Nothing here outlives the process, so an expiry is not kept: a finished task's status still reads as expired
+    // once its retention has passed (the task grain checks), and prune frees the memory at once.
+    public Task ExpireAsync(TaskRecords records, TimeSpan after, CancellationToken cancellationToken = default) => Task.CompletedTask;
+
+    public Task KeepAsync(TaskRecords records, CancellationToken cancellationToken = default) => Task.CompletedTask;
+
+    public Task DeleteAsync(TaskRecords records, CancellationToken cancellationToken = default)
+    {
+        foreach (var taskId in records.TaskIds)
+        {
+            _results.TryRemove(taskId, out _);
+            _logs.TryRemove(taskId, out _);
+        }
+
+        return Task.CompletedTask;
     }
 
     public async Task<TaskLease?> TakeAsync(string domain, TimeSpan wait, CancellationToken cancellationToken)

@@ -34,13 +34,15 @@ public sealed class SubtaskGrainState
 /// the retry policy for failures, timeouts and lost agents, cancel and user retry. It reports every change to its parent.
 /// </summary>
 public sealed partial class SubtaskGrain(
-    [PersistentState("subtask", StorageNames.Orchestrator)] IPersistentState<SubtaskGrainState> state,
+    [PersistentState(SubtaskGrain.StateName, StorageNames.Orchestrator)] IPersistentState<SubtaskGrainState> state,
     ITaskTransport transport,
     IClusterKey clusterKey,
     IOptions<OrchestratorOptions> options,
     TimeProvider time,
     ILogger<SubtaskGrain> logger) : StoredStateGrain<SubtaskGrainState>, ISubtaskGrain
 {
+    public const string StateName = "subtask";
+
     protected override IPersistentState<SubtaskGrainState> StoredState => state;
 
 
@@ -362,6 +364,17 @@ public sealed partial class SubtaskGrain(
 
     public Task OnLogsAppended() =>
         S.Spec is null ? Task.CompletedTask : Parent.OnActivity();
+
+    public async Task Purge()
+    {
+        // Only a final part goes; its parent is final only when every part is, so this refuses nothing in practice.
+        if (S.Spec is not null && S.State.IsFinal())
+        {
+            await state.ClearStateAsync();
+        }
+
+        DeactivateOnIdle();
+    }
 
     private async Task FailOrRetryAsync(string reason, SubtaskState finalState)
     {

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Orchestrator.Core.Telemetry;
 using Orleans.Concurrency;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orchestrator.Contracts;
@@ -26,6 +27,8 @@ public sealed class TaskGrainState
     [Id(6)] public TaskState State { get; set; }
     /// <summary>The workspace's HEAD when the task was accepted; every attempt starts from it.</summary>
     [Id(7)] public string? BaseCommit { get; set; }
+    /// <summary>When the stored records of this finished task expire (set once the expiry is in place); null while kept.</summary>
+    [Id(8)] public DateTimeOffset? ExpiresAt { get; set; }
 }
 
 /// <summary>
@@ -35,15 +38,18 @@ public sealed class TaskGrainState
 /// </summary>
 [Reentrant]
 public sealed partial class TaskGrain(
-    [PersistentState("task", StorageNames.Orchestrator)] IPersistentState<TaskGrainState> state,
+    [PersistentState(TaskGrain.StateName, StorageNames.Orchestrator)] IPersistentState<TaskGrainState> state,
     TaskRequestValidator validator,
     TaskPlanner planner,
     ITaskTransport transport,
+    ITaskRetention retention,
     IWorkspaceRevision workspace,
     IOptions<OrchestratorOptions> options,
-    TimeProvider time,
+    [FromKeyedServices(TaskClock.Key)] TimeProvider time,
     ILogger<TaskGrain> logger) : StoredStateGrain<TaskGrainState>, ITaskGrain
 {
+    public const string StateName = "task";
+
     protected override IPersistentState<TaskGrainState> StoredState => state;
 
     private TaskCompletionSource _changed = NewSignal();
@@ -64,6 +70,10 @@ public sealed partial class TaskGrain(
             }
 
             await StoreAsync();
+        }
+        else if (S.State.IsFinal())
+        {
+            await OnActivateFinishedAsync();
         }
     }
 
@@ -124,7 +134,7 @@ public sealed partial class TaskGrain(
             .. plan.Subtasks.Select(p => WireFormat.LogLine(now,
                 $"Routed to {p.Domain}{(p.Workers.Count > 0 ? $" ({string.Join(", ", p.Workers)})" : "")} with {p.Requirements.Count} requirement(s)")),
         ]);
-        _ = GrainFactory.GetGrain<ITaskIndexGrain>(0).Add(new TaskSummary(TaskId, valid.Description, now));
+        _ = Index.Add(new TaskSummary(TaskId, valid.Description, now));
 
         await StartSubtasksAsync(specs.Select(s => s.TaskId).ToHashSet(), specs);
         return View();
@@ -197,6 +207,8 @@ public sealed partial class TaskGrain(
             throw new TaskConflictException($"Task {TaskId} completed in every domain; there is nothing to retry.");
         }
 
+        await LiftExpiryAsync();
+        _ = Index.Finished(TaskId, null);
         S.CancelRequested = false;
         S.CompletedAt = null;
         await AddLogAsync($"Retrying the parts that did not complete: {string.Join(", ", failed.Select(f => f.Domain))}");
@@ -213,7 +225,7 @@ public sealed partial class TaskGrain(
 
     public Task OnSubtaskChanged(SubtaskView subtask)
     {
-        if (!Apply(subtask))
+        if (_purging || !Apply(subtask))
         {
             return Task.CompletedTask;
         }
@@ -285,6 +297,7 @@ public sealed partial class TaskGrain(
             OrchestratorMetrics.TaskFinished(S.State, S.CompletedAt.Value - S.CreatedAt);
             LogFinished(TaskId, S.State);
             _ = AddLogAsync($"Task {S.State.ToWire()}");
+            _ = Index.Finished(TaskId, S.CompletedAt);
         }
         else if (!S.State.IsFinal())
         {
@@ -301,9 +314,13 @@ public sealed partial class TaskGrain(
     /// <summary>Bumps the version; the waiters of <see cref="WaitForChange"/> are woken once it is stored (<see cref="StoreAsync"/>).</summary>
     private void Changed() => S.Version++;
 
-    /// <summary>Writes the state, then wakes the watchers: none of them ever sees a change that was not stored.</summary>
+    /// <summary>
+    /// Writes the state, then wakes the watchers: none of them ever sees a change that was not stored. A task that just
+    /// became final has its records' expiry set first (<see cref="ExpireIfFinishedAsync"/>).
+    /// </summary>
     private async Task StoreAsync()
     {
+        await ExpireIfFinishedAsync();
         await Writer.WriteAsync();
         WakeWatchers();
     }
@@ -317,7 +334,8 @@ public sealed partial class TaskGrain(
 
     private void EnsureExists()
     {
-        if (S.Request is null)
+        // Past its expiry the store has dropped (or is about to drop) the task; this activation's copy says nothing more.
+        if (S.Request is null || _purging || S.ExpiresAt <= time.GetUtcNow())
         {
             DeactivateOnIdle();
             throw new UnknownTaskException(TaskId);

@@ -90,6 +90,7 @@ public sealed class CliTests
     [InlineData("Invalid priority 'urgent'", "run", "Add an API", "--priority", "urgent")]
     [InlineData("out of range", "run", "Add an API", "--timeout", "0")]
     [InlineData("No domain matches this task", "run", "make coffee")]
+    [InlineData("--older-than '-5m' is not an age", "tasks", "prune", "--older-than", "-5m")]
     public async Task Bad_input_gets_one_line_naming_the_problem_and_a_non_zero_exit(string expected, params string[] args)
     {
         var (exit, stdout, stderr) = await RunCliAsync(args);
@@ -98,6 +99,48 @@ public sealed class CliTests
         Assert.Contains(expected, stderr);
         Assert.StartsWith("error: ", stderr);
         Assert.Equal("", stdout);
+    }
+
+    [Fact]
+    public async Task Tasks_prune_removes_a_finished_task_prints_it_as_json_and_its_status_then_says_it_is_gone()
+    {
+        using var dir = new TempDirectory();
+        Directory.CreateDirectory(dir.File("workspace"));
+        await using var silo = await SiloProcess.StartAsync(new Dictionary<string, string>
+        {
+            ["Domains:Workspace"] = dir.File("workspace"),
+            ["Domains:Agent:Command"] = "demo",
+        });
+        var gateway = new Dictionary<string, string>
+        {
+            ["Cluster__Gateway"] = $"127.0.0.1:{silo.GatewayPort}",
+            ["Cluster__AccessToken"] = silo.AccessToken,
+        };
+        var (submitted, submitOut, submitErr) = await RunCliAsync(gateway, "submit", "Add an API endpoint", "--domain", "backend", "--wait", "--json");
+        Assert.True(submitted == 0, submitErr);
+        var taskId = (string)JsonNode.Parse(submitOut)!["task_id"]!;
+
+        var (exit, stdout, stderr) = await RunCliAsync(gateway, "tasks", "prune", "--older-than", "0", "--json");
+
+        Assert.True(exit == 0, stderr);
+        var removed = JsonNode.Parse(stdout)!["removed"]!.AsArray();
+        Assert.Equal([taskId], removed.Select(r => (string)r!["task_id"]!));
+        Assert.Equal("completed", (string)removed[0]!["status"]!);
+        var (statusExit, _, statusErr) = await RunCliAsync(gateway, "status", taskId);
+        Assert.Equal(3, statusExit);
+        Assert.Contains($"No task with id '{taskId}'", statusErr);
+        Assert.Contains("retention period", statusErr);
+    }
+
+    [Fact]
+    public async Task Run_with_a_negative_retention_refuses_to_start_with_an_error_line_naming_the_setting_and_exit_code_2()
+    {
+        using var dir = new TempDirectory();
+        var (exit, _, stderr) = await RunCliAsync(new Dictionary<string, string> { ["Orchestrator__Retention__FinishedTasks"] = "-1" },
+            "run", "Add an API endpoint", "--workspace", dir.Path);
+
+        Assert.Equal(2, exit);
+        Assert.Contains("error: Orchestrator:Retention:FinishedTasks is -1.00:00:00, which is negative", stderr);
     }
 
     [Fact]

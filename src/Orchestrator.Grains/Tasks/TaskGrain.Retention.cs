@@ -1,0 +1,120 @@
+using Microsoft.Extensions.Logging;
+using Orchestrator.Contracts;
+using Orchestrator.Core.Transport;
+
+namespace Orchestrator.Grains.Tasks;
+
+/// <summary>
+/// Retention: a finished task's records — its and its subtasks' grain states, logs and results — expire
+/// <see cref="RetentionOptions.FinishedTasks"/> after it finished (the store drops them), or go at once when pruned.
+/// </summary>
+public sealed partial class TaskGrain
+{
+    /// <summary>Set while the task is removed: nothing else may change or write it meanwhile.</summary>
+    private bool _purging;
+
+    private RetentionOptions Retention => options.Value.Retention;
+
+    private ITaskIndexGrain Index => GrainFactory.GetGrain<ITaskIndexGrain>(0);
+
+    public async Task<PurgeOutcome> Purge(DateTimeOffset finishedBy)
+    {
+        if (S.Request is null || _purging)
+        {
+            DeactivateOnIdle();
+            return new PurgeOutcome(Removed: false, Exists: false, TaskState.Pending, null);
+        }
+
+        if (!S.State.IsFinal() || S.CompletedAt is not { } completedAt || completedAt > finishedBy)
+        {
+            return new PurgeOutcome(Removed: false, Exists: true, S.State, S.CompletedAt);
+        }
+
+        var outcome = new PurgeOutcome(Removed: true, Exists: true, S.State, completedAt);
+        await RemoveAsync();
+        return outcome;
+    }
+
+    /// <summary>A finished task comes back: its expiry brought in line with the setting, which may have changed since.</summary>
+    private async Task OnActivateFinishedAsync()
+    {
+        // The index may have missed the one-way notice when the task finished (a silo died); it costs one message.
+        _ = Index.Finished(TaskId, S.CompletedAt);
+        if ((S.ExpiresAt is null) == Retention.KeepsForever)
+        {
+            return;
+        }
+
+        if (Retention.KeepsForever)
+        {
+            await LiftExpiryAsync();
+            await StoreAsync();
+        }
+        else if (S.CompletedAt + Retention.FinishedTasks <= time.GetUtcNow())
+        {
+            await RemoveAsync(); // already past the period: an expiry now would race the write that records it
+        }
+        else
+        {
+            await StoreAsync(); // finished before retention was on, or while it was off
+        }
+    }
+
+    /// <summary>
+    /// Called before each write: a task that just became final gets the expiry of all its records first. The write
+    /// keeps it (Redis keeps a key's expiry across HSET), so no final task is ever stored without one.
+    /// </summary>
+    private async Task ExpireIfFinishedAsync()
+    {
+        if (S.State.IsFinal() && S.ExpiresAt is null && !Retention.KeepsForever && S.CompletedAt is { } completedAt)
+        {
+            var expiresAt = completedAt + Retention.FinishedTasks;
+            await retention.ExpireAsync(Records(), expiresAt - time.GetUtcNow());
+            S.ExpiresAt = expiresAt;
+        }
+    }
+
+    /// <summary>The task runs again (retry), or retention is off now: its records must outlive it, and later writes keep an expiry unless it is lifted.</summary>
+    private async Task LiftExpiryAsync()
+    {
+        if (S.ExpiresAt is not null)
+        {
+            await retention.KeepAsync(Records());
+            S.ExpiresAt = null;
+        }
+    }
+
+    /// <summary>Deletes the task's subtasks and records first and the task itself last: a removal cut short is finished by the next one.</summary>
+    private async Task RemoveAsync()
+    {
+        var completedAt = S.CompletedAt;
+        _purging = true;
+        try
+        {
+            var records = Records();
+            await Task.WhenAll(S.Subtasks.Select(s => GrainFactory.GetGrain<ISubtaskGrain>(s.TaskId).Purge()));
+            await retention.DeleteAsync(records);
+            await state.ClearStateAsync();
+        }
+        catch
+        {
+            _purging = false;
+            throw;
+        }
+
+        LogRemoved(TaskId, completedAt);
+        WakeWatchers();
+        DeactivateOnIdle();
+    }
+
+    /// <summary>Every record the task keeps in the store: its own and its subtasks' logs, results and grain states.</summary>
+    private TaskRecords Records() => new(
+        [TaskId, .. S.Subtasks.Select(s => s.TaskId)],
+        [
+            new StoredState(this.GetGrainId(), StateName),
+            .. S.Subtasks.Select(s => new StoredState(GrainFactory.GetGrain<ISubtaskGrain>(s.TaskId).GetGrainId(), SubtaskGrain.StateName)),
+        ]);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Task {TaskId}, finished at {CompletedAt}, is removed with its logs and results")]
+    private partial void LogRemoved(string taskId, DateTimeOffset? completedAt);
+}
