@@ -81,7 +81,7 @@ public interface ISubtaskGrain : IGrainWithStringKey
     [Alias("OnLogsAppended"), OneWay] Task OnLogsAppended();
 
     /// <summary>Deletes this subtask's stored state if it is final (its parent is being purged).</summary>
-    [Alias("Purge")] Task Purge();
+    [Alias("Purge")] Task<bool> Purge();
 }
 
 /// <summary>A subtask waiting for, or holding, a slot of its domain.</summary>

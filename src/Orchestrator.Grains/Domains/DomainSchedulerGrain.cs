@@ -56,7 +56,7 @@ public sealed partial class DomainSchedulerGrain(
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        _writer = new CoalescingStateWriter<DomainSchedulerState>(state, DeactivateOnIdle, CaptureState);
+        _writer = new CoalescingStateWriter<DomainSchedulerState>(state, DeactivateOnIdle, CaptureState, memoryIsTheTruth: true);
         foreach (var entry in state.State.Queued)
         {
             AddQueued(entry);

@@ -15,11 +15,12 @@ namespace Orchestrator.Grains.Persistence;
 /// So a failed write — an etag conflict (another activation wrote: this copy is stale) or any storage error — fails
 /// that write and every later one, and <paramref name="onFailed"/> (the grain's <c>DeactivateOnIdle</c>) lets the
 /// activation go; <see cref="ThrowIfFailed"/> refuses the calls that reach it meanwhile. The next call reads the
-/// stored state afresh and the caller's retry meets it. Only with <c>captureState</c>, whose memory is the grain's own
-/// truth (a scheduler's queue) and is written whole each time, does a storage error leave the activation serving:
-/// the next write carries the change. An etag conflict lets it go all the same.
+/// stored state afresh and the caller's retry meets it. Only when memory is the grain's own truth does a storage
+/// error leave the activation serving. An etag conflict lets it go all the same.
 /// </remarks>
-public sealed class CoalescingStateWriter<TState>(IPersistentState<TState> state, Action onFailed, Action? captureState = null)
+/// <param name="memoryIsTheTruth">True for a grain whose memory is its own truth and written whole each time (a
+/// scheduler's queue, the task index): a storage error leaves it serving, and the next write carries the change.</param>
+public sealed class CoalescingStateWriter<TState>(IPersistentState<TState> state, Action onFailed, Action? captureState = null, bool memoryIsTheTruth = false)
 {
     private TaskCompletionSource? _next;
     private bool _writing;
@@ -70,7 +71,7 @@ public sealed class CoalescingStateWriter<TState>(IPersistentState<TState> state
                     await state.WriteStateAsync();
                     batch.TrySetResult();
                 }
-                catch (Exception e) when (e is InconsistentStateException || captureState is null)
+                catch (Exception e) when (e is InconsistentStateException || !memoryIsTheTruth)
                 {
                     _failed ??= e;
                     onFailed();

@@ -127,7 +127,9 @@ public sealed partial class SubtaskGrain(
 
         if (S.State.IsFinal())
         {
-            // A duplicate or late result changes nothing; it may be a retry after the parent missed the change, so tell it again.
+            // A duplicate or late result changes nothing; it may be a retry after the slot's release or the parent's
+            // update failed, so both are said again (each is idempotent).
+            await Scheduler.Release(SubtaskId);
             await Parent.OnSubtaskChanged(View());
             return;
         }
@@ -154,7 +156,6 @@ public sealed partial class SubtaskGrain(
             S.Error = null;
             S.CompletedAt = result.CompletedAt ?? time.GetUtcNow();
             await ChangedAsync("Completed");
-            await Scheduler.Release(SubtaskId); // only once stored: until then the slot's deadline brings the result again
             return;
         }
 
@@ -280,7 +281,7 @@ public sealed partial class SubtaskGrain(
             await transport.WithdrawAsync(Spec.Domain, SubtaskId); // queued for workers that do not exist
         }
 
-        await FailOrRetryAsync(reason, SubtaskState.Failed);
+        await FailOrRetryAsync(Capped(reason), SubtaskState.Failed);
     }
 
     public async Task OnAgentLost(string agentId)
@@ -323,7 +324,6 @@ public sealed partial class SubtaskGrain(
         S.Error = "Cancelled by the user";
         S.CompletedAt = time.GetUtcNow();
         await ChangedAsync("Cancelled", notifyParent: false);
-        await Scheduler.Release(SubtaskId);
         return View();
     }
 
@@ -365,15 +365,23 @@ public sealed partial class SubtaskGrain(
     public Task OnLogsAppended() =>
         S.Spec is null ? Task.CompletedTask : Parent.OnActivity();
 
-    public async Task Purge()
+    public async Task<bool> Purge()
     {
-        // Only a final part goes; its parent is final only when every part is, so this refuses nothing in practice.
-        if (S.Spec is not null && S.State.IsFinal())
+        // Only a final part goes. Its parent asks only when it is final itself, but its copy may be older than this
+        // part (a retry whose write failed): then the parent stays too.
+        DeactivateOnIdle();
+        if (S.Spec is null)
         {
-            await state.ClearStateAsync();
+            return true;
         }
 
-        DeactivateOnIdle();
+        if (!S.State.IsFinal())
+        {
+            return false;
+        }
+
+        await state.ClearStateAsync();
+        return true;
     }
 
     private async Task FailOrRetryAsync(string reason, SubtaskState finalState)
@@ -397,7 +405,6 @@ public sealed partial class SubtaskGrain(
         S.State = finalState;
         S.CompletedAt = time.GetUtcNow();
         await ChangedAsync($"{reason}; no attempts left ({attemptsUsed} made)");
-        await Scheduler.Release(SubtaskId);
     }
 
     private Task EnqueueAsync(DateTimeOffset notBefore) =>
@@ -412,6 +419,13 @@ public sealed partial class SubtaskGrain(
         }
 
         await Writer.WriteAsync();
+        if (S.State.IsFinal())
+        {
+            // Only once stored: until then the slot's deadline brings the result again. Before the log and the
+            // parent, so that a failure there never keeps the domain's slot taken.
+            await Scheduler.Release(SubtaskId);
+        }
+
         if (logText is not null)
         {
             await AddLogAsync(logText);

@@ -31,8 +31,7 @@ public sealed partial class TaskGrain
         }
 
         var outcome = new PurgeOutcome(Removed: true, Exists: true, S.State, completedAt);
-        await RemoveAsync();
-        return outcome;
+        return await RemoveAsync() ? outcome : outcome with { Removed = false };
     }
 
     /// <summary>A finished task comes back: its expiry brought in line with the setting, which may have changed since.</summary>
@@ -70,7 +69,14 @@ public sealed partial class TaskGrain
         {
             var expiresAt = completedAt + Retention.FinishedTasks;
             await retention.ExpireAsync(Records(), expiresAt - time.GetUtcNow());
-            S.ExpiresAt = expiresAt;
+            if (S.State.IsFinal() && S.CompletedAt == completedAt)
+            {
+                S.ExpiresAt = expiresAt;
+            }
+            else
+            {
+                await retention.KeepAsync(Records()); // retried meanwhile (this grain is reentrant): its records outlive the new run
+            }
         }
     }
 
@@ -84,15 +90,26 @@ public sealed partial class TaskGrain
         }
     }
 
-    /// <summary>Deletes the task's subtasks and records first and the task itself last: a removal cut short is finished by the next one.</summary>
-    private async Task RemoveAsync()
+    /// <summary>
+    /// Deletes the task's subtasks and records first and the task itself last: a removal cut short is finished by the
+    /// next one. A subtask that is not final (this copy of the task is older than it) keeps the whole task.
+    /// </summary>
+    private async Task<bool> RemoveAsync()
     {
         var completedAt = S.CompletedAt;
         _purging = true;
         try
         {
             var records = Records();
-            await Task.WhenAll(S.Subtasks.Select(s => GrainFactory.GetGrain<ISubtaskGrain>(s.TaskId).Purge()));
+            var removed = await Task.WhenAll(S.Subtasks.Select(s => GrainFactory.GetGrain<ISubtaskGrain>(s.TaskId).Purge()));
+            if (!removed.All(r => r))
+            {
+                _purging = false;
+                LogKeptRunning(TaskId);
+                DeactivateOnIdle(); // the next activation reads the task as stored, and its subtasks report on
+                return false;
+            }
+
             await retention.DeleteAsync(records);
             await state.ClearStateAsync();
         }
@@ -105,6 +122,7 @@ public sealed partial class TaskGrain
         LogRemoved(TaskId, completedAt);
         WakeWatchers();
         DeactivateOnIdle();
+        return true;
     }
 
     /// <summary>Every record the task keeps in the store: its own and its subtasks' logs, results and grain states.</summary>
@@ -114,6 +132,9 @@ public sealed partial class TaskGrain
             new StoredState(this.GetGrainId(), StateName),
             .. S.Subtasks.Select(s => new StoredState(GrainFactory.GetGrain<ISubtaskGrain>(s.TaskId).GetGrainId(), SubtaskGrain.StateName)),
         ]);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Task {TaskId} is kept: one of its subtasks runs again although the task's stored state says it finished")]
+    private partial void LogKeptRunning(string taskId);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Task {TaskId}, finished at {CompletedAt}, is removed with its logs and results")]
     private partial void LogRemoved(string taskId, DateTimeOffset? completedAt);

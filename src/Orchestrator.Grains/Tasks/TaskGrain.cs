@@ -321,6 +321,11 @@ public sealed partial class TaskGrain(
     private async Task StoreAsync()
     {
         await ExpireIfFinishedAsync();
+        if (_purging)
+        {
+            return; // removed meanwhile (this grain is reentrant): a write now would bring it back without its records
+        }
+
         await Writer.WriteAsync();
         WakeWatchers();
     }

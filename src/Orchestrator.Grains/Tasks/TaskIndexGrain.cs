@@ -26,9 +26,10 @@ public sealed partial class TaskIndexGrain(
     [PersistentState("index", StorageNames.Orchestrator)] IPersistentState<TaskIndexState> state,
     IOptions<OrchestratorOptions> options,
     [FromKeyedServices(TaskClock.Key)] TimeProvider time,
-    ILogger<TaskIndexGrain> logger) : StoredStateGrain<TaskIndexState>, ITaskIndexGrain
+    ILogger<TaskIndexGrain> logger) : Grain, ITaskIndexGrain
 {
-    protected override IPersistentState<TaskIndexState> StoredState => state;
+    // Its memory is the list itself, written whole: a failed write is carried by the next one.
+    private CoalescingStateWriter<TaskIndexState> Writer => field ??= new(state, DeactivateOnIdle, memoryIsTheTruth: true);
 
     private static readonly TimeSpan FlushInterval = TimeSpan.FromSeconds(1);
 

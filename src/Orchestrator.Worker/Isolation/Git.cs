@@ -20,9 +20,15 @@ public sealed class Git(string workingDirectory, IReadOnlyList<string>? reposito
         ["GIT_OPTIONAL_LOCKS"] = "0",
         // A worker in a container runs as another user than the one who owns the mounted workspace; it is the
         // workspace we were configured to use, so git's ownership check would only stop the work.
-        ["GIT_CONFIG_COUNT"] = "1",
+        ["GIT_CONFIG_COUNT"] = "3",
         ["GIT_CONFIG_KEY_0"] = "safe.directory",
         ["GIT_CONFIG_VALUE_0"] = "*",
+        // No housekeeping in the background of our commits: an automatic gc packs refs while other workers read them
+        // (seen: a branch just made not found), and the user's repository is theirs to maintain.
+        ["GIT_CONFIG_KEY_1"] = "gc.auto",
+        ["GIT_CONFIG_VALUE_1"] = "0",
+        ["GIT_CONFIG_KEY_2"] = "maintenance.auto",
+        ["GIT_CONFIG_VALUE_2"] = "false",
     };
 
     public string WorkingDirectory => workingDirectory;

@@ -72,33 +72,16 @@ public sealed class StateConflictTests
         Assert.InRange(File.ReadAllLines(cluster.Dir.File("runs")).Length, 1, subtask.Attempts);
     }
 
-    /// <summary>The orchestrator's grain storage, failing the first write of a subtask in a given state as a storage blip would.</summary>
+    /// <summary>Fails the first write of a subtask in the <paramref name="failing"/> state, as a storage blip would.</summary>
     private sealed class FailsOneSubtaskWrite(SubtaskState failing)
     {
         private int _failed;
 
         public bool Failed => _failed > 0;
 
-        public SubtaskState Failing { get; } = failing;
-
-        public void Install(IServiceCollection services)
-        {
-            var original = services.Single(d => d.ServiceType == typeof(IGrainStorage) && Equals(d.ServiceKey, StorageNames.Orchestrator));
-            services.Remove(original);
-            services.AddKeyedSingleton<IGrainStorage>(StorageNames.Orchestrator, (sp, key) =>
-                new Storage((IGrainStorage)original.KeyedImplementationFactory!(sp, key), this));
-        }
-
-        private sealed class Storage(IGrainStorage inner, FailsOneSubtaskWrite owner) : IGrainStorage
-        {
-            public Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) => inner.ReadStateAsync(stateName, grainId, grainState);
-
-            public Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
-                grainState.State is SubtaskGrainState subtask && subtask.State == owner.Failing && Interlocked.Exchange(ref owner._failed, 1) == 0
-                    ? Task.FromException(new TimeoutException("simulated: the store did not answer"))
-                    : inner.WriteStateAsync(stateName, grainId, grainState);
-
-            public Task ClearStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) => inner.ClearStateAsync(stateName, grainId, grainState);
-        }
+        public void Install(IServiceCollection services) => new GrainStorageInterceptor(state =>
+            state is SubtaskGrainState subtask && subtask.State == failing && Interlocked.Exchange(ref _failed, 1) == 0
+                ? Task.FromException(new TimeoutException("simulated: the store did not answer"))
+                : Task.CompletedTask).Install(services);
     }
 }

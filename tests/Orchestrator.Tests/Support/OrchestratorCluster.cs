@@ -82,7 +82,8 @@ public sealed class OrchestratorCluster : IAsyncDisposable
             ["Orchestrator:SchedulerTick"] = "00:00:00.100",
             ["Orchestrator:HealthCheckInterval"] = "00:00:00.250",
             ["Orchestrator:DeadlineGrace"] = "00:00:00.200",
-            ["Orchestrator:HeartbeatTtl"] = "00:00:01",
+            // Short enough that a lost worker is noticed in seconds, long enough that a loaded machine never fakes one.
+            ["Orchestrator:HeartbeatTtl"] = "00:00:03",
             ["Orchestrator:Retry:MaxAttempts"] = "1",
             ["Orchestrator:Retry:InitialBackoff"] = "00:00:00.050",
             // The test cluster's client asks the silo's test hooks for silo statuses.
