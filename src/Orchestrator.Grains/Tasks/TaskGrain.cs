@@ -54,12 +54,16 @@ public sealed partial class TaskGrain(
 
     private TaskCompletionSource _changed = NewSignal();
 
+    /// <summary>The view as last stored (<see cref="StoreAsync"/>); null before the task's first write.</summary>
+    private TaskView? _stored;
+
     private string TaskId => this.GetPrimaryKeyString();
 
     private TaskGrainState S => state.State;
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
+        _stored = S.Request is null ? null : View(); // as read from the store
         if (S.Request is not null && !S.State.IsFinal())
         {
             // Notifications may have been lost while this task was not active: take the subtasks' own word.
@@ -145,13 +149,19 @@ public sealed partial class TaskGrain(
     public async Task<TaskView> WaitForChange(long knownVersion, TimeSpan maxWait)
     {
         EnsureExists();
-        if (S.Version == knownVersion && !S.State.IsFinal())
+        if (Watched() is { } seen && seen.Version == knownVersion && !seen.State.IsFinal())
         {
             await Task.WhenAny(_changed.Task, Task.Delay(maxWait, time));
         }
 
-        return View();
+        return Watched();
     }
+
+    /// <summary>
+    /// What watchers see: the task as last stored, so that none acts on a change that may never be; with the current
+    /// version, which new log lines move too, so that a watcher following the log wakes for them.
+    /// </summary>
+    private TaskView Watched() => _stored is { } stored ? stored with { Version = S.Version } : View();
 
     public async Task<LogPage> GetLogs(LogCursor cursor)
     {
@@ -326,7 +336,9 @@ public sealed partial class TaskGrain(
             return; // removed meanwhile (this grain is reentrant): a write now would bring it back without its records
         }
 
+        var stored = View();
         await Writer.WriteAsync();
+        _stored = stored;
         WakeWatchers();
     }
 

@@ -72,6 +72,34 @@ public sealed class StateConflictTests
         Assert.InRange(File.ReadAllLines(cluster.Dir.File("runs")).Length, 1, subtask.Attempts);
     }
 
+    [Fact]
+    public async Task A_watcher_never_sees_a_change_before_it_is_stored()
+    {
+        var held = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var freed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var storage = new GrainStorageInterceptor(state =>
+        {
+            if (state is TaskGrainState task && task.Subtasks.Any(s => s.State == SubtaskState.Completed))
+            {
+                held.TrySetResult();
+                return freed.Task; // the completion's write hangs, as on a slow store
+            }
+
+            return Task.CompletedTask;
+        });
+        await using var cluster = await OrchestratorCluster.StartAsync(dir => new() { ["Domains:Agent:Command"] = dir.Script("agent.sh", "echo done > api.txt") }, storage.Install);
+        var task = await cluster.Client.SubmitAsync(new TaskSubmission { Description = "Build the API endpoint" });
+        await held.Task.WaitAsync(TimeSpan.FromSeconds(30));
+
+        // The completion is in the task's memory; its write has not happened. A watcher asking now must not see it.
+        var seen = await cluster.ClusterClient.GetGrain<ITaskGrain>(task.TaskId).WaitForChange(task.Version, TimeSpan.FromSeconds(5));
+        freed.SetResult();
+        var completed = await cluster.ResultAsync(task.TaskId, seconds: 30);
+
+        Assert.NotEqual(SubtaskState.Completed, seen.Subtasks.Single().State);
+        Assert.Equal(TaskState.Completed, completed.State);
+    }
+
     /// <summary>Fails the first write of a subtask in the <paramref name="failing"/> state, as a storage blip would.</summary>
     private sealed class FailsOneSubtaskWrite(SubtaskState failing)
     {
