@@ -64,7 +64,10 @@ public sealed class WorkspaceRepository
         return repository;
     }
 
-    /// <summary>The lock every change to the workspace's checkout is made under, across processes and containers.</summary>
+    /// <summary>
+    /// The lock every change to the workspace's checkout and to its list of worktrees is made under, across processes
+    /// and containers (git's worktree commands read each other's half-made records when run at once).
+    /// </summary>
     public Task<FileLock> LockAsync(CancellationToken cancellationToken) =>
         FileLock.AcquireAsync(Path.Combine(CommonDirectory, "orchestrator-merge.lock"), cancellationToken);
 
@@ -94,6 +97,7 @@ public sealed class WorkspaceRepository
     /// </summary>
     public async Task<GitOutput> AddWorktreeAsync(string branch, string directory, string startPoint, CancellationToken cancellationToken)
     {
+        using var held = await LockAsync(cancellationToken).ConfigureAwait(false);
         while (true)
         {
             var added = await Main.RunAsync(["worktree", "add", "--lock", "-q", "-b", branch, directory, startPoint], cancellationToken: cancellationToken).ConfigureAwait(false);

@@ -39,7 +39,11 @@ public sealed partial class WorktreeIsolation(IsolationOptions options, ILogger<
             }
         }
 
-        await repository.Main.RunAsync(["worktree", "prune"], cancellationToken: cancellationToken).ConfigureAwait(false);
+        using (await repository.LockAsync(cancellationToken).ConfigureAwait(false))
+        {
+            await repository.Main.RunAsync(["worktree", "prune"], cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+
         var branches = await DeleteExpiredBranchesAsync(repository, cancellationToken).ConfigureAwait(false);
         if (removed.Count > 0 || branches > 0)
         {
@@ -147,6 +151,7 @@ public sealed partial class WorktreeIsolation(IsolationOptions options, ILogger<
     private static async Task RemoveWorktreeAsync(WorkspaceRepository repository, string name, CancellationToken cancellationToken)
     {
         var directory = Path.Combine(repository.WorktreesDirectory, name);
+        using var held = await repository.LockAsync(cancellationToken).ConfigureAwait(false);
         var removed = await repository.Main.RunAsync(["worktree", "remove", "--force", "--force", directory], cancellationToken: cancellationToken).ConfigureAwait(false);
         if (!removed.Succeeded)
         {
