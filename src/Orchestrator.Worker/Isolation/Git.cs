@@ -23,8 +23,8 @@ public sealed class Git(string workingDirectory, IReadOnlyList<string>? reposito
         ["GIT_CONFIG_COUNT"] = "3",
         ["GIT_CONFIG_KEY_0"] = "safe.directory",
         ["GIT_CONFIG_VALUE_0"] = "*",
-        // No housekeeping in the background of our commits: an automatic gc packs refs while other workers read them
-        // (seen: a branch just made not found), and the user's repository is theirs to maintain.
+        // No housekeeping in the background of our commits: an automatic gc may pack refs while other workers read
+        // them, and the user's repository is theirs to maintain.
         ["GIT_CONFIG_KEY_1"] = "gc.auto",
         ["GIT_CONFIG_VALUE_1"] = "0",
         ["GIT_CONFIG_KEY_2"] = "maintenance.auto",

@@ -13,7 +13,6 @@ namespace Orchestrator.Tests.Faults.Injection;
 public sealed class Nemesis(FaultNetwork network, Random random)
 {
     private readonly ConcurrentQueue<(RedisChannel Channel, RedisValue Message)> _heard = new();
-    private readonly Dictionary<string, Func<Task>> _faults = new();
 
     /// <summary>How many faults of each kind were injected.</summary>
     public ConcurrentDictionary<string, int> Injected { get; } = new();
