@@ -49,7 +49,7 @@ public sealed partial class DomainSchedulerGrain(
 
     private string Domain => this.GetPrimaryKeyString();
 
-    private IDomainPoolGrain Pool => GrainFactory.GetGrain<IDomainPoolGrain>(Domain);
+    private IDomainPoolGrain Pool => GrainFactory.Reference<IDomainPoolGrain>(Domain);
 
     /// <summary>At least one message may wait in the workers' queue while a domain is being found or spawned.</summary>
     private int EffectiveCapacity => Math.Max(_capacity, 1);
@@ -179,7 +179,7 @@ public sealed partial class DomainSchedulerGrain(
     {
         foreach (var id in _inFlight.Keys.ToArray())
         {
-            _ = RepeatUntilAcknowledged(() => call(GrainFactory.GetGrain<ISubtaskGrain>(id)), what, id);
+            _ = RepeatUntilAcknowledged(() => call(GrainFactory.Reference<ISubtaskGrain>(id)), what, id);
         }
 
         return Task.CompletedTask;
@@ -226,7 +226,7 @@ public sealed partial class DomainSchedulerGrain(
     {
         try
         {
-            if (!await GrainFactory.GetGrain<ISubtaskGrain>(entry.SubtaskId).Dispatch(entry.Attempt))
+            if (!await GrainFactory.Reference<ISubtaskGrain>(entry.SubtaskId).Dispatch(entry.Attempt))
             {
                 // The subtask moved on (cancelled, or a newer attempt is queued): free the slot.
                 if (_inFlight.TryGetValue(entry.SubtaskId, out var slot) && slot.Attempt == entry.Attempt)
@@ -242,7 +242,7 @@ public sealed partial class DomainSchedulerGrain(
             // stays; the subtask decides — in flight, it keeps it; still pending, it queues a fresh attempt. If even that
             // cannot be told, the slot's deadline asks the subtask the same.
             LogDispatchFailed(e, entry.SubtaskId, Domain);
-            _ = RepeatUntilAcknowledged(() => GrainFactory.GetGrain<ISubtaskGrain>(entry.SubtaskId).OnDispatchFailed(entry.Attempt), "dispatch-failed", entry.SubtaskId);
+            _ = RepeatUntilAcknowledged(() => GrainFactory.Reference<ISubtaskGrain>(entry.SubtaskId).OnDispatchFailed(entry.Attempt), "dispatch-failed", entry.SubtaskId);
         }
     }
 
@@ -273,7 +273,7 @@ public sealed partial class DomainSchedulerGrain(
     {
         try
         {
-            await GrainFactory.GetGrain<ISubtaskGrain>(subtaskId).OnDeadlinePassed(slot.Attempt);
+            await GrainFactory.Reference<ISubtaskGrain>(subtaskId).OnDeadlinePassed(slot.Attempt);
         }
         catch (Exception e)
         {
@@ -373,7 +373,7 @@ public sealed partial class DomainSchedulerGrain(
             .ToArray();
         foreach (var (subtaskId, attempt) in waiting)
         {
-            _ = RepeatUntilAcknowledged(() => GrainFactory.GetGrain<ISubtaskGrain>(subtaskId).OnDomainUnavailable(attempt, reason), "domain-unavailable", subtaskId);
+            _ = RepeatUntilAcknowledged(() => GrainFactory.Reference<ISubtaskGrain>(subtaskId).OnDomainUnavailable(attempt, reason), "domain-unavailable", subtaskId);
         }
     }
 

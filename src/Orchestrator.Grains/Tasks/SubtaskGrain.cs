@@ -56,9 +56,9 @@ public sealed partial class SubtaskGrain(
     private IDomainSchedulerGrain? _scheduler;
     private ITaskGrain? _parent;
 
-    private IDomainSchedulerGrain Scheduler => _scheduler ??= GrainFactory.GetGrain<IDomainSchedulerGrain>(Spec.Domain);
+    private IDomainSchedulerGrain Scheduler => _scheduler ??= GrainFactory.Reference<IDomainSchedulerGrain>(Spec.Domain);
 
-    private ITaskGrain Parent => _parent ??= GrainFactory.GetGrain<ITaskGrain>(Spec.ParentTaskId);
+    private ITaskGrain Parent => _parent ??= GrainFactory.Reference<ITaskGrain>(Spec.ParentTaskId);
 
     public async Task<SubtaskView> Start(SubtaskSpec spec)
     {
@@ -94,8 +94,11 @@ public sealed partial class SubtaskGrain(
             await transport.PublishAsync(TaskMessage.From(Spec, attempt, time.GetUtcNow(), lease, activity?.Id));
         }
 
+        // Not written: a dispatch recorded or not is handled alike — the scheduler's slot holds the attempt, a start
+        // notice or a proven result is taken from a pending subtask, and a deadline passing on one still pending takes
+        // the message back and queues a fresh attempt. Kept in memory, it goes with the next write.
         S.State = SubtaskState.Dispatched;
-        await ChangedAsync($"Dispatched to the {Spec.Domain} domain (attempt {attempt})");
+        await AddLogAsync($"Dispatched to the {Spec.Domain} domain (attempt {attempt})");
         return true;
     }
 
@@ -134,7 +137,8 @@ public sealed partial class SubtaskGrain(
             return;
         }
 
-        if (S.State is not (SubtaskState.Dispatched or SubtaskState.InProgress))
+        // Pending with a proof: the attempt's dispatch is not recorded (see Dispatch), and the proof says it is this attempt's.
+        if (S.State is not (SubtaskState.Dispatched or SubtaskState.InProgress) && !(S.State == SubtaskState.Pending && result.LeaseProof is not null))
         {
             LogIgnored("result", SubtaskId, result.AgentId ?? "(no agent id)", $"no attempt is in flight (the subtask is {S.State.ToWire()})");
             return;

@@ -53,23 +53,23 @@ public sealed class StateConflictTests
     }
 
     [Fact]
-    public async Task A_dispatch_whose_record_failed_is_taken_back_and_run_as_a_new_attempt_never_twice_as_the_same()
+    public async Task A_result_proven_for_the_attempt_completes_a_subtask_whose_dispatch_and_start_were_never_stored()
     {
-        var storage = new FailsOneSubtaskWrite(SubtaskState.Dispatched);
+        var storage = new FailsOneSubtaskWrite(SubtaskState.InProgress);
         await using var cluster = await OrchestratorCluster.StartAsync(dir => new()
         {
             ["Domains:Agent:Command"] = dir.Script("agent.sh", $"echo run >> '{dir.File("runs")}'"),
         }, storage.Install);
 
-        // The message is out, its record failed: the agent may already run it, so the same attempt must not go out again.
+        // A dispatch is never written; the start's write fails too, so the fresh activation has the subtask stored as
+        // pending. The worker's result proves it is this attempt's: it is taken, not run again after a deadline.
         var task = await cluster.Client.SubmitAsync(new TaskSubmission { Description = "Build the API endpoint" });
         var result = await cluster.ResultAsync(task.TaskId, seconds: 30);
 
         Assert.True(storage.Failed);
         Assert.Equal(TaskState.Completed, result.State);
-        var subtask = result.Subtasks.Single();
-        Assert.Equal(2, subtask.Attempts);
-        Assert.InRange(File.ReadAllLines(cluster.Dir.File("runs")).Length, 1, subtask.Attempts);
+        Assert.Equal(1, result.Subtasks.Single().Attempts);
+        Assert.Single(File.ReadAllLines(cluster.Dir.File("runs")));
     }
 
     [Fact]
