@@ -27,7 +27,7 @@ internal static class BenchCommand
         var warmup = new Option<int>("--warmup") { Description = "Tasks run first and not measured", DefaultValueFactory = _ => 500 };
         var backlog = new Option<int>("--backlog")
         {
-            Description = "Low-priority tasks queued to the domain before measuring; the measured tasks are high priority and the backlog drains beside them, then to its end",
+            Description = "Also measure beside a backlog: this many low-priority tasks queued to the domain (held paused meanwhile), then high-priority tasks measured while the backlog drains; every task runs to its end",
         };
         var redis = new Option<string?>("--redis")
         {
@@ -120,49 +120,26 @@ internal static class BenchCommand
         var atStart = redis is null ? default : await redis.ReadAsync();
 
         await RunAsync(embedded, warmup, inFlight, TaskPriority.Normal, cancellationToken);
-        var figures = new JsonObject();
-        var backlogIds = new List<string>();
+        var figures = await MeasureWindowAsync(embedded, redis, finished, total, inFlight, TaskPriority.Normal, progress, cancellationToken);
+        var failed = figures["failed"]!.GetValue<int>();
         if (backlog > 0)
         {
-            figures["backlog"] = await QueueBacklogAsync(embedded, backlog, inFlight, backlogIds, progress, cancellationToken);
-        }
-
-        var finishedBefore = finished.Finished;
-        var usageBefore = ProcessUsage.Now();
-        var redisBefore = redis is null ? default : await redis.ReadAsync();
-        var stopwatch = Stopwatch.StartNew();
-        var (latencies, failed) = await RunAsync(embedded, total, inFlight, backlog > 0 ? TaskPriority.High : TaskPriority.Normal, cancellationToken, progress);
-        stopwatch.Stop();
-        var usage = ProcessUsage.Now() - usageBefore;
-        var redisUsed = redis is null ? default : await redis.ReadAsync() - redisBefore;
-        var finishedInWindow = finished.Finished - finishedBefore;
-
-        Array.Sort(latencies);
-        figures["tasks"] = total;
-        figures["concurrency"] = inFlight;
-        figures["seconds"] = Math.Round(stopwatch.Elapsed.TotalSeconds, 3);
-        figures["tasks_per_second"] = Math.Round(total / stopwatch.Elapsed.TotalSeconds, 1);
-        if (backlog > 0)
-        {
-            // The backlog drains beside the measured lanes: every task finished in the window is work done.
-            figures["all_finished_per_second"] = Math.Round(finishedInWindow / stopwatch.Elapsed.TotalSeconds, 1);
-        }
-
-        figures["p50_ms"] = Percentile(latencies, 0.50);
-        figures["p95_ms"] = Percentile(latencies, 0.95);
-        figures["p99_ms"] = Percentile(latencies, 0.99);
-        figures["cpu_us_per_task"] = Math.Round(usage.Cpu.TotalMicroseconds / finishedInWindow, 1);
-        figures["allocated_kb_per_task"] = Math.Round(usage.AllocatedBytes / 1024.0 / finishedInWindow, 1);
-        if (redis is not null)
-        {
-            figures["redis_commands_per_task"] = Math.Round((double)redisUsed.Commands / finishedInWindow, 1);
-        }
-
-        if (backlog > 0)
-        {
+            // The domain's queue is held while the backlog is queued, so that all of it waits; then it is let go, and the
+            // measured tasks (high priority) run while the backlog drains from the full queue beside them.
+            var ids = new List<string>();
+            await embedded.Client.PauseDomainAsync(Domain, paused: true);
+            var queued = await QueueBacklogAsync(embedded, backlog, inFlight, ids, progress, cancellationToken);
+            await embedded.Client.PauseDomainAsync(Domain, paused: false);
+            var withBacklog = await MeasureWindowAsync(embedded, redis, finished, total, inFlight, TaskPriority.High, progress, cancellationToken);
             var drain = Stopwatch.StartNew();
-            failed += await WaitForAllAsync(embedded, backlogIds, inFlight, cancellationToken);
-            figures["backlog_drain_seconds"] = Math.Round(drain.Elapsed.TotalSeconds, 3);
+            var backlogFailed = await WaitForAllAsync(embedded, ids, inFlight, cancellationToken);
+            queued["drained_after_window_seconds"] = Math.Round(drain.Elapsed.TotalSeconds, 3);
+            queued["failed"] = backlogFailed;
+            withBacklog["backlog"] = queued;
+            withBacklog["finished_per_second_vs_empty_queue"] = Math.Round(
+                withBacklog["all_finished_per_second"]!.GetValue<double>() / figures["all_finished_per_second"]!.GetValue<double>(), 3);
+            figures["with_backlog"] = withBacklog;
+            failed += withBacklog["failed"]!.GetValue<int>() + backlogFailed;
         }
 
         figures["failed"] = failed;
@@ -170,12 +147,50 @@ internal static class BenchCommand
         {
             // Every task of the run is final by now; what they left in Redis, per task, before retention removes it.
             var left = await redis.ReadAsync() - atStart;
-            var tasksRun = warmup + backlog + total;
+            var tasksRun = warmup + total + (backlog > 0 ? total + backlog : 0);
             figures["redis_bytes_per_finished_task"] = Math.Round((double)left.UsedMemoryBytes / tasksRun, 0);
             figures["redis_keys_per_finished_task"] = Math.Round((double)left.Keys / tasksRun, 2);
         }
 
         figures["processors"] = Environment.ProcessorCount;
+        return figures;
+    }
+
+    /// <summary>Runs <paramref name="total"/> tasks in lanes and reports what the process and Redis spent per task finished meanwhile.</summary>
+    private static async Task<JsonObject> MeasureWindowAsync(
+        EmbeddedOrchestrator embedded, RedisProbe? redis, FinishedTaskCounter finished, int total, int inFlight, TaskPriority priority, IAnsiConsole progress, CancellationToken cancellationToken)
+    {
+        var finishedBefore = finished.Finished;
+        var usageBefore = ProcessUsage.Now();
+        var redisBefore = redis is null ? default : await redis.ReadAsync();
+        var stopwatch = Stopwatch.StartNew();
+        var (latencies, failed) = await RunAsync(embedded, total, inFlight, priority, cancellationToken, progress);
+        stopwatch.Stop();
+        var usage = ProcessUsage.Now() - usageBefore;
+        var redisUsed = redis is null ? default : await redis.ReadAsync() - redisBefore;
+        var finishedInWindow = finished.Finished - finishedBefore;
+
+        Array.Sort(latencies);
+        var figures = new JsonObject
+        {
+            ["tasks"] = total,
+            ["concurrency"] = inFlight,
+            ["seconds"] = Math.Round(stopwatch.Elapsed.TotalSeconds, 3),
+            ["tasks_per_second"] = Math.Round(total / stopwatch.Elapsed.TotalSeconds, 1),
+            // A backlog draining beside the measured lanes finishes tasks too: every task finished in the window is work done.
+            ["all_finished_per_second"] = Math.Round(finishedInWindow / stopwatch.Elapsed.TotalSeconds, 1),
+            ["p50_ms"] = Percentile(latencies, 0.50),
+            ["p95_ms"] = Percentile(latencies, 0.95),
+            ["p99_ms"] = Percentile(latencies, 0.99),
+            ["cpu_us_per_task"] = Math.Round(usage.Cpu.TotalMicroseconds / finishedInWindow, 1),
+            ["allocated_kb_per_task"] = Math.Round(usage.AllocatedBytes / 1024.0 / finishedInWindow, 1),
+        };
+        if (redis is not null)
+        {
+            figures["redis_commands_per_task"] = Math.Round((double)redisUsed.Commands / finishedInWindow, 1);
+        }
+
+        figures["failed"] = failed;
         return figures;
     }
 
@@ -212,7 +227,7 @@ internal static class BenchCommand
             ["tasks"] = count,
             ["submits_per_second_first_tenth"] = Rate(start, marks[tenth - 1], tenth),
             ["submits_per_second_last_tenth"] = Rate(marks[count - tenth - 1], marks[count - 1], tenth),
-            ["still_queued_when_measuring"] = view.QueuedLow,
+            ["queued_when_resumed"] = view.QueuedLow,
         };
     }
 

@@ -226,15 +226,18 @@ public sealed class OrchestratorClient(IClusterClient cluster, TaskPlanner plann
         return Guid.TryParseExact(id, "D", out _) ? cluster.Reference<ITaskGrain>(id) : throw new UnknownTaskException(id);
     }
 
-    private IDomainPoolGrain Pool(string domainType)
+    /// <summary>Holds a domain type's queue (nothing more is dispatched; work in flight runs on), or with <paramref name="paused"/> false lets it go.</summary>
+    public Task<SchedulerView> PauseDomainAsync(string domainType, bool paused) =>
+        cluster.Reference<IDomainSchedulerGrain>(KnownDomain(domainType)).SetPaused(paused);
+
+    private IDomainPoolGrain Pool(string domainType) => cluster.Reference<IDomainPoolGrain>(KnownDomain(domainType));
+
+    private string KnownDomain(string domainType)
     {
         var type = domainType.Trim().ToLowerInvariant();
-        if (!planner.IsKnownDomain(type))
-        {
-            throw new InvalidTaskRequestException($"Unknown domain '{domainType}'. Known domains: {string.Join(", ", planner.KnownDomains)}.");
-        }
-
-        return cluster.Reference<IDomainPoolGrain>(type);
+        return planner.IsKnownDomain(type)
+            ? type
+            : throw new InvalidTaskRequestException($"Unknown domain '{domainType}'. Known domains: {string.Join(", ", planner.KnownDomains)}.");
     }
 }
 

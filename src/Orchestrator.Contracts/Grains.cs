@@ -122,6 +122,9 @@ public interface IDomainSchedulerGrain : IGrainWithStringKey
     [Alias("DomainUnavailable")] Task DomainUnavailable(string reason);
 
     [ClientCallable, Alias("GetView"), ReadOnly] Task<SchedulerView> GetView();
+
+    /// <summary>Holds the queue (nothing more is dispatched; work in flight runs on) or lets it go again. Kept across restarts.</summary>
+    [ClientCallable, Alias("SetPaused")] Task<SchedulerView> SetPaused(bool paused);
 }
 
 /// <summary>

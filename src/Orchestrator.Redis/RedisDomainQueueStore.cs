@@ -7,7 +7,7 @@ namespace Orchestrator.Redis;
 /// A domain scheduler's records in one Redis hash, <c>{ServiceId}/queue/{domain}</c> (field: subtask id, value:
 /// <see cref="QueueRecord.Encode"/>), beside the Orleans state of the same service; its fence in
 /// <c>{ServiceId}/queue/{domain}/fence</c>. A save is one script: check the fence, HSET the changed records, HDEL the
-/// removed ones. Neither key is reachable by a worker's ACL user.
+/// removed ones; <c>…/paused</c> exists while an operator holds the queue. No key is reachable by a worker's ACL user.
 /// </summary>
 public sealed class RedisDomainQueueStore(IConnectionMultiplexer redis, string serviceId) : IDomainQueueStore
 {
@@ -16,6 +16,12 @@ public sealed class RedisDomainQueueStore(IConnectionMultiplexer redis, string s
         local records = tonumber(ARGV[2])
         if records > 0 then redis.call('HSET', KEYS[1], unpack(ARGV, 3, 2 + 2 * records)) end
         if #ARGV > 2 + 2 * records then redis.call('HDEL', KEYS[1], unpack(ARGV, 3 + 2 * records, #ARGV)) end
+        return 1
+        """;
+
+    private const string PauseScript = """
+        if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
+        if ARGV[2] == '1' then redis.call('SET', KEYS[1], '1') else redis.call('DEL', KEYS[1]) end
         return 1
         """;
 
@@ -28,9 +34,12 @@ public sealed class RedisDomainQueueStore(IConnectionMultiplexer redis, string s
 
     private RedisKey Fence(string domain) => $"{serviceId}/queue/{domain}/fence";
 
-    public async Task<(long Fence, IReadOnlyList<QueueRecord> Records)> OpenAsync(string domain, CancellationToken cancellationToken = default)
+    private RedisKey Paused(string domain) => $"{serviceId}/queue/{domain}/paused";
+
+    public async Task<QueueSnapshot> OpenAsync(string domain, CancellationToken cancellationToken = default)
     {
         var fence = await Db.StringIncrementAsync(Fence(domain)).ConfigureAwait(false);
+        var paused = await Db.KeyExistsAsync(Paused(domain)).ConfigureAwait(false);
         var records = new List<QueueRecord>();
         // Paged (HSCAN), so that a queue of a hundred thousand does not come back as one reply.
         await foreach (var entry in Db.HashScanAsync(Records(domain), pageSize: 1000).WithCancellation(cancellationToken).ConfigureAwait(false))
@@ -38,7 +47,15 @@ public sealed class RedisDomainQueueStore(IConnectionMultiplexer redis, string s
             records.Add(QueueRecord.Decode(entry.Name!, entry.Value!));
         }
 
-        return (fence, records);
+        return new QueueSnapshot(fence, records, paused);
+    }
+
+    public async Task SetPausedAsync(string domain, long fence, bool paused, CancellationToken cancellationToken = default)
+    {
+        if ((long)await Db.ScriptEvaluateAsync(PauseScript, [Paused(domain), Fence(domain)], [fence, paused ? "1" : "0"]).ConfigureAwait(false) == 0)
+        {
+            throw new QueueStoreFencedException(domain);
+        }
     }
 
     public async Task SaveAsync(string domain, long fence, IReadOnlyCollection<QueueRecord> records, IReadOnlyCollection<string> removed, CancellationToken cancellationToken = default)

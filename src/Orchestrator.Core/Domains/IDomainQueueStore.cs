@@ -14,11 +14,18 @@ namespace Orchestrator.Core.Domains;
 public interface IDomainQueueStore
 {
     /// <summary>Takes the domain's records over and returns them, with the fence its writes must carry.</summary>
-    Task<(long Fence, IReadOnlyList<QueueRecord> Records)> OpenAsync(string domain, CancellationToken cancellationToken = default);
+    Task<QueueSnapshot> OpenAsync(string domain, CancellationToken cancellationToken = default);
 
     /// <summary>Writes the records given and removes the subtasks named, in one step.</summary>
     Task SaveAsync(string domain, long fence, IReadOnlyCollection<QueueRecord> records, IReadOnlyCollection<string> removed, CancellationToken cancellationToken = default);
+
+    /// <summary>Whether the domain's queue is held (an operator paused it): kept across restarts.</summary>
+    Task SetPausedAsync(string domain, long fence, bool paused, CancellationToken cancellationToken = default);
 }
+
+/// <param name="Fence">What every write of this opener carries; a later opener's makes it stale.</param>
+/// <param name="Paused">The domain's queue is held: nothing is dispatched until it is resumed.</param>
+public sealed record QueueSnapshot(long Fence, IReadOnlyList<QueueRecord> Records, bool Paused);
 
 /// <summary>A subtask waiting in its domain's queue (<see cref="InFlight"/> false) or holding one of its slots.</summary>
 /// <param name="At">When it may be dispatched (queued), or its deadline (in flight).</param>
@@ -49,16 +56,20 @@ public sealed class QueueStoreFencedException(string domain)
 /// <summary>The records in this process's memory: the store of a silo without Redis, which keeps them across activations (not restarts).</summary>
 public sealed class InMemoryDomainQueueStore : IDomainQueueStore
 {
-    private readonly Dictionary<string, (long Fence, Dictionary<string, QueueRecord> Records)> _domains = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Domain> _domains = new(StringComparer.Ordinal);
     private readonly Lock _lock = new();
 
-    public Task<(long Fence, IReadOnlyList<QueueRecord> Records)> OpenAsync(string domain, CancellationToken cancellationToken = default)
+    public Task<QueueSnapshot> OpenAsync(string domain, CancellationToken cancellationToken = default)
     {
         lock (_lock)
         {
-            var (fence, records) = _domains.TryGetValue(domain, out var known) ? known : (0, new Dictionary<string, QueueRecord>(StringComparer.Ordinal));
-            _domains[domain] = (fence + 1, records);
-            return Task.FromResult<(long, IReadOnlyList<QueueRecord>)>((fence + 1, records.Values.ToArray()));
+            if (!_domains.TryGetValue(domain, out var known))
+            {
+                _domains[domain] = known = new Domain();
+            }
+
+            known.Fence++;
+            return Task.FromResult(new QueueSnapshot(known.Fence, known.Records.Values.ToArray(), known.Paused));
         }
     }
 
@@ -66,11 +77,7 @@ public sealed class InMemoryDomainQueueStore : IDomainQueueStore
     {
         lock (_lock)
         {
-            if (!_domains.TryGetValue(domain, out var known) || known.Fence != fence)
-            {
-                throw new QueueStoreFencedException(domain);
-            }
-
+            var known = Fenced(domain, fence);
             foreach (var record in records)
             {
                 known.Records[record.SubtaskId] = record;
@@ -83,5 +90,25 @@ public sealed class InMemoryDomainQueueStore : IDomainQueueStore
         }
 
         return Task.CompletedTask;
+    }
+
+    public Task SetPausedAsync(string domain, long fence, bool paused, CancellationToken cancellationToken = default)
+    {
+        lock (_lock)
+        {
+            Fenced(domain, fence).Paused = paused;
+        }
+
+        return Task.CompletedTask;
+    }
+
+    private Domain Fenced(string domain, long fence) =>
+        _domains.TryGetValue(domain, out var known) && known.Fence == fence ? known : throw new QueueStoreFencedException(domain);
+
+    private sealed class Domain
+    {
+        public long Fence { get; set; }
+        public bool Paused { get; set; }
+        public Dictionary<string, QueueRecord> Records { get; } = new(StringComparer.Ordinal);
     }
 }

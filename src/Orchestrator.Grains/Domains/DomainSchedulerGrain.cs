@@ -52,6 +52,7 @@ public sealed partial class DomainSchedulerGrain(
     private int _capacity;
     private bool _askedForDomain;
     private bool _waking;
+    private bool _paused;
 
     private string Domain => this.GetPrimaryKeyString();
 
@@ -63,8 +64,9 @@ public sealed partial class DomainSchedulerGrain(
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         _journal = new DomainQueueJournal(store, Domain, RecordOf, DeactivateOnIdle);
-        var (fence, records) = await store.OpenAsync(Domain, cancellationToken);
+        var (fence, records, paused) = await store.OpenAsync(Domain, cancellationToken);
         _journal.Fence = fence;
+        _paused = paused;
         foreach (var record in records.Where(r => r.InFlight))
         {
             _inFlight[record.SubtaskId] = new InFlight(record.Attempt, record.At);
@@ -200,8 +202,31 @@ public sealed partial class DomainSchedulerGrain(
     public Task ReconcileInFlight() =>
         TellInFlight(subtask => subtask.Reconcile(), "reconcile");
 
+    public async Task<SchedulerView> SetPaused(bool paused)
+    {
+        if (paused != _paused)
+        {
+            try
+            {
+                await store.SetPausedAsync(Domain, _journal.Fence, paused);
+            }
+            catch (QueueStoreFencedException)
+            {
+                DeactivateOnIdle();
+                throw;
+            }
+
+            _paused = paused;
+            LogPaused(Domain, paused ? "paused" : "resumed");
+            Pump();
+        }
+
+        return await GetView();
+    }
+
     public Task<SchedulerView> GetView() => Task.FromResult(new SchedulerView
     {
+        Paused = _paused,
         Domain = Domain,
         QueuedHigh = _queuedByPriority[(int)TaskPriority.High],
         QueuedNormal = _queuedByPriority[(int)TaskPriority.Normal],
@@ -214,7 +239,7 @@ public sealed partial class DomainSchedulerGrain(
     private void Pump()
     {
         var dispatched = false;
-        while (_inFlight.Count < EffectiveCapacity && _ready.Count > 0)
+        while (!_paused && _inFlight.Count < EffectiveCapacity && _ready.Count > 0)
         {
             var entry = _queued[_ready.Min.SubtaskId];
             RemoveQueued(entry.SubtaskId);
@@ -464,6 +489,9 @@ public sealed partial class DomainSchedulerGrain(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Scheduler {Domain} recovered {Queued} queued and {InFlight} in-flight subtasks")]
     private partial void LogRecovered(string domain, int queued, int inFlight);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Scheduler {Domain} {Change} by an operator")]
+    private partial void LogPaused(string domain, string change);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Scheduler {Domain} capacity {Old} -> {New}")]
     private partial void LogCapacity(string domain, int old, int @new);

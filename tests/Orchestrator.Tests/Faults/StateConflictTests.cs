@@ -53,26 +53,6 @@ public sealed class StateConflictTests
     }
 
     [Fact]
-    public async Task A_result_proven_for_the_attempt_completes_a_subtask_whose_dispatch_and_start_were_never_stored()
-    {
-        var storage = new FailsOneSubtaskWrite(SubtaskState.InProgress);
-        await using var cluster = await OrchestratorCluster.StartAsync(dir => new()
-        {
-            ["Domains:Agent:Command"] = dir.Script("agent.sh", $"echo run >> '{dir.File("runs")}'"),
-        }, storage.Install);
-
-        // A dispatch is never written; the start's write fails too, so the fresh activation has the subtask stored as
-        // pending. The worker's result proves it is this attempt's: it is taken, not run again after a deadline.
-        var task = await cluster.Client.SubmitAsync(new TaskSubmission { Description = "Build the API endpoint" });
-        var result = await cluster.ResultAsync(task.TaskId, seconds: 30);
-
-        Assert.True(storage.Failed);
-        Assert.Equal(TaskState.Completed, result.State);
-        Assert.Equal(1, result.Subtasks.Single().Attempts);
-        Assert.Single(File.ReadAllLines(cluster.Dir.File("runs")));
-    }
-
-    [Fact]
     public async Task A_watcher_never_sees_a_change_before_it_is_stored()
     {
         var held = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
