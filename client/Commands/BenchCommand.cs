@@ -93,6 +93,14 @@ internal static class BenchCommand
                 }
 
                 var figures = await MeasureAsync(settings, redisSetting, total, inFlight, parse.GetValue(warmup), queued, Render.Progress(parse.GetValue(json)), cancellationToken);
+                if (program is not null)
+                {
+                    // What this machine can do at all: the agent alone, started as often and as many at once, nothing else.
+                    var spawnRate = await SpawnRateAsync(parse.GetValue(agent)!, Math.Min(total, 1000), Math.Min(inFlight, parse.GetValue(workers) * standalone.Count), cancellationToken);
+                    figures["agent_spawns_per_second_alone"] = spawnRate;
+                    figures["tasks_per_second_vs_spawns_alone"] = Math.Round(figures["tasks_per_second"]!.GetValue<double>() / spawnRate, 3);
+                }
+
                 figures["mode"] = program is not null ? $"redis, {standalone.Count} worker process(es), agent {parse.GetValue(agent)}" : redisSetting is null ? "memory" : "redis";
                 Print(figures, parse.GetValue(json));
                 return figures["failed"]!.GetValue<int>() == 0 ? 0 : CliAction.NotCompleted;
@@ -298,6 +306,23 @@ internal static class BenchCommand
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         return process;
+    }
+
+    /// <summary>Starts the agent command <paramref name="count"/> times, <paramref name="parallel"/> at once, and waits for each: processes per second.</summary>
+    private static async Task<double> SpawnRateAsync(string agent, int count, int parallel, CancellationToken cancellationToken)
+    {
+        var next = -1;
+        var stopwatch = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, Math.Max(1, parallel)).Select(_ => Task.Run(async () =>
+        {
+            while (Interlocked.Increment(ref next) < count)
+            {
+                using var process = Process.Start(new ProcessStartInfo("/bin/sh") { ArgumentList = { "-c", agent }, RedirectStandardOutput = true })!;
+                await process.StandardOutput.ReadToEndAsync(cancellationToken);
+                await process.WaitForExitAsync(cancellationToken);
+            }
+        }, cancellationToken)));
+        return Math.Round(count / stopwatch.Elapsed.TotalSeconds, 1);
     }
 
     private static async Task WaitForWorkersAsync(string redis, int count, CancellationToken cancellationToken)

@@ -66,8 +66,7 @@ public sealed partial class SubtaskGrain(
         {
             state.State = new SubtaskGrainState { Spec = spec, State = SubtaskState.Pending, Attempt = 1, RunFirstAttempt = 1, Revision = 1 };
             OrchestratorMetrics.SubtaskSubmitted(spec.Domain);
-            await Writer.WriteAsync();
-            await AddLogAsync($"Queued for the {spec.Domain} domain with priority {spec.Priority.ToWire()}");
+            await Writer.WriteAsync(); // no log line of its own: the task's says where it was routed, the dispatch when it left the queue
         }
 
         if (S.State == SubtaskState.Pending)
