@@ -422,22 +422,13 @@ public sealed partial class SubtaskGrain(
         }
 
         await Writer.WriteAsync();
-        if (S.State.IsFinal())
-        {
-            // Only once stored: until then the slot's deadline brings the result again. Before the log and the
-            // parent, so that a failure there never keeps the domain's slot taken.
-            await Scheduler.Release(SubtaskId);
-        }
-
-        if (logText is not null)
-        {
-            await AddLogAsync(logText);
-        }
-
-        if (notifyParent)
-        {
-            await Parent.OnSubtaskChanged(View());
-        }
+        // Once stored, and side by side (each one a round trip, none waiting for another): the slot's release — only
+        // once stored, since until then the slot's deadline brings the result again, and never held up by a failing
+        // log or parent — the log line, and the parent.
+        await Task.WhenAll(
+            S.State.IsFinal() ? Scheduler.Release(SubtaskId) : Task.CompletedTask,
+            logText is not null ? AddLogAsync(logText) : Task.CompletedTask,
+            notifyParent ? Parent.OnSubtaskChanged(View()) : Task.CompletedTask);
     }
 
     private Task AddLogAsync(string text) =>

@@ -137,7 +137,7 @@ public sealed partial class TaskGrain(
         Changed();
         await StoreAsync();
         LogSubmitted(TaskId, string.Join(",", plan.Domains), valid.Priority);
-        await transport.AppendLogsAsync(TaskId,
+        var logged = transport.AppendLogsAsync(TaskId,
         [
             WireFormat.LogLine(now, $"Task accepted with priority {valid.Priority.ToWire()} and a {timeout} s timeout per domain"
                 + (baseCommit is null ? "" : $"; the domains start from commit {baseCommit[..12]}")),
@@ -146,7 +146,7 @@ public sealed partial class TaskGrain(
         ]);
         _ = Index.Add(new TaskSummary(TaskId, valid.Description, now));
 
-        await StartSubtasksAsync(specs.Select(s => s.TaskId).ToHashSet(), specs);
+        await Task.WhenAll(logged, StartSubtasksAsync(specs.Select(s => s.TaskId).ToHashSet(), specs));
         return View();
     }
 
