@@ -135,7 +135,7 @@ internal static class Render
         AnsiConsole.MarkupLine($"Domains: [bold]{Markup.Escape(string.Join(", ", plan.Domains))}[/]");
         if (stages.Count > 1)
         {
-            AnsiConsole.MarkupLine($"Order: [bold]{Markup.Escape(string.Join(" → ", stages.Select(stage => string.Join(" + ", stage))))}[/]");
+            AnsiConsole.MarkupLine($"Order: [bold]{Markup.Escape(string.Join(" then ", stages.Select(stage => string.Join(" + ", stage))))}[/]");
         }
 
         var table = new Table().Border(TableBorder.Rounded).AddColumns("Domain", "Starts after", "Workers", "Requirements");
