@@ -145,6 +145,59 @@ public sealed class DomainDependencyTests
         Assert.Contains("- Created: api.js", File.ReadAllText(cluster.Dir.File("prompts/frontend.txt")));
     }
 
+    [RedisFact]
+    public async Task A_dependent_waiting_when_its_silo_is_killed_starts_after_the_restart_once_its_dependency_completes()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        using var dir = new TempDirectory();
+        Directory.CreateDirectory(dir.File("workspace"));
+        Directory.CreateDirectory(dir.File("prompts"));
+        var settings = new Dictionary<string, string>
+        {
+            ["Redis:ConnectionString"] = redis.ConnectionString,
+            ["Domains:Workspace"] = dir.File("workspace"),
+            ["Web:TokenFile"] = dir.File("token"),
+            // The backend's first run hangs until the silo (and it with it) is killed; its next run completes.
+            ["Domains:Agent:Command"] = dir.Script("agent.sh", $"""
+                cat > '{dir.File("prompts")}'/$DOMAIN_TYPE.txt
+                if [ $DOMAIN_TYPE = backend ] && [ ! -f '{dir.File("hung-once")}' ]; then touch '{dir.File("hung-once")}'; exec sleep 600; fi
+                echo "$DOMAIN_TYPE done" > $DOMAIN_TYPE.txt
+                echo "$DOMAIN_TYPE finished its part"
+                """),
+            ["Orchestrator:HeartbeatTtl"] = "00:00:03",
+            ["Orchestrator:Retry:MaxAttempts"] = "3",
+            ["Orchestrator:Retry:InitialBackoff"] = "00:00:00.100",
+        };
+        var silo = await SiloProcess.StartAsync(settings);
+        string taskId;
+        await using (silo)
+        {
+            await using var connection = await silo.ConnectAsync(redis.ConnectionString);
+            taskId = (await connection.Client.SubmitAsync(Registration(FrontendAfterBackend))).TaskId;
+            using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            await foreach (var update in connection.Client.WatchAsync(taskId, bound.Token))
+            {
+                if (update.Task.Subtasks.Single(s => s.Domain == "backend").State == SubtaskState.InProgress)
+                {
+                    Assert.Equal(["backend"], update.Task.Subtasks.Single(s => s.Domain == "frontend").WaitingFor);
+                    break;
+                }
+            }
+
+            await silo.KillAsync();
+        }
+
+        await using var restarted = await SiloProcess.StartAsync(settings, restartOf: silo);
+        await using var reconnected = await restarted.ConnectAsync(redis.ConnectionString);
+        using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(90));
+        var result = await reconnected.Client.WaitForResultAsync(taskId, wait.Token);
+
+        Assert.Equal(TaskState.Completed, result.State);
+        Assert.Equal(2, result.Subtasks.Single(s => s.Domain == "backend").Attempts);
+        Assert.Equal(1, result.Subtasks.Single(s => s.Domain == "frontend").Attempts);
+        Assert.Contains("backend finished its part", File.ReadAllText(dir.File("prompts/frontend.txt")));
+    }
+
     private static async Task MakeFifoAsync(string path)
     {
         using var mkfifo = Process.Start("mkfifo", [path]);
