@@ -89,6 +89,26 @@ public sealed class DomainDependencyTests
     }
 
     [Fact]
+    public async Task Cancelling_a_task_cancels_a_waiting_dependent_without_ever_starting_it()
+    {
+        await using var cluster = await OrchestratorCluster.StartAsync(dir => new()
+        {
+            ["Domains:Agent:Command"] = dir.Script("agent.sh", $"[ $DOMAIN_TYPE = frontend ] && touch '{dir.File("frontend.ran")}'\nexec sleep 600"),
+        });
+        var submitted = await cluster.Client.SubmitAsync(Registration(FrontendAfterBackend));
+        await cluster.WaitUntilAsync(submitted.TaskId, t => t.Subtasks.Single(s => s.Domain == "backend").State == SubtaskState.InProgress);
+
+        await cluster.Client.CancelAsync(submitted.TaskId);
+        var result = await cluster.ResultAsync(submitted.TaskId);
+
+        Assert.Equal(TaskState.Cancelled, result.State);
+        var frontend = result.Subtasks.Single(s => s.Domain == "frontend");
+        Assert.Equal(SubtaskState.Cancelled, frontend.State);
+        Assert.Equal("Cancelled by the user before it started", frontend.Error);
+        Assert.False(File.Exists(cluster.Dir.File("frontend.ran")));
+    }
+
+    [Fact]
     public async Task A_failed_dependency_fails_its_dependent_with_a_reason_naming_it_and_the_dependent_never_runs()
     {
         await using var cluster = await OrchestratorCluster.StartAsync(dir => new()
