@@ -241,19 +241,19 @@ public sealed partial class TaskGrain(
         return View();
     }
 
-    public Task OnSubtaskChanged(SubtaskView subtask)
+    public async Task OnSubtaskChanged(SubtaskView subtask)
     {
-        if (_purging || !Apply(subtask))
+        if (_purging)
         {
-            return Task.CompletedTask;
+            return;
         }
 
-        return StoreAndStartDependentsAsync();
-    }
+        if (Apply(subtask))
+        {
+            await StoreAsync();
+        }
 
-    private async Task StoreAndStartDependentsAsync()
-    {
-        await StoreAsync();
+        // Also when it was not newer: a completion said again, because starting its dependents failed the first time, starts them now.
         await StartDependentsAsync();
     }
 
