@@ -1,3 +1,4 @@
+using Orchestrator.Contracts;
 using Orchestrator.Core.Protocol;
 
 namespace Orchestrator.Tests.Routing;
@@ -24,5 +25,21 @@ public sealed class DependencyResultsTests
 
         Assert.Equal(4 * 1024, tail.Length);
         Assert.EndsWith(output[^100..], tail);
+    }
+
+    private static SubtaskView Completed(string domain, string? commit) => new()
+    {
+        TaskId = domain,
+        Domain = domain,
+        State = SubtaskState.Completed,
+        OutputJson = commit is null ? """{"merge": "no_changes"}""" : $$"""{"commit": "{{commit}}", "merge": "merged"}""",
+    };
+
+    [Fact]
+    public void A_dependent_starts_from_its_one_dependencys_commit_else_the_tasks_base_and_with_several_from_the_workspaces_head()
+    {
+        Assert.Equal("c1", DependencyResults.BaseCommitAfter([Completed("backend", "c1")], "base"));
+        Assert.Equal("base", DependencyResults.BaseCommitAfter([Completed("backend", null)], "base"));
+        Assert.Null(DependencyResults.BaseCommitAfter([Completed("backend", "c1"), Completed("devops", "c2")], "base"));
     }
 }

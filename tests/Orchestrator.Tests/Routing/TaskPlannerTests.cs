@@ -196,4 +196,21 @@ public sealed class TaskPlannerTests
         Assert.Equal([[], ["backend"], ["frontend"]], both.Subtasks.Select(s => s.After));
         Assert.Equal([[], []], one.Subtasks.Select(s => s.After));
     }
+
+    [Fact]
+    public void A_routing_rule_naming_an_unknown_domain_stops_the_start_naming_it()
+    {
+        var error = Assert.Throws<InvalidOperationException>(() => Support.Routing.Planner(new Dictionary<string, string?> { ["Routing:After:frontend:0"] = "mobile" }));
+
+        Assert.StartsWith("Routing:After names 'mobile', which is not a configured domain", error.Message);
+    }
+
+    [Fact]
+    public void Routing_rules_with_a_cycle_stop_the_start_naming_it()
+    {
+        var error = Assert.Throws<InvalidOperationException>(() => Support.Routing.Planner(
+            new Dictionary<string, string?> { ["Routing:After:frontend:0"] = "backend", ["Routing:After:backend:0"] = "frontend" }));
+
+        Assert.Contains("Routing:After has a cycle:", error.Message);
+    }
 }
