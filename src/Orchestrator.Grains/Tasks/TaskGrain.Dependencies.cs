@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Orchestrator.Contracts;
 using Orchestrator.Core.Protocol;
+using Orleans.Storage;
 
 namespace Orchestrator.Grains.Tasks;
 
@@ -25,10 +26,14 @@ public sealed partial class TaskGrain
     private IReadOnlyList<string> Unmet(SubtaskView subtask) =>
         DependenciesOf(subtask).Where(d => d.State != SubtaskState.Completed).Select(d => d.Domain).ToArray();
 
+    /// <summary>Tries again to start dependents whose start failed; disposed once none is left to start.</summary>
+    private IGrainTimer? _startAgain;
+
     /// <summary>
     /// Starts the waiting dependents whose dependencies all completed. Safe to call on every change and at activation:
     /// the subtask grain's start is idempotent, and a dependent stays waiting in the stored state until its grain's
-    /// view is applied, so a restart in between starts it again rather than losing it.
+    /// view is applied, so a restart in between starts it again rather than losing it. A start that fails is not
+    /// the caller's failure (the dependency's completion is stored): a timer tries again while this task is active.
     /// </summary>
     private async Task StartDependentsAsync()
     {
@@ -48,9 +53,25 @@ public sealed partial class TaskGrain
 
             await StartSubtasksAsync(ready.Select(s => s.TaskId).ToHashSet());
         }
+        catch (Exception e) when (e is not InconsistentStateException) // an etag conflict deactivates this grain, as everywhere
+        {
+            LogDependentStartFailed(e, TaskId, string.Join(",", ready.Select(s => s.Domain)));
+            var every = options.Value.Retry.InitialBackoff;
+            _startAgain ??= this.RegisterGrainTimer(StartAgainAsync, new GrainTimerCreationOptions(every, every) { KeepAlive = true });
+        }
         finally
         {
             _starting.ExceptWith(ready.Select(s => s.TaskId));
+        }
+    }
+
+    private async Task StartAgainAsync(CancellationToken cancellationToken)
+    {
+        await StartDependentsAsync();
+        if (!S.Subtasks.Any(s => Waiting(s) && Unmet(s).Count == 0))
+        {
+            _startAgain?.Dispose();
+            _startAgain = null;
         }
     }
 
@@ -118,4 +139,7 @@ public sealed partial class TaskGrain
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Task {TaskId} starts {Domain}: its dependencies {Dependencies} completed")]
     private partial void LogDependentStarting(string taskId, string domain, string dependencies);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Task {TaskId} could not start {Domains}, whose dependencies completed; trying again")]
+    private partial void LogDependentStartFailed(Exception exception, string taskId, string domains);
 }

@@ -253,7 +253,6 @@ public sealed partial class TaskGrain(
             await StoreAsync();
         }
 
-        // Also when it was not newer: a completion said again, because starting its dependents failed the first time, starts them now.
         await StartDependentsAsync();
     }
 

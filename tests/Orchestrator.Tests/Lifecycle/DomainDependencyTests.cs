@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Orchestrator.Contracts;
 using Orchestrator.Core.Aggregation;
+using Orchestrator.Grains.Tasks;
 using Orchestrator.Tests.Isolation;
 using Orchestrator.Tests.Support;
 
@@ -163,6 +164,23 @@ public sealed class DomainDependencyTests
         Assert.True(result.State == TaskState.Completed, await cluster.DescribeAsync(result.TaskId)); // the frontend checked the order itself
         Assert.Equal(["backend"], result.Subtasks.Single(s => s.Domain == "frontend").After);
         Assert.Contains("- Created: api.js", File.ReadAllText(cluster.Dir.File("prompts/frontend.txt")));
+    }
+
+    [Fact]
+    public async Task A_dependent_whose_start_failed_once_is_started_when_its_dependencys_completion_is_said_again()
+    {
+        var failed = 0;
+        var storage = new GrainStorageInterceptor(state =>
+            state is SubtaskGrainState { Spec.Domain: "frontend" } && Interlocked.Exchange(ref failed, 1) == 0
+                ? Task.FromException(new TimeoutException("simulated: the store did not answer the dependent's first write"))
+                : Task.CompletedTask);
+        await using var cluster = await OrchestratorCluster.StartAsync(dir => new() { ["Domains:Agent:Command"] = OrderedAgents(dir) }, storage.Install);
+        await GitRepository.InitAsync(cluster.Workspace);
+
+        var result = await cluster.ResultAsync((await cluster.Client.SubmitAsync(Registration(FrontendAfterBackend))).TaskId, seconds: 30);
+
+        Assert.Equal(1, failed);
+        Assert.True(result.State == TaskState.Completed, await cluster.DescribeAsync(result.TaskId));
     }
 
     [RedisFact]
