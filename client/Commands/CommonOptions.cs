@@ -12,6 +12,7 @@ internal sealed class TaskInput
     public Option<string?> Priority { get; } = new("--priority", "-p") { Description = "low, normal (default) or high" };
     public Option<int?> Timeout { get; } = new("--timeout") { Description = "Seconds each domain may take (default 300)" };
     public Option<string[]> Domains { get; } = new("--domain", "-d") { Description = "Send to this domain instead of routing by keywords; repeat for more" };
+    public Option<string[]> After { get; } = new("--after") { Description = "domain:dependency, e.g. frontend:backend: frontend starts once backend completed, with its result; repeat for more" };
 
     public void AddTo(Command command)
     {
@@ -21,6 +22,7 @@ internal sealed class TaskInput
         command.Add(Priority);
         command.Add(Timeout);
         command.Add(Domains);
+        command.Add(After);
     }
 
     public TaskSubmission Read(ParseResult parse)
@@ -34,6 +36,7 @@ internal sealed class TaskInput
             Priority = priority,
             TimeoutSeconds = parse.GetValue(Timeout),
             Domains = parse.GetValue(Domains) ?? [],
+            After = (parse.GetValue(After) ?? []).Select(DomainDependency.Parse).ToArray(),
             Source = "cli",
         };
     }

@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using Orchestrator.Client;
 using Orchestrator.Contracts;
 using Orchestrator.Core.Aggregation;
+using Orchestrator.Core.Routing;
 using Spectre.Console;
 
 namespace Orchestrator.Cli.Commands;
@@ -43,7 +44,7 @@ internal static class Render
         {
             table.AddRow(
                 Markup.Escape(subtask.Domain),
-                StateMarkup(subtask.State.ToWire()),
+                StateMarkup(subtask.State.ToWire()) + Waiting(subtask),
                 subtask.Attempts.ToString(),
                 Markup.Escape(subtask.AgentId ?? ""),
                 Markup.Escape(string.Join(", ", subtask.Workers)),
@@ -78,6 +79,10 @@ internal static class Render
         console.WriteLine($"Files modified: {string.Join(", ", result["files_modified"]!.AsArray().Select(f => f!.GetValue<string>()))}");
     }
 
+    /// <summary>" (waiting for backend)" for a dependent that has not started; empty otherwise.</summary>
+    private static string Waiting(SubtaskView subtask) =>
+        subtask.WaitingFor.Count == 0 ? "" : $" [grey](waiting for {Markup.Escape(string.Join(", ", subtask.WaitingFor))})[/]";
+
     public static void LogLines(IAnsiConsole console, IEnumerable<LogEntry> entries)
     {
         foreach (var entry in entries)
@@ -95,7 +100,7 @@ internal static class Render
         {
             foreach (var subtask in update.ChangedSubtasks)
             {
-                console.MarkupLine($"[bold]{Markup.Escape(subtask.Domain),-12}[/] {StateMarkup(subtask.State.ToWire())}" +
+                console.MarkupLine($"[bold]{Markup.Escape(subtask.Domain),-12}[/] {StateMarkup(subtask.State.ToWire())}{Waiting(subtask)}" +
                     (subtask.Error is null ? "" : $" [red]{Markup.Escape(subtask.Error)}[/]"));
             }
 
@@ -108,27 +113,35 @@ internal static class Render
 
     public static void Plan(TaskPlan plan, bool json)
     {
+        var stages = DomainOrder.Stages(plan);
         if (json)
         {
             Json(new JsonObject
             {
                 ["domains"] = new JsonArray(plan.Domains.Select(d => (JsonNode?)d).ToArray()),
+                ["order"] = new JsonArray(stages.Select(stage => (JsonNode?)new JsonArray(stage.Select(d => (JsonNode?)d).ToArray())).ToArray()),
                 ["subtasks"] = new JsonArray(plan.Subtasks.Select(s => (JsonNode?)new JsonObject
                 {
                     ["domain"] = s.Domain,
                     ["description"] = s.Description,
                     ["requirements"] = new JsonArray(s.Requirements.Select(r => (JsonNode?)r).ToArray()),
                     ["workers"] = new JsonArray(s.Workers.Select(w => (JsonNode?)w).ToArray()),
+                    ["after"] = new JsonArray(s.After.Select(d => (JsonNode?)d).ToArray()),
                 }).ToArray()),
             });
             return;
         }
 
         AnsiConsole.MarkupLine($"Domains: [bold]{Markup.Escape(string.Join(", ", plan.Domains))}[/]");
-        var table = new Table().Border(TableBorder.Rounded).AddColumns("Domain", "Workers", "Requirements");
+        if (stages.Count > 1)
+        {
+            AnsiConsole.MarkupLine($"Order: [bold]{Markup.Escape(string.Join(" then ", stages.Select(stage => string.Join(" + ", stage))))}[/]");
+        }
+
+        var table = new Table().Border(TableBorder.Rounded).AddColumns("Domain", "Starts after", "Workers", "Requirements");
         foreach (var s in plan.Subtasks)
         {
-            table.AddRow(Markup.Escape(s.Domain), Markup.Escape(string.Join(", ", s.Workers)),
+            table.AddRow(Markup.Escape(s.Domain), Markup.Escape(string.Join(", ", s.After)), Markup.Escape(string.Join(", ", s.Workers)),
                 Markup.Escape(s.Requirements.Count == 0 ? "(the description itself)" : string.Join("\n", s.Requirements.Select(r => "- " + r))));
         }
 

@@ -73,16 +73,18 @@ public sealed class OrchestratorClient(IClusterClient cluster, TaskPlanner plann
         var grain = TaskGrain(taskId);
         var view = await grain.GetView().WaitAsync(cancellationToken);
         var cursor = LogCursor.Start;
-        // By revision: views arrive deserialized, so their lists never compare equal by reference.
-        var known = new Dictionary<string, long>();
+        // By revision: views arrive deserialized, so their lists never compare equal by reference. A dependent that
+        // never started keeps revision 0 while the task moves it (waiting, then failed by a dependency): by state too.
+        var known = new Dictionary<string, (long Revision, SubtaskState State)>();
         while (true)
         {
             var logs = await grain.GetLogs(cursor).WaitAsync(cancellationToken);
             cursor = logs.Next;
-            var changed = view.Subtasks.Where(s => !known.TryGetValue(s.TaskId, out var revision) || s.Revision > revision).ToArray();
+            var changed = view.Subtasks.Where(s => !known.TryGetValue(s.TaskId, out var seen)
+                || s.Revision > seen.Revision || (s.Revision == seen.Revision && s.State != seen.State)).ToArray();
             foreach (var subtask in changed)
             {
-                known[subtask.TaskId] = subtask.Revision;
+                known[subtask.TaskId] = (subtask.Revision, subtask.State);
             }
 
             if (changed.Length > 0 || logs.Entries.Count > 0 || view.State.IsFinal())

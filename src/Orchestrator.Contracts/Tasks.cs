@@ -17,6 +17,21 @@ public sealed record TaskSubmission
     [Id(6)] public string Source { get; init; } = "main-orchestrator";
     /// <summary>The caller's trace context (W3C traceparent), so that the task's trace continues the caller's.</summary>
     [Id(7)] public string? TraceParent { get; init; }
+    /// <summary>Orderings between the plan's domains (CLI <c>--after frontend:backend</c>), besides the routing rules'.</summary>
+    [Id(30)] public IReadOnlyList<DomainDependency> After { get; init; } = [];
+}
+
+/// <summary><see cref="Domain"/> starts only once <see cref="After"/> has completed, and is given its result.</summary>
+[GenerateSerializer, Alias("orchestrator.domain-dependency")]
+public sealed record DomainDependency([property: Id(0)] string Domain, [property: Id(1)] string After)
+{
+    /// <summary>Parses <c>frontend:backend</c> (frontend starts after backend); throws <see cref="InvalidTaskRequestException"/> naming the text.</summary>
+    public static DomainDependency Parse(string text) =>
+        text.Split(':') is [var domain, var after] && domain.Trim().Length > 0 && after.Trim().Length > 0
+            ? new DomainDependency(domain.Trim(), after.Trim())
+            : throw new InvalidTaskRequestException($"The ordering '{text}' is not domain:dependency, e.g. frontend:backend (frontend starts after backend).");
+
+    public override string ToString() => $"{Domain}:{After}";
 }
 
 /// <summary>One domain's part of a plan.</summary>
@@ -25,7 +40,11 @@ public sealed record SubtaskPlan(
     [property: Id(0)] string Domain,
     [property: Id(1)] string Description,
     [property: Id(2)] IReadOnlyList<string> Requirements,
-    [property: Id(3)] IReadOnlyList<string> Workers);
+    [property: Id(3)] IReadOnlyList<string> Workers)
+{
+    /// <summary>The domains of the plan this one starts after.</summary>
+    [Id(30)] public IReadOnlyList<string> After { get; init; } = [];
+}
 
 /// <summary>The result of analysing a task: which domains, and what each gets.</summary>
 [GenerateSerializer, Alias("orchestrator.task-plan")]
@@ -89,6 +108,10 @@ public sealed record SubtaskView
     [Id(10)] public DateTimeOffset? CompletedAt { get; init; }
     /// <summary>Grows with every change of the subtask, so that a late, older report never overwrites a newer one.</summary>
     [Id(11)] public long Revision { get; init; }
+    /// <summary>The domains of the task this one starts after.</summary>
+    [Id(30)] public IReadOnlyList<string> After { get; init; } = [];
+    /// <summary>Those of <see cref="After"/> it still waits for (not started yet); empty otherwise.</summary>
+    [Id(31)] public IReadOnlyList<string> WaitingFor { get; init; } = [];
 }
 
 /// <summary>The state of a task and its subtasks; <see cref="Version"/> grows with every change.</summary>

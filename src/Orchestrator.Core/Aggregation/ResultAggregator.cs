@@ -108,6 +108,8 @@ public static class ResultAggregator
                 ["agent_id"] = s.AgentId,
                 ["workers"] = new JsonArray(s.Workers.Select(w => (JsonNode?)w).ToArray()),
                 ["conflicts"] = new JsonArray(ConflictsOf(s).Select(f => (JsonNode?)f).ToArray()),
+                ["after"] = new JsonArray(s.After.Select(d => (JsonNode?)d).ToArray()),
+                ["waiting_for"] = new JsonArray(s.WaitingFor.Select(d => (JsonNode?)d).ToArray()),
             }).ToArray()),
         };
     }

@@ -10,6 +10,9 @@ public sealed class RoutingOptions
 
     /// <summary>Where a task goes when nothing matches; null makes that an error.</summary>
     public string? DefaultDomain { get; set; }
+
+    /// <summary>Orderings as data: a domain and the domains it starts after, applied when a plan holds both.</summary>
+    public Dictionary<string, List<string>> After { get; set; } = new(StringComparer.OrdinalIgnoreCase);
 }
 
 public sealed class DomainRoutingOptions

@@ -12,6 +12,7 @@ public sealed class TaskPlanner
 {
     private readonly IReadOnlyList<DomainRoute> _domains;
     private readonly string? _defaultDomain;
+    private readonly IReadOnlyDictionary<string, IReadOnlyList<string>> _after;
 
     public TaskPlanner(IOptions<RoutingOptions> options)
     {
@@ -32,6 +33,19 @@ public sealed class TaskPlanner
         if (_defaultDomain is not null && !IsKnownDomain(_defaultDomain))
         {
             throw new InvalidOperationException($"Routing:DefaultDomain '{_defaultDomain}' is not a configured domain; known domains: {string.Join(", ", KnownDomains)}.");
+        }
+
+        _after = value.After.ToDictionary(
+            a => a.Key.Trim().ToLowerInvariant(),
+            a => (IReadOnlyList<string>)a.Value.Select(d => d.Trim().ToLowerInvariant()).Distinct().ToArray());
+        if (_after.SelectMany(a => a.Value.Prepend(a.Key)).FirstOrDefault(d => !IsKnownDomain(d)) is { } unknown)
+        {
+            throw new InvalidOperationException($"Routing:After names '{unknown}', which is not a configured domain; known domains: {string.Join(", ", KnownDomains)}.");
+        }
+
+        if (DomainOrder.FindCycle(_after.ToDictionary(a => a.Key, a => a.Value.ToList())) is { } cycle)
+        {
+            throw new InvalidOperationException($"Routing:After has a cycle: {string.Join(" after ", cycle)}.");
         }
     }
 
@@ -92,9 +106,10 @@ public sealed class TaskPlanner
             assigned[_defaultDomain].AddRange(unmatched);
         }
 
-        var subtasks = _domains
-            .Where(d => used.Contains(d.Name))
-            .Select(d => new SubtaskPlan(d.Name, request.Description, assigned[d.Name], ChooseWorkers(d, request.Description, assigned[d.Name])))
+        var domains = _domains.Where(d => used.Contains(d.Name)).ToArray();
+        var after = DomainOrder.Resolve(domains.Select(d => d.Name).ToArray(), request.After, _after);
+        var subtasks = domains
+            .Select(d => new SubtaskPlan(d.Name, request.Description, assigned[d.Name], ChooseWorkers(d, request.Description, assigned[d.Name])) { After = after[d.Name] })
             .ToArray();
         return new TaskPlan(subtasks.Select(s => s.Domain).ToArray(), subtasks);
     }

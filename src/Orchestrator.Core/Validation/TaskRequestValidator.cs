@@ -65,8 +65,15 @@ public sealed class TaskRequestValidator(TaskPlanner planner)
             throw Invalid($"Unknown domain '{unknown[0]}'. Known domains: {string.Join(", ", planner.KnownDomains)}.");
         }
 
+        var after = (request.After ?? []).Select(a => new DomainDependency(a?.Domain?.Trim().ToLowerInvariant() ?? "", a?.After?.Trim().ToLowerInvariant() ?? "")).Distinct().ToArray();
+        if (after.SelectMany(a => new[] { a.Domain, a.After }).FirstOrDefault(d => !planner.IsKnownDomain(d)) is { } unordered)
+        {
+            throw Invalid($"Unknown domain '{unordered}' in an ordering. Known domains: {string.Join(", ", planner.KnownDomains)}.");
+        }
+
         return request with
         {
+            After = after,
             Description = description,
             Requirements = requirements,
             ContextJson = context,

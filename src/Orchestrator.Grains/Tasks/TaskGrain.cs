@@ -73,12 +73,13 @@ public sealed partial class TaskGrain(
         if (S.Request is not null && !S.State.IsFinal())
         {
             // Notifications may have been lost while this task was not active: take the subtasks' own word.
-            var views = await Task.WhenAll(S.Subtasks.Select(s => GrainFactory.Reference<ISubtaskGrain>(s.TaskId).GetView()));
+            var views = await Task.WhenAll(S.Subtasks.Where(s => !NeverStarted(s)).Select(s => GrainFactory.Reference<ISubtaskGrain>(s.TaskId).GetView()));
             foreach (var view in views)
             {
                 Apply(view);
             }
 
+            await StartDependentsAsync();
             await PublishAsync();
         }
         else if (S.State.IsFinal())
@@ -92,7 +93,8 @@ public sealed partial class TaskGrain(
         if (S.Request is not null)
         {
             // The same id again: a client retrying after a lost reply. Finish starting what may not have started.
-            await StartSubtasksAsync(S.Subtasks.Where(s => s.State == SubtaskState.Pending).Select(s => s.TaskId).ToHashSet());
+            await StartSubtasksAsync(S.Subtasks.Where(s => s.State == SubtaskState.Pending && !NeverStarted(s)).Select(s => s.TaskId).ToHashSet());
+            await StartDependentsAsync();
             return View();
         }
 
@@ -132,6 +134,7 @@ public sealed partial class TaskGrain(
                 State = SubtaskState.Pending,
                 Requirements = s.Requirements,
                 Workers = s.Workers,
+                After = plan.Subtasks.Single(p => p.Domain == s.Domain).After,
             }).ToList(),
         };
         Changed();
@@ -142,11 +145,13 @@ public sealed partial class TaskGrain(
             WireFormat.LogLine(now, $"Task accepted with priority {valid.Priority.ToWire()} and a {timeout} s timeout per domain"
                 + (baseCommit is null ? "" : $"; the domains start from commit {baseCommit[..12]}")),
             .. plan.Subtasks.Select(p => WireFormat.LogLine(now,
-                $"Routed to {p.Domain}{(p.Workers.Count > 0 ? $" ({string.Join(", ", p.Workers)})" : "")} with {p.Requirements.Count} requirement(s)")),
+                $"Routed to {p.Domain}{(p.Workers.Count > 0 ? $" ({string.Join(", ", p.Workers)})" : "")} with {p.Requirements.Count} requirement(s)"
+                + (p.After.Count > 0 ? $"; starts after {string.Join(", ", p.After)}" : ""))),
         ]);
         _ = Index.Add(new TaskSummary(TaskId, valid.Description, now));
 
-        await Task.WhenAll(logged, StartSubtasksAsync(specs.Select(s => s.TaskId).ToHashSet(), specs));
+        // Dependents wait: they start, with their dependencies' results, once those completed (StartDependentsAsync).
+        await Task.WhenAll(logged, StartSubtasksAsync(plan.Subtasks.Zip(specs).Where(p => p.First.After.Count == 0).Select(p => p.Second.TaskId).ToHashSet(), specs));
         return View();
     }
 
@@ -220,10 +225,11 @@ public sealed partial class TaskGrain(
         }
 
         S.CancelRequested = true;
-        Changed();
+        CancelWaiting();
+        Aggregate();
         await StoreAsync();
         await AddLogAsync("Cancel requested");
-        var views = await Task.WhenAll(S.Subtasks.Select(s => GrainFactory.Reference<ISubtaskGrain>(s.TaskId).Cancel()));
+        var views = await Task.WhenAll(S.Subtasks.Where(s => !NeverStarted(s)).Select(s => GrainFactory.Reference<ISubtaskGrain>(s.TaskId).Cancel()));
         foreach (var view in views)
         {
             Apply(view);
@@ -252,25 +258,32 @@ public sealed partial class TaskGrain(
         S.CancelRequested = false;
         S.CompletedAt = null;
         await AddLogAsync($"Retrying the parts that did not complete: {string.Join(", ", failed.Select(f => f.Domain))}");
-        var views = await Task.WhenAll(failed.Select(s => GrainFactory.Reference<ISubtaskGrain>(s.TaskId).Retry()));
+        var views = await Task.WhenAll(failed.Where(s => !NeverStarted(s)).Select(s => GrainFactory.Reference<ISubtaskGrain>(s.TaskId).Retry()));
         foreach (var view in views)
         {
             Apply(view);
         }
 
-        Changed();
+        WaitAgain(failed);
+        Aggregate();
         await StoreAsync();
+        await StartDependentsAsync();
         return View();
     }
 
-    public Task OnSubtaskChanged(SubtaskView subtask)
+    public async Task OnSubtaskChanged(SubtaskView subtask)
     {
-        if (_purging || !Apply(subtask))
+        if (_purging)
         {
-            return Task.CompletedTask;
+            return;
         }
 
-        return PublishAsync();
+        if (Apply(subtask))
+        {
+            await PublishAsync();
+        }
+
+        await StartDependentsAsync();
     }
 
     public Task OnActivity()
@@ -309,13 +322,14 @@ public sealed partial class TaskGrain(
             Domain = s.Domain,
             Description = request.Description,
             Requirements = s.Requirements,
-            ContextJson = request.ContextJson,
+            ContextJson = ContextFor(s),
             Workers = s.Workers,
             Priority = request.Priority,
             TimeoutSeconds = request.TimeoutSeconds ?? options.Value.DefaultTimeoutSeconds,
             Source = request.Source,
             CreatedAt = S.CreatedAt,
-            BaseCommit = S.BaseCommit,
+            TraceParent = request.TraceParent,
+            BaseCommit = BaseCommitFor(s),
         }).ToArray();
     }
 
@@ -328,7 +342,15 @@ public sealed partial class TaskGrain(
             return false;
         }
 
-        S.Subtasks[index] = subtask;
+        S.Subtasks[index] = subtask with { After = S.Subtasks[index].After }; // its grain does not know its order
+        Aggregate();
+        return true;
+    }
+
+    /// <summary>The task's state from its subtasks' (dependents blocked by a failure failed first); bumps the version.</summary>
+    private void Aggregate()
+    {
+        FailBlockedDependents();
         var before = S.State;
         S.State = ResultAggregator.StateOf(S.Subtasks, S.CancelRequested);
         if (S.State.IsFinal() && !before.IsFinal())
@@ -345,7 +367,6 @@ public sealed partial class TaskGrain(
         }
 
         Changed();
-        return true;
     }
 
     private Task AddLogAsync(string text) =>
@@ -425,7 +446,7 @@ public sealed partial class TaskGrain(
             Priority = S.Request.Priority,
             CreatedAt = S.CreatedAt,
             CompletedAt = S.CompletedAt,
-            Subtasks = S.Subtasks.ToArray(),
+            Subtasks = S.Subtasks.Select(Shown).ToArray(),
             Version = S.Version,
             CancelRequested = S.CancelRequested,
         };

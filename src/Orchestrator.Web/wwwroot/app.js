@@ -49,7 +49,7 @@ function showTask(result) {
       : `<br><strong>conflict:</strong> ${s.conflicts.map(esc).join(", ")} (on branch ${esc(s.output?.branch ?? "")}, not merged into ${esc(s.output?.merged_into ?? "")})`;
     const merge = s.output?.merge && s.output.merge !== "conflict" ? `<br><em>${esc(s.output.merge.replace("_", " "))}</em>` : "";
     return `<tr>
-      <td>${esc(s.domain)}</td><td>${badge(s.status)}</td><td>${s.attempts}</td><td>${esc(s.agent_id ?? "")}</td>
+      <td>${esc(s.domain)}</td><td>${badge(s.status)}${(s.waiting_for ?? []).length > 0 ? ` <span class="meta">waiting for ${esc(s.waiting_for.join(", "))}</span>` : ""}</td><td>${s.attempts}</td><td>${esc(s.agent_id ?? "")}</td>
       <td>${esc((s.workers ?? []).join(", "))}</td><td>${files.map(esc).join("<br>")}${merge}${conflicts}</td><td>${esc(s.error ?? "")}</td>
     </tr>`;
   }).join("");

@@ -83,6 +83,22 @@ public sealed class CliTests
         Assert.Contains("ci-worker", devops["workers"]!.AsArray().Select(w => (string?)w));
     }
 
+    [Fact]
+    public async Task Analyze_shows_the_order_of_domains_that_start_after_others()
+    {
+        string[] args = ["analyze", "Deploy the registration form and its API", "--after", "frontend:backend", "--after", "devops:backend"];
+
+        var (exit, stdout, _) = await RunCliAsync([.. args, "--json"]);
+        var (tableExit, table, _) = await RunCliAsync(args);
+
+        Assert.Equal(0, exit);
+        var plan = JsonNode.Parse(stdout)!;
+        Assert.Equal([["backend"], ["frontend", "devops"]], plan["order"]!.AsArray().Select(stage => stage!.AsArray().Select(d => (string?)d)));
+        Assert.Equal(["backend"], plan["subtasks"]!.AsArray().Single(s => (string?)s!["domain"] == "frontend")!["after"]!.AsArray().Select(d => (string?)d));
+        Assert.Equal(0, tableExit);
+        Assert.Contains("Order: backend then frontend + devops", table);
+    }
+
     [Theory]
     [InlineData("The description is empty", "analyze", " ")]
     [InlineData("must be a JSON object", "analyze", "Add an API", "--context", "[1]")]
@@ -91,6 +107,10 @@ public sealed class CliTests
     [InlineData("out of range", "run", "Add an API", "--timeout", "0")]
     [InlineData("No domain matches this task", "run", "make coffee")]
     [InlineData("--older-than '-5m' is not an age", "tasks", "prune", "--older-than", "-5m")]
+    [InlineData("The domains' order has a cycle: backend after frontend after backend", "run", "Create user registration with form and API",
+        "--after", "frontend:backend", "--after", "backend:frontend")]
+    [InlineData("names frontend, which is not in this task's plan (backend)", "analyze", "Add an API endpoint", "--after", "frontend:backend")]
+    [InlineData("The ordering 'frontend' is not domain:dependency", "analyze", "Add an API endpoint", "--after", "frontend")]
     public async Task Bad_input_gets_one_line_naming_the_problem_and_a_non_zero_exit(string expected, params string[] args)
     {
         var (exit, stdout, stderr) = await RunCliAsync(args);

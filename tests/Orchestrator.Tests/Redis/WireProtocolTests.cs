@@ -115,6 +115,34 @@ public sealed class WireProtocolTests
     }
 
     [RedisFact]
+    public async Task A_dependents_message_keeps_the_reference_shape_and_carries_its_dependencys_result_as_an_extra_context_key()
+    {
+        await using var network = await StartAsync(withReferenceAgent: true, new() { ["Orchestrator:ReferenceCompatibleDomains:1"] = "frontend" });
+        var (redis, cluster, peer) = network;
+        await peer.RegisterDomainAgentAsync("frontend-0ref0002", "frontend", TimeSpan.FromHours(1));
+        var submitted = await cluster.Client.SubmitAsync(new TaskSubmission
+        {
+            Description = "Create user registration with form and API",
+            ContextJson = """{"framework": "fastapi"}""",
+            After = [new("frontend", "backend")],
+        });
+        await PendingMessageAsync(redis);
+        Assert.Equal(0, await redis.Db.ListLengthAsync("tasks:pending:frontend")); // waits, unpublished
+
+        var backend = (await peer.TakeAsync("backend"))!;
+        await peer.FinishAsync("backend", backend, "completed", ReferencePeer.Output("app/items.py"));
+        var message = JsonNode.Parse(await PendingMessageAsync(redis, "frontend"))!;
+
+        Assert.Equal(submitted.Subtasks.Single(s => s.Domain == "frontend").TaskId, (string?)message["task_id"]);
+        var context = message["payload"]!["context"]!;
+        Assert.Equal("fastapi", (string?)context["framework"]);
+        var result = context["dependency_results"]!["backend"]!;
+        Assert.Equal("completed", (string?)result["status"]);
+        Assert.Equal(["app/items.py"], result["files_created"]!.AsArray().Select(f => (string?)f));
+        Assert.Equal("done", (string?)result["output_tail"]);
+    }
+
+    [RedisFact]
     public async Task A_result_whose_notification_was_missed_is_found_in_its_hash_when_the_deadline_passes()
     {
         await using var network = await StartAsync(withReferenceAgent: true);

@@ -159,4 +159,58 @@ public sealed class TaskPlannerTests
 
         Assert.Equal(["frontend"], planner.Plan(new TaskSubmission { Description = "Port it to Svelte" }).Domains);
     }
+
+    [Fact]
+    public void A_cycle_of_orderings_is_refused_naming_it()
+    {
+        var error = Assert.Throws<InvalidTaskRequestException>(() => Support.Routing.Planner().Plan(new TaskSubmission
+        {
+            Description = "Create user registration with form and API",
+            After = [new("frontend", "backend"), new("backend", "frontend")],
+        }));
+
+        Assert.Contains("The domains' order has a cycle: backend after frontend after backend", error.Message);
+    }
+
+    [Fact]
+    public void An_ordering_naming_a_domain_outside_the_plan_is_refused_naming_the_plans_domains()
+    {
+        var error = Assert.Throws<InvalidTaskRequestException>(() => Support.Routing.Planner().Plan(new TaskSubmission
+        {
+            Description = "Add an API endpoint",
+            After = [new("frontend", "backend")],
+        }));
+
+        Assert.Equal("The ordering frontend:backend names frontend, which is not in this task's plan (backend).", error.Message);
+    }
+
+    [Fact]
+    public void A_routing_rule_orders_two_domains_only_when_both_are_in_the_plan()
+    {
+        var planner = Support.Routing.Planner(new Dictionary<string, string?> { ["Routing:After:frontend:0"] = "backend", ["Routing:After:devops:0"] = "frontend" });
+
+        var both = planner.Plan(new TaskSubmission { Description = "Deploy the registration form and its API" });
+        var one = planner.Plan(new TaskSubmission { Description = "Deploy the API" });
+
+        Assert.Equal(["backend", "frontend", "devops"], both.Domains);
+        Assert.Equal([[], ["backend"], ["frontend"]], both.Subtasks.Select(s => s.After));
+        Assert.Equal([[], []], one.Subtasks.Select(s => s.After));
+    }
+
+    [Fact]
+    public void A_routing_rule_naming_an_unknown_domain_stops_the_start_naming_it()
+    {
+        var error = Assert.Throws<InvalidOperationException>(() => Support.Routing.Planner(new Dictionary<string, string?> { ["Routing:After:frontend:0"] = "mobile" }));
+
+        Assert.StartsWith("Routing:After names 'mobile', which is not a configured domain", error.Message);
+    }
+
+    [Fact]
+    public void Routing_rules_with_a_cycle_stop_the_start_naming_it()
+    {
+        var error = Assert.Throws<InvalidOperationException>(() => Support.Routing.Planner(
+            new Dictionary<string, string?> { ["Routing:After:frontend:0"] = "backend", ["Routing:After:backend:0"] = "frontend" }));
+
+        Assert.Contains("Routing:After has a cycle:", error.Message);
+    }
 }

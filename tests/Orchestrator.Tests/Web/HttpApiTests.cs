@@ -115,6 +115,9 @@ public sealed class HttpApiTests(WebSilo web) : IClassFixture<WebSilo>
     [InlineData("""{"description": "Add an API", "requirements": "one"}""", "\"requirements\" must be a list of strings")]
     [InlineData("""{"description": "Add an API", "domains": ["mobile"]}""", "Unknown domain 'mobile'")]
     [InlineData("""{"description": "make coffee"}""", "No domain matches this task")]
+    [InlineData("""{"description": "Create user registration with form and API", "after": ["frontend:backend", "backend:frontend"]}""",
+        "The domains' order has a cycle: backend after frontend after backend")]
+    [InlineData("""{"description": "Add an API", "after": "frontend:backend"}""", "\"after\" must be a list of strings")]
     public async Task Bad_input_is_refused_with_400_and_a_problem_naming_it(string body, string expected)
     {
         var response = await Http.PostAsync("/api/tasks", Json(body));
