@@ -12,6 +12,8 @@ internal sealed class TaskInput
     public Option<string?> Priority { get; } = new("--priority", "-p") { Description = "low, normal (default) or high" };
     public Option<int?> Timeout { get; } = new("--timeout") { Description = "Seconds each domain may take (default 300)" };
     public Option<string[]> Domains { get; } = new("--domain", "-d") { Description = "Send to this domain instead of routing by keywords; repeat for more" };
+    public Option<double?> BudgetUsd { get; } = new("--budget-usd") { Description = "US dollars each domain's agent run may cost; past it the agent is stopped (default: the orchestrator's Budget setting)" };
+    public Option<long?> BudgetTokens { get; } = new("--budget-tokens") { Description = "Tokens each domain's agent run may use; past it the agent is stopped (default: the orchestrator's Budget setting)" };
 
     public void AddTo(Command command)
     {
@@ -21,6 +23,8 @@ internal sealed class TaskInput
         command.Add(Priority);
         command.Add(Timeout);
         command.Add(Domains);
+        command.Add(BudgetUsd);
+        command.Add(BudgetTokens);
     }
 
     public TaskSubmission Read(ParseResult parse)
@@ -34,6 +38,8 @@ internal sealed class TaskInput
             Priority = priority,
             TimeoutSeconds = parse.GetValue(Timeout),
             Domains = parse.GetValue(Domains) ?? [],
+            BudgetUsd = parse.GetValue(BudgetUsd),
+            BudgetTokens = parse.GetValue(BudgetTokens),
             Source = "cli",
         };
     }

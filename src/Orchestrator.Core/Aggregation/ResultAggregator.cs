@@ -97,6 +97,7 @@ public static class ResultAggregator
             ["files_deleted"] = Distinct(completed.SelectMany(s => FilesOf(s, "files_deleted"))),
             ["created_at"] = task.CreatedAt.ToString("O"),
             ["completed_at"] = task.CompletedAt?.ToString("O"),
+            ["usage"] = UsageOf(task.Usage),
             ["subtasks"] = new JsonArray(task.Subtasks.Select(s => (JsonNode?)new JsonObject
             {
                 ["task_id"] = s.TaskId,
@@ -108,8 +109,22 @@ public static class ResultAggregator
                 ["agent_id"] = s.AgentId,
                 ["workers"] = new JsonArray(s.Workers.Select(w => (JsonNode?)w).ToArray()),
                 ["conflicts"] = new JsonArray(ConflictsOf(s).Select(f => (JsonNode?)f).ToArray()),
+                ["usage"] = UsageOf(s.Usage),
             }).ToArray()),
         };
+    }
+
+    /// <summary>Tokens by kind, their total, and the cost in US dollars (null when unknown); null when nothing was reported.</summary>
+    private static JsonObject? UsageOf(TokenUsage? usage)
+    {
+        if (usage is null)
+        {
+            return null;
+        }
+
+        var json = Protocol.UsageJson.ToJson(usage);
+        json["total_tokens"] = usage.TotalTokens;
+        return json;
     }
 
     private static JsonArray Distinct(IEnumerable<string> paths) =>

@@ -111,6 +111,8 @@ public sealed partial class TaskGrain(
             CreatedAt = now,
             TraceParent = activity?.Id ?? valid.TraceParent,
             BaseCommit = baseCommit,
+            BudgetUsd = valid.BudgetUsd ?? options.Value.Budget.Usd,
+            BudgetTokens = valid.BudgetTokens ?? options.Value.Budget.Tokens,
         }).ToArray();
 
         state.State = new TaskGrainState
@@ -286,6 +288,8 @@ public sealed partial class TaskGrain(
             Source = request.Source,
             CreatedAt = S.CreatedAt,
             BaseCommit = S.BaseCommit,
+            BudgetUsd = request.BudgetUsd ?? options.Value.Budget.Usd,
+            BudgetTokens = request.BudgetTokens ?? options.Value.Budget.Tokens,
         }).ToArray();
     }
 
