@@ -1,0 +1,128 @@
+using System.Diagnostics;
+using Orchestrator.Contracts;
+using Orchestrator.Core.Aggregation;
+using Orchestrator.Tests.Support;
+using Orchestrator.Tests.Worker;
+
+namespace Orchestrator.Tests.Lifecycle;
+
+/// <summary>
+/// Budgets and stall detection end to end on the embedded network: fake agents are scripts in a workspace,
+/// run by the real worker, reported to the real grains.
+/// </summary>
+public sealed class AgentSupervisionTests
+{
+    private static TaskSubmission Backend(long? budgetTokens = null) => new()
+    {
+        Description = "Add the registration endpoint",
+        Domains = ["backend"],
+        BudgetTokens = budgetTokens,
+    };
+
+    /// <summary>A script that replays Claude Code's stream-json events of <see cref="AgentEventsTests.ClaudeRun"/>.</summary>
+    private static string ClaudeReplay() =>
+        string.Join("\n", AgentEventsTests.ClaudeRun.Select(line => $"echo '{line.Replace("'", "'\\''")}'"));
+
+    [Fact]
+    public async Task An_agent_streaming_usage_past_its_token_budget_is_stopped_at_once_and_fails_budget_exceeded_without_a_retry()
+    {
+        await using var cluster = await OrchestratorCluster.StartAsync(dir => new()
+        {
+            // One assistant message of 1000 tokens every 0.1 s, for a minute unless stopped.
+            ["Domains:Agent:Command"] = dir.Script("agent.sh", """
+                for i in $(seq 1 600); do
+                  echo "{\"type\":\"assistant\",\"message\":{\"id\":\"msg_$i\",\"model\":\"claude-sonnet-4-5\",\"content\":[{\"type\":\"text\",\"text\":\"step $i\"}],\"usage\":{\"input_tokens\":400,\"output_tokens\":600,\"cache_creation_input_tokens\":0,\"cache_read_input_tokens\":0}}}"
+                  sleep 0.1
+                done
+                """),
+            ["Domains:Agent:UsageFormat"] = "claude-stream-json",
+            ["Orchestrator:Retry:MaxAttempts"] = "2",
+        });
+        var started = Stopwatch.StartNew();
+
+        var result = await cluster.ResultAsync((await cluster.Client.SubmitAsync(Backend(budgetTokens: 2500))).TaskId, seconds: 30);
+
+        var backend = result.Subtasks.Single();
+        Assert.Equal(SubtaskState.Failed, backend.State);
+        Assert.StartsWith("budget exceeded: 3000 tokens used, over the budget of 2500 tokens", backend.Error);
+        Assert.Equal(1, backend.Attempts);
+        Assert.True(backend.Usage!.TotalTokens >= 3000, $"usage {backend.Usage.TotalTokens}"); // a line read before the kill landed still counts
+        Assert.True(started.Elapsed < TimeSpan.FromSeconds(20), $"the agent ran {started.Elapsed} before it was stopped");
+    }
+
+    [Fact]
+    public async Task An_agent_that_goes_silent_waiting_for_an_answer_is_killed_as_stalled_and_retried()
+    {
+        using var state = new TempDirectory("stall");
+        await using var cluster = await OrchestratorCluster.StartAsync(dir => new()
+        {
+            // The first attempt asks a question no one can answer and waits; the second does the work.
+            ["Domains:Agent:Command"] = dir.Script("agent.sh", $"""
+                if [ ! -e '{state.File("asked")}' ]; then
+                  touch '{state.File("asked")}'
+                  echo "Overwrite existing files? [y/N]"
+                  exec tail -f /dev/null
+                fi
+                echo done > done.txt
+                """),
+            ["Domains:Agent:StallTimeout"] = "00:00:02",
+            ["Orchestrator:Retry:MaxAttempts"] = "2",
+        });
+
+        var taskId = (await cluster.Client.SubmitAsync(Backend())).TaskId;
+        var result = await cluster.ResultAsync(taskId, seconds: 40);
+
+        var backend = result.Subtasks.Single();
+        Assert.True(backend.State == SubtaskState.Completed, await cluster.DescribeAsync(taskId));
+        Assert.Equal(2, backend.Attempts);
+        var log = (await cluster.Client.GetLogsAsync(taskId)).Entries.Select(e => e.Line).ToArray();
+        // The grain's line: the reason as the worker reported it, and the retry it decided on.
+        var stalled = Assert.Single(log, l => l.Contains("stalled: no output and no change in its worktree for 2 s") && l.Contains("attempt 2 of 2"));
+        Assert.Contains("Its last output:\nOverwrite existing files? [y/N]", stalled);
+    }
+
+    [Fact]
+    public async Task A_stream_json_agents_events_reach_the_task_log_as_readable_lines()
+    {
+        await using var cluster = await OrchestratorCluster.StartAsync(dir => new()
+        {
+            ["Domains:Agent:Command"] = dir.Script("agent.sh", ClaudeReplay()),
+            ["Domains:Agent:UsageFormat"] = "claude-stream-json",
+        });
+
+        var taskId = (await cluster.Client.SubmitAsync(Backend())).TaskId;
+        await cluster.ResultAsync(taskId);
+
+        var log = (await cluster.Client.GetLogsAsync(taskId)).Entries.Select(e => e.Line).ToArray();
+        Assert.Contains(log, l => l.EndsWith("] I'll create the endpoint.", StringComparison.Ordinal));
+        Assert.Contains(log, l => l.EndsWith("] [tool] Bash npm test", StringComparison.Ordinal));
+        Assert.Contains(log, l => l.EndsWith("] [agent] finished: success, 2 turns, 0.0187 USD", StringComparison.Ordinal));
+        Assert.DoesNotContain(log, l => l.Contains("{\"type\"", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Tokens_and_cost_of_each_subtask_and_of_the_task_show_in_the_result_json()
+    {
+        await using var cluster = await OrchestratorCluster.StartAsync(dir => new()
+        {
+            ["Domains:Agent:Command"] = dir.Script("agent.sh", ClaudeReplay()),
+            ["Domains:Agent:UsageFormat"] = "claude-stream-json",
+        });
+
+        var result = await cluster.ResultAsync((await cluster.Client.SubmitAsync(new TaskSubmission
+        {
+            Description = "Create user registration with form and API",
+            Domains = ["backend", "frontend"],
+        })).TaskId);
+
+        var json = ResultAggregator.ToResultJson(result);
+        Assert.All(json["subtasks"]!.AsArray(), s =>
+        {
+            Assert.Equal(28452, (long)s!["usage"]!["total_tokens"]!);
+            Assert.Equal(27200, (long)s["usage"]!["cache_read_input_tokens"]!);
+            Assert.Equal(0.0187, (double)s["usage"]!["cost_usd"]!);
+        });
+        Assert.Equal(2 * 28452, (long)json["usage"]!["total_tokens"]!);
+        Assert.Equal(2 * 0.0187, (double)json["usage"]!["cost_usd"]!, 9);
+    }
+}
