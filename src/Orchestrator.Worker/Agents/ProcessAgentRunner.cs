@@ -102,7 +102,7 @@ public sealed partial class ProcessAgentRunner(AgentCommandOptions options, Time
 
             using var watchEnd = new CancellationTokenSource();
             var watching = WatchForStallAsync(stall, stalled, watchEnd.Token);
-            string? stopReason = null;
+            var stoppedBy = StoppedBy.None;
             int? exitCode = null;
             try
             {
@@ -110,10 +110,10 @@ public sealed partial class ProcessAgentRunner(AgentCommandOptions options, Time
             }
             catch (OperationCanceledException)
             {
-                stopReason = timeout.IsCancellationRequested ? $"Timed out after {run.Message.TimeoutSeconds} s; the agent's process group was killed"
-                    : overBudget.IsCancellationRequested ? Volatile.Read(ref budgetReason)
-                    : stalled.IsCancellationRequested ? StallReason(tail)
-                    : "Stopped before it finished; the agent's process group was killed";
+                stoppedBy = timeout.IsCancellationRequested ? StoppedBy.Timeout
+                    : overBudget.IsCancellationRequested ? StoppedBy.Budget
+                    : stalled.IsCancellationRequested ? StoppedBy.Stall
+                    : StoppedBy.Cancel;
             }
 
             await watchEnd.CancelAsync().ConfigureAwait(false);
@@ -131,11 +131,26 @@ public sealed partial class ProcessAgentRunner(AgentCommandOptions options, Time
                 // A process that left the group still holds a pipe; the outcome is known without it.
             }
 
+            if (stoppedBy == StoppedBy.None && Volatile.Read(ref budgetReason) is not null)
+            {
+                // Its output is read after its exit: an agent that went over and finished before it could be stopped
+                // still spent more than it was allowed.
+                stoppedBy = StoppedBy.Budget;
+            }
+
+            var stopReason = stoppedBy switch
+            {
+                StoppedBy.None => null,
+                StoppedBy.Timeout => $"Timed out after {run.Message.TimeoutSeconds} s; the agent's process group was killed",
+                StoppedBy.Budget => Volatile.Read(ref budgetReason),
+                StoppedBy.Stall => StallReason(tail),
+                _ => "Stopped before it finished; the agent's process group was killed",
+            };
             return new AgentOutcome(stopReason is null ? exitCode : null, stopReason, tail.ToString(), stopwatch.Elapsed)
             {
-                TimedOut = stopReason is not null && timeout.IsCancellationRequested,
-                BudgetExceeded = stopReason is not null && overBudget.IsCancellationRequested,
-                Stalled = stopReason is not null && stalled.IsCancellationRequested,
+                TimedOut = stoppedBy == StoppedBy.Timeout,
+                BudgetExceeded = stoppedBy == StoppedBy.Budget,
+                Stalled = stoppedBy == StoppedBy.Stall,
                 Usage = meter.HasUsage ? meter.Current : null,
             };
         }
@@ -144,6 +159,8 @@ public sealed partial class ProcessAgentRunner(AgentCommandOptions options, Time
             File.Delete(promptFile);
         }
     }
+
+    private enum StoppedBy { None, Timeout, Budget, Stall, Cancel }
 
     private static async Task WatchForStallAsync(StallWatch stall, CancellationTokenSource stalled, CancellationToken end)
     {

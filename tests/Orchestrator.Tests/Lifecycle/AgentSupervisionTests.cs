@@ -82,6 +82,51 @@ public sealed class AgentSupervisionTests
     }
 
     [Fact]
+    public async Task An_agent_that_writes_no_output_but_keeps_changing_its_worktree_is_not_stalled()
+    {
+        await using var cluster = await OrchestratorCluster.StartAsync(dir => new()
+        {
+            // Silent for twice the stall period, but a file changes every 0.4 s.
+            ["Domains:Agent:Command"] = dir.Script("agent.sh", "for i in $(seq 1 10); do echo $i > progress.txt; sleep 0.4; done"),
+            ["Domains:Agent:StallTimeout"] = "00:00:02",
+        });
+
+        var taskId = (await cluster.Client.SubmitAsync(Backend())).TaskId;
+        var result = await cluster.ResultAsync(taskId, seconds: 30);
+
+        Assert.True(result.State == TaskState.Completed, await cluster.DescribeAsync(taskId));
+        Assert.Equal(1, result.Subtasks.Single().Attempts);
+    }
+
+    [Theory]
+    [InlineData("Usd", "-1", "Orchestrator:Budget:Usd is -1: give a positive amount of US dollars")]
+    [InlineData("Tokens", "0", "Orchestrator:Budget:Tokens is 0: give a positive number of tokens")]
+    public async Task A_default_budget_that_cannot_work_stops_the_silo_at_start_naming_the_setting(string setting, string value, string expected)
+    {
+        var error = await Assert.ThrowsAnyAsync<Exception>(() => OrchestratorCluster.StartAsync(_ => new()
+        {
+            [$"Orchestrator:Budget:{setting}"] = value,
+        }));
+
+        Assert.Contains(expected, error.ToString());
+    }
+
+    [Fact]
+    public async Task The_default_budget_applies_to_a_task_that_names_none()
+    {
+        await using var cluster = await OrchestratorCluster.StartAsync(dir => new()
+        {
+            ["Domains:Agent:Command"] = dir.Script("agent.sh", ClaudeReplay()),
+            ["Domains:Agent:UsageFormat"] = "claude-stream-json",
+            ["Orchestrator:Budget:Tokens"] = "1000",
+        });
+
+        var result = await cluster.ResultAsync((await cluster.Client.SubmitAsync(Backend())).TaskId);
+
+        Assert.StartsWith("budget exceeded: 14234 tokens used, over the budget of 1000 tokens", result.Subtasks.Single().Error);
+    }
+
+    [Fact]
     public async Task A_stream_json_agents_events_reach_the_task_log_as_readable_lines()
     {
         await using var cluster = await OrchestratorCluster.StartAsync(dir => new()

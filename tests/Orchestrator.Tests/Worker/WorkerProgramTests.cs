@@ -261,6 +261,10 @@ public sealed class WorkerProgramTests
     [InlineData("MERGE_MODE", "squash", "MERGE_MODE 'squash' is not merge or branch")]
     [InlineData("KEEP_MERGED_BRANCHES_DAYS", "-1", "KEEP_MERGED_BRANCHES_DAYS '-1' is not a whole number of days (0 or more)")]
     [InlineData("MAX_LINE_BYTES", "0", "MAX_LINE_BYTES '0' is not a positive whole number")]
+    [InlineData("STALL_TIMEOUT_SECONDS", "0", "STALL_TIMEOUT_SECONDS '0' is not a positive whole number")]
+    [InlineData("AGENT_USAGE_FORMAT", "xml", "AGENT_USAGE_FORMAT 'xml' is not none, claude-stream-json or codex-json")]
+    [InlineData("AGENT_PRICES", "{\"default\":{\"input\":-3}}", "AGENT_PRICES the price of 'default' has a negative or non-finite value")]
+    [InlineData("AGENT_PRICES", "{\"default\":{\"inptu\":3}}", "AGENT_PRICES is not a price table")]
     public async Task A_missing_or_invalid_setting_stops_the_worker_at_start_naming_it(string name, string value, string expected)
     {
         using var dir = new TempDirectory();
