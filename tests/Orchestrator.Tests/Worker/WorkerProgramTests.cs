@@ -104,6 +104,26 @@ public sealed class WorkerProgramTests
     }
 
     [RedisFact]
+    public async Task A_worker_reading_codex_json_events_reports_their_usage_in_the_result_output_and_their_text_as_stdout()
+    {
+        await using var setup = await StartAsync();
+        await using var worker = WorkerProcess.Start(setup.Environment("""
+            echo '{"type":"thread.started","thread_id":"0199a213"}'
+            echo '{"type":"item.completed","item":{"id":"item_0","type":"agent_message","text":"Health endpoint added."}}'
+            echo '{"type":"turn.completed","usage":{"input_tokens":1200,"cached_input_tokens":1000,"output_tokens":300}}'
+            """, ("AGENT_USAGE_FORMAT", "codex-json"), ("AGENT_PRICES", """{"default":{"input":2,"output":10,"cache_write":0,"cache_read":0.5}}""")));
+        await worker.RegisteredAsync();
+
+        await PushTaskAsync(setup.Redis.Db, "t-usage");
+        var output = JsonNode.Parse((await FinalResultAsync(setup.Redis.Db, "t-usage"))["output"])!;
+
+        Assert.Equal("Health endpoint added.\n", (string)output["stdout"]!);
+        var usage = output["usage"]!;
+        Assert.Equal((200L, 300L, 1000L), ((long)usage["input_tokens"]!, (long)usage["output_tokens"]!, (long)usage["cache_read_input_tokens"]!));
+        Assert.Equal((200 * 2 + 300 * 10 + 1000 * 0.5) / 1e6, (double)usage["cost_usd"]!, 9);
+    }
+
+    [RedisFact]
     public async Task Output_reaches_the_task_log_in_batches_not_one_redis_call_a_line()
     {
         await using var setup = await StartAsync();
