@@ -19,10 +19,6 @@ public sealed class AgentSupervisionTests
         BudgetTokens = budgetTokens,
     };
 
-    /// <summary>A script that replays Claude Code's stream-json events of <see cref="AgentEventsTests.ClaudeRun"/>.</summary>
-    private static string ClaudeReplay() =>
-        string.Join("\n", AgentEventsTests.ClaudeRun.Select(line => $"echo '{line.Replace("'", "'\\''")}'"));
-
     [Fact]
     public async Task An_agent_streaming_usage_past_its_token_budget_is_stopped_at_once_and_fails_budget_exceeded_without_a_retry()
     {
@@ -116,7 +112,7 @@ public sealed class AgentSupervisionTests
     {
         await using var cluster = await OrchestratorCluster.StartAsync(dir => new()
         {
-            ["Domains:Agent:Command"] = dir.Script("agent.sh", ClaudeReplay()),
+            ["Domains:Agent:Command"] = dir.Script("agent.sh", AgentEventsTests.ClaudeRunScript()),
             ["Domains:Agent:UsageFormat"] = "claude-stream-json",
             ["Orchestrator:Budget:Tokens"] = "1000",
         });
@@ -131,7 +127,7 @@ public sealed class AgentSupervisionTests
     {
         await using var cluster = await OrchestratorCluster.StartAsync(dir => new()
         {
-            ["Domains:Agent:Command"] = dir.Script("agent.sh", ClaudeReplay()),
+            ["Domains:Agent:Command"] = dir.Script("agent.sh", AgentEventsTests.ClaudeRunScript()),
             ["Domains:Agent:UsageFormat"] = "claude-stream-json",
         });
 
@@ -150,7 +146,7 @@ public sealed class AgentSupervisionTests
     {
         await using var cluster = await OrchestratorCluster.StartAsync(dir => new()
         {
-            ["Domains:Agent:Command"] = dir.Script("agent.sh", ClaudeReplay()),
+            ["Domains:Agent:Command"] = dir.Script("agent.sh", AgentEventsTests.ClaudeRunScript()),
             ["Domains:Agent:UsageFormat"] = "claude-stream-json",
         });
 

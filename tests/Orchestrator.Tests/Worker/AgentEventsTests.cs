@@ -21,6 +21,10 @@ public sealed class AgentEventsTests
         """{"type":"result","subtype":"success","is_error":false,"duration_ms":5123,"duration_api_ms":4010,"num_turns":2,"result":"Done.","session_id":"5f1c","total_cost_usd":0.0187,"usage":{"input_tokens":10,"cache_creation_input_tokens":1200,"cache_read_input_tokens":27200,"output_tokens":42,"server_tool_use":{"web_search_requests":0},"service_tier":"standard"}}""",
     ];
 
+    /// <summary>A shell script that prints <see cref="ClaudeRun"/>, as a fake agent.</summary>
+    public static string ClaudeRunScript() =>
+        string.Join("\n", ClaudeRun.Select(line => $"echo '{line.Replace("'", "'\\''", StringComparison.Ordinal)}'"));
+
     private static readonly Dictionary<string, ModelPrice> Prices = new(StringComparer.OrdinalIgnoreCase)
     {
         ["default"] = new() { Input = 1, Output = 1, CacheWrite = 1, CacheRead = 1 },
