@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using Orchestrator.Contracts;
 using Orchestrator.Core.Aggregation;
 using Orchestrator.Tests.Support;
@@ -165,5 +166,65 @@ public sealed class AgentSupervisionTests
         });
         Assert.Equal(2 * 28452, (long)json["usage"]!["total_tokens"]!);
         Assert.Equal(2 * 0.0187, (double)json["usage"]!["cost_usd"]!, 9);
+    }
+
+    [Fact]
+    public async Task Reported_tokens_and_cost_are_counted_in_the_metrics_by_domain_and_kind()
+    {
+        var tokens = new System.Collections.Concurrent.ConcurrentDictionary<string, long>();
+        var cost = 0.0;
+        using var listener = new MeterListener
+        {
+            InstrumentPublished = (instrument, l) =>
+            {
+                if (instrument.Meter.Name == "Orchestrator" && instrument.Name is "orchestrator.agent.tokens" or "orchestrator.agent.cost")
+                {
+                    l.EnableMeasurementEvents(instrument);
+                }
+            },
+        };
+        listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
+        {
+            if (Tag(tags, "domain") == "backend")
+            {
+                tokens.AddOrUpdate(Tag(tags, "kind")!, value, (_, sum) => sum + value);
+            }
+        });
+        listener.SetMeasurementEventCallback<double>((_, value, tags, _) =>
+        {
+            if (Tag(tags, "domain") == "backend")
+            {
+                lock (tokens)
+                {
+                    cost += value;
+                }
+            }
+        });
+        listener.Start();
+        await using var cluster = await OrchestratorCluster.StartAsync(dir => new()
+        {
+            ["Domains:Agent:Command"] = dir.Script("agent.sh", AgentEventsTests.ClaudeRunScript()),
+            ["Domains:Agent:UsageFormat"] = "claude-stream-json",
+        });
+
+        await cluster.ResultAsync((await cluster.Client.SubmitAsync(Backend())).TaskId);
+
+        // Other tests of this process may report usage for backend too: at least this run's figures are there.
+        Assert.True(tokens.GetValueOrDefault("cache_read") >= 27200, string.Join(", ", tokens));
+        Assert.True(tokens.GetValueOrDefault("output") >= 42, string.Join(", ", tokens));
+        Assert.True(cost >= 0.0187, $"cost {cost}");
+    }
+
+    private static string? Tag(ReadOnlySpan<KeyValuePair<string, object?>> tags, string name)
+    {
+        foreach (var tag in tags)
+        {
+            if (tag.Key == name)
+            {
+                return tag.Value as string;
+            }
+        }
+
+        return null;
     }
 }
