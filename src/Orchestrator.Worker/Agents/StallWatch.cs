@@ -48,7 +48,16 @@ public sealed class StallWatch(string directory, TimeSpan period, TimeProvider t
     /// <summary>The worktree's changed files with their sizes and times; null when git cannot say (then only output counts).</summary>
     private async Task<string?> FingerprintAsync(CancellationToken cancellationToken)
     {
-        var status = await new Git(directory).RunAsync(["status", "--porcelain=v1", "-z", "--untracked-files=all", "--ignored=no"], cancellationToken: cancellationToken).ConfigureAwait(false);
+        GitOutput status;
+        try
+        {
+            status = await new Git(directory).RunAsync(["status", "--porcelain=v1", "-z", "--untracked-files=all", "--ignored=no"], cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+        catch (InvalidOperationException)
+        {
+            return null; // no git on this machine
+        }
+
         if (!status.Succeeded)
         {
             return null;
