@@ -24,46 +24,47 @@ public static class UsageJson
         ["cost_usd"] = usage.CostUsd,
     };
 
-    /// <summary>The usage of a result's output, or null when it has none or it is malformed or out of range.</summary>
-    public static TokenUsage? Read(string? outputJson)
+    /// <summary>A result's output as an object; null when it is none, not JSON, or not an object.</summary>
+    public static JsonObject? ParseOutput(string? outputJson)
     {
-        if (string.IsNullOrEmpty(outputJson))
-        {
-            return null;
-        }
-
         try
         {
-            if (JsonNode.Parse(outputJson) is not JsonObject { } output || output["usage"] is not JsonObject usage)
-            {
-                return null;
-            }
-
-            long? Tokens(string name) => usage[name] switch
-            {
-                null => 0,
-                JsonValue v when v.GetValueKind() == JsonValueKind.Number && v.TryGetValue<long>(out var n) && n is >= 0 and <= MaxTokens => n,
-                _ => null,
-            };
-
-            var cost = usage["cost_usd"] switch
-            {
-                null => (double?)null,
-                JsonValue v when v.GetValueKind() == JsonValueKind.Number && v.TryGetValue<double>(out var d) && d is >= 0 and <= MaxCostUsd => d,
-                _ => double.NaN,
-            };
-            if (Tokens("input_tokens") is not { } input || Tokens("output_tokens") is not { } outputTokens
-                || Tokens("cache_creation_input_tokens") is not { } cacheCreation || Tokens("cache_read_input_tokens") is not { } cacheRead
-                || cost is double.NaN)
-            {
-                return null;
-            }
-
-            return new TokenUsage { InputTokens = input, OutputTokens = outputTokens, CacheCreationTokens = cacheCreation, CacheReadTokens = cacheRead, CostUsd = cost };
+            return string.IsNullOrEmpty(outputJson) ? null : JsonNode.Parse(outputJson) as JsonObject;
         }
         catch (JsonException)
         {
             return null;
         }
+    }
+
+    /// <summary>The usage of a result's output, or null when it has none or it is malformed or out of range.</summary>
+    public static TokenUsage? Read(JsonObject? output)
+    {
+        if (output?["usage"] is not JsonObject usage)
+        {
+            return null;
+        }
+
+        long? Tokens(string name) => usage[name] switch
+        {
+            null => 0,
+            JsonValue v when v.GetValueKind() == JsonValueKind.Number && v.TryGetValue<long>(out var n) && n is >= 0 and <= MaxTokens => n,
+            _ => null,
+        };
+
+        var cost = usage["cost_usd"] switch
+        {
+            null => (double?)null,
+            JsonValue v when v.GetValueKind() == JsonValueKind.Number && v.TryGetValue<double>(out var d) && d is >= 0 and <= MaxCostUsd => d,
+            _ => double.NaN,
+        };
+        if (Tokens("input_tokens") is not { } input || Tokens("output_tokens") is not { } outputTokens
+            || Tokens("cache_creation_input_tokens") is not { } cacheCreation || Tokens("cache_read_input_tokens") is not { } cacheRead
+            || cost is double.NaN)
+        {
+            return null;
+        }
+
+        return new TokenUsage { InputTokens = input, OutputTokens = outputTokens, CacheCreationTokens = cacheCreation, CacheReadTokens = cacheRead, CostUsd = cost };
     }
 }

@@ -151,7 +151,8 @@ public sealed partial class SubtaskGrain(
         activity?.SetTag("orchestrator.succeeded", result.Succeeded);
         S.AgentId = result.AgentId ?? S.AgentId;
         S.StartedAt ??= result.StartedAt;
-        if (UsageJson.Read(result.OutputJson) is { } usage)
+        var output = UsageJson.ParseOutput(result.OutputJson);
+        if (UsageJson.Read(output) is { } usage)
         {
             S.Usage = S.Usage?.Plus(usage) ?? usage;
             OrchestratorMetrics.UsageReported(Spec.Domain, usage);
@@ -169,26 +170,16 @@ public sealed partial class SubtaskGrain(
 
         S.OutputJson = result.OutputJson;
         await FailOrRetryAsync(string.IsNullOrWhiteSpace(result.Error) ? "The worker reported a failure without a reason" : Capped(result.Error),
-            OutputFlag(result.OutputJson, "timed_out") ? SubtaskState.TimedOut : SubtaskState.Failed,
-            retryable: !OutputFlag(result.OutputJson, "budget_exceeded"));
+            OutputFlag(output, "timed_out") ? SubtaskState.TimedOut : SubtaskState.Failed,
+            retryable: !OutputFlag(output, "budget_exceeded"));
     }
 
     /// <summary>
     /// What our worker says in the output about how the agent was stopped: <c>timed_out</c> (killed at the task's
     /// timeout) or <c>budget_exceeded</c> (killed over its budget, which another attempt would spend again).
     /// </summary>
-    private static bool OutputFlag(string? outputJson, string flagName)
-    {
-        try
-        {
-            return outputJson is not null && System.Text.Json.Nodes.JsonNode.Parse(outputJson) is System.Text.Json.Nodes.JsonObject output
-                && output[flagName] is System.Text.Json.Nodes.JsonValue flag && flag.TryGetValue<bool>(out var set) && set;
-        }
-        catch (System.Text.Json.JsonException)
-        {
-            return false;
-        }
-    }
+    private static bool OutputFlag(System.Text.Json.Nodes.JsonObject? output, string flagName) =>
+        output?[flagName] is System.Text.Json.Nodes.JsonValue flag && flag.TryGetValue<bool>(out var set) && set;
 
     /// <summary>
     /// Whether a report comes from the holder of the attempt in flight: it carries a proof of what it reports under that

@@ -137,7 +137,7 @@ public sealed class AgentEventsTests
     [InlineData("""not json""")]
     public void Usage_a_worker_reports_out_of_range_or_malformed_is_dropped_whole(string output)
     {
-        Assert.Null(UsageJson.Read(output));
+        Assert.Null(UsageJson.Read(UsageJson.ParseOutput(output)));
     }
 
     [Fact]
@@ -145,6 +145,6 @@ public sealed class AgentEventsTests
     {
         var usage = new TokenUsage { InputTokens = 1, OutputTokens = 2, CacheCreationTokens = 3, CacheReadTokens = 4, CostUsd = 0.5 };
 
-        Assert.Equal(usage, UsageJson.Read(new System.Text.Json.Nodes.JsonObject { ["usage"] = UsageJson.ToJson(usage) }.ToJsonString()));
+        Assert.Equal(usage, UsageJson.Read(UsageJson.ParseOutput(new System.Text.Json.Nodes.JsonObject { ["usage"] = UsageJson.ToJson(usage) }.ToJsonString())));
     }
 }
