@@ -13,6 +13,8 @@ internal sealed class TaskInput
     public Option<int?> Timeout { get; } = new("--timeout") { Description = "Seconds each domain may take (default 300)" };
     public Option<string[]> Domains { get; } = new("--domain", "-d") { Description = "Send to this domain instead of routing by keywords; repeat for more" };
     public Option<string[]> After { get; } = new("--after") { Description = "domain:dependency, e.g. frontend:backend: frontend starts once backend completed, with its result; repeat for more" };
+    public Option<double?> BudgetUsd { get; } = new("--budget-usd") { Description = "US dollars each domain's agent run may cost; past it the agent is stopped (default: the orchestrator's Budget setting)" };
+    public Option<long?> BudgetTokens { get; } = new("--budget-tokens") { Description = "Tokens each domain's agent run may use; past it the agent is stopped (default: the orchestrator's Budget setting)" };
 
     public void AddTo(Command command)
     {
@@ -23,6 +25,8 @@ internal sealed class TaskInput
         command.Add(Timeout);
         command.Add(Domains);
         command.Add(After);
+        command.Add(BudgetUsd);
+        command.Add(BudgetTokens);
     }
 
     public TaskSubmission Read(ParseResult parse)
@@ -37,6 +41,8 @@ internal sealed class TaskInput
             TimeoutSeconds = parse.GetValue(Timeout),
             Domains = parse.GetValue(Domains) ?? [],
             After = (parse.GetValue(After) ?? []).Select(DomainDependency.Parse).ToArray(),
+            BudgetUsd = parse.GetValue(BudgetUsd),
+            BudgetTokens = parse.GetValue(BudgetTokens),
             Source = "cli",
         };
     }

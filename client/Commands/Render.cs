@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Orchestrator.Client;
@@ -39,7 +40,12 @@ internal static class Render
         var console = AnsiConsole.Console;
         console.MarkupLine($"Task [bold]{task.TaskId}[/]: {StateMarkup(task.State.ToWire())}  (priority {task.Priority.ToWire()})");
         console.MarkupLine($"  {Markup.Escape(task.Description)}");
-        var table = new Table().Border(TableBorder.Rounded).AddColumns("Domain", "Status", "Attempts", "Agent", "Workers", "Merge", "Error");
+        if (task.Usage is { } total)
+        {
+            console.WriteLine($"  Usage: {UsageText(total)}");
+        }
+
+        var table = new Table().Border(TableBorder.Rounded).AddColumns("Domain", "Status", "Attempts", "Agent", "Tokens", "Cost", "Workers", "Merge", "Error");
         foreach (var subtask in task.Subtasks)
         {
             table.AddRow(
@@ -47,6 +53,8 @@ internal static class Render
                 StateMarkup(subtask.State.ToWire()) + Waiting(subtask),
                 subtask.Attempts.ToString(),
                 Markup.Escape(subtask.AgentId ?? ""),
+                subtask.Usage?.TotalTokens.ToString("N0", CultureInfo.InvariantCulture) ?? "",
+                subtask.Usage?.CostUsd is { } cost ? cost.ToString("$0.0000", CultureInfo.InvariantCulture) : "",
                 Markup.Escape(string.Join(", ", subtask.Workers)),
                 ResultAggregator.TextOf(subtask, "merge") is { } merge ? (merge == "conflict" ? "[red]conflict[/]" : Markup.Escape(merge)) : "",
                 Markup.Escape(subtask.Error ?? ""));
@@ -82,6 +90,9 @@ internal static class Render
     /// <summary>" (waiting for backend)" for a dependent that has not started; empty otherwise.</summary>
     private static string Waiting(SubtaskView subtask) =>
         subtask.WaitingFor.Count == 0 ? "" : $" [grey](waiting for {Markup.Escape(string.Join(", ", subtask.WaitingFor))})[/]";
+    private static string UsageText(TokenUsage usage) => string.Create(CultureInfo.InvariantCulture,
+        $"{usage.TotalTokens:N0} tokens (input {usage.InputTokens:N0}, output {usage.OutputTokens:N0}, cache write {usage.CacheCreationTokens:N0}, cache read {usage.CacheReadTokens:N0})")
+        + (usage.CostUsd is { } cost ? cost.ToString(", $0.0000", CultureInfo.InvariantCulture) : "");
 
     public static void LogLines(IAnsiConsole console, IEnumerable<LogEntry> entries)
     {

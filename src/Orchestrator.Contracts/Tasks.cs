@@ -17,6 +17,10 @@ public sealed record TaskSubmission
     [Id(6)] public string Source { get; init; } = "main-orchestrator";
     /// <summary>The caller's trace context (W3C traceparent), so that the task's trace continues the caller's.</summary>
     [Id(7)] public string? TraceParent { get; init; }
+    /// <summary>The most one domain's agent run may cost, in US dollars; null takes the configured default (none by default).</summary>
+    [Id(20)] public double? BudgetUsd { get; init; }
+    /// <summary>The most tokens one domain's agent run may use (input, output and cache together); null takes the configured default.</summary>
+    [Id(21)] public long? BudgetTokens { get; init; }
     /// <summary>Orderings between the plan's domains (CLI <c>--after frontend:backend</c>), besides the routing rules'.</summary>
     [Id(30)] public IReadOnlyList<DomainDependency> After { get; init; } = [];
 }
@@ -71,6 +75,10 @@ public sealed record SubtaskSpec
     [Id(11)] public string? TraceParent { get; init; }
     /// <summary>The workspace's HEAD when the task was accepted (null when the silo sees no git workspace).</summary>
     [Id(12)] public string? BaseCommit { get; init; }
+    /// <summary>The agent run's cost budget in US dollars (null: none), carried to the worker.</summary>
+    [Id(20)] public double? BudgetUsd { get; init; }
+    /// <summary>The agent run's token budget (null: none), carried to the worker.</summary>
+    [Id(21)] public long? BudgetTokens { get; init; }
 }
 
 /// <summary>A final result reported by a domain worker (the reference's results hash).</summary>
@@ -112,6 +120,8 @@ public sealed record SubtaskView
     [Id(30)] public IReadOnlyList<string> After { get; init; } = [];
     /// <summary>Those of <see cref="After"/> it still waits for (not started yet); empty otherwise.</summary>
     [Id(31)] public IReadOnlyList<string> WaitingFor { get; init; } = [];
+    /// <summary>Tokens and cost of all its attempts so far, as their workers reported them; null when none reported any.</summary>
+    [Id(20)] public TokenUsage? Usage { get; init; }
 }
 
 /// <summary>The state of a task and its subtasks; <see cref="Version"/> grows with every change.</summary>
@@ -127,6 +137,37 @@ public sealed record TaskView
     [Id(6)] public IReadOnlyList<SubtaskView> Subtasks { get; init; } = [];
     [Id(7)] public long Version { get; init; }
     [Id(8)] public bool CancelRequested { get; init; }
+
+    /// <summary>The sum of its subtasks' usage; null when none reported any.</summary>
+    public TokenUsage? Usage => TokenUsage.Sum(Subtasks.Select(s => s.Usage));
+}
+
+/// <summary>
+/// What agent runs used, as their workers reported it: tokens by kind and the cost in US dollars (the agent's own
+/// figure when it reports one, else an estimate from the worker's price table; null when neither is known).
+/// </summary>
+[GenerateSerializer, Alias("orchestrator.token-usage")]
+public sealed record TokenUsage
+{
+    [Id(0)] public long InputTokens { get; init; }
+    [Id(1)] public long OutputTokens { get; init; }
+    [Id(2)] public long CacheCreationTokens { get; init; }
+    [Id(3)] public long CacheReadTokens { get; init; }
+    [Id(4)] public double? CostUsd { get; init; }
+
+    public long TotalTokens => InputTokens + OutputTokens + CacheCreationTokens + CacheReadTokens;
+
+    public TokenUsage Plus(TokenUsage other) => new()
+    {
+        InputTokens = InputTokens + other.InputTokens,
+        OutputTokens = OutputTokens + other.OutputTokens,
+        CacheCreationTokens = CacheCreationTokens + other.CacheCreationTokens,
+        CacheReadTokens = CacheReadTokens + other.CacheReadTokens,
+        CostUsd = CostUsd is null && other.CostUsd is null ? null : (CostUsd ?? 0) + (other.CostUsd ?? 0),
+    };
+
+    public static TokenUsage? Sum(IEnumerable<TokenUsage?> usages) =>
+        usages.Aggregate((TokenUsage?)null, (sum, usage) => usage is null ? sum : sum?.Plus(usage) ?? usage);
 }
 
 /// <summary>A short line about a task for listings.</summary>

@@ -8,7 +8,9 @@ using Orchestrator.Redis;
 namespace Orchestrator.Docker;
 
 /// <summary>What a domain's worker runs and how, as the silo's configuration says for its type.</summary>
-public sealed record DomainWorkerSettings(string AgentCommand, int Concurrency, TimeSpan ShutdownGrace);
+/// <summary>What a domain container's worker is told; <paramref name="UsageFormat"/> and <paramref name="PricesJson"/> unset leave the worker's defaults.</summary>
+public sealed record DomainWorkerSettings(
+    string AgentCommand, int Concurrency, TimeSpan ShutdownGrace, TimeSpan? StallTimeout = null, string? UsageFormat = null, string? PricesJson = null);
 
 /// <summary>
 /// Domains as Docker containers, named, labelled, mounted and limited as the reference network's spawner does, so
@@ -226,6 +228,21 @@ public sealed partial class DockerDomainRuntime(
             $"WORKER_CONCURRENCY={worker.Concurrency}",
             $"SHUTDOWN_GRACE_SECONDS={Math.Max(1, (int)worker.ShutdownGrace.TotalSeconds)}",
         };
+        if (worker.StallTimeout is { } stall)
+        {
+            environment.Add($"STALL_TIMEOUT_SECONDS={Math.Max(1, (int)stall.TotalSeconds)}");
+        }
+
+        if (worker.UsageFormat is { } usage)
+        {
+            environment.Add($"AGENT_USAGE_FORMAT={usage}");
+        }
+
+        if (worker.PricesJson is { } prices)
+        {
+            environment.Add($"AGENT_PRICES={prices}");
+        }
+
         foreach (var name in container.PassEnvironment ?? [])
         {
             if (Environment.GetEnvironmentVariable(name) is { } value)

@@ -21,6 +21,21 @@ public static class OrchestratorMetrics
     private static readonly Counter<long> Spawned = Meter.CreateCounter<long>("orchestrator.domains.spawned", description: "Domain instances spawned, by domain");
     private static readonly Counter<long> Replaced = Meter.CreateCounter<long>("orchestrator.domains.replaced", description: "Domain instances replaced after failing their health check, by domain");
 
+    private static readonly Counter<long> Tokens = Meter.CreateCounter<long>("orchestrator.agent.tokens", unit: "{token}", description: "Tokens agents reported, by domain and kind (input, output, cache_creation, cache_read)");
+    private static readonly Counter<double> Cost = Meter.CreateCounter<double>("orchestrator.agent.cost", unit: "USD", description: "Cost agents reported or their workers estimated, by domain");
+
+    public static void UsageReported(string domain, TokenUsage usage)
+    {
+        Tokens.Add(usage.InputTokens, Tag("domain", domain), Tag("kind", "input"));
+        Tokens.Add(usage.OutputTokens, Tag("domain", domain), Tag("kind", "output"));
+        Tokens.Add(usage.CacheCreationTokens, Tag("domain", domain), Tag("kind", "cache_creation"));
+        Tokens.Add(usage.CacheReadTokens, Tag("domain", domain), Tag("kind", "cache_read"));
+        if (usage.CostUsd is { } cost)
+        {
+            Cost.Add(cost, Tag("domain", domain));
+        }
+    }
+
     public static void SubtaskSubmitted(string domain) => Submitted.Add(1, Tag("domain", domain));
 
     public static void SubtaskFinished(string domain, SubtaskState state) =>

@@ -56,6 +56,24 @@ public sealed class OrchestratorOptions
     public int MaxErrorChars { get; set; } = 4096;
 
     public RetentionOptions Retention { get; set; } = new();
+
+    public BudgetOptions Budget { get; set; } = new();
+}
+
+/// <summary>The cost budget of a task that names none (<c>Orchestrator:Budget</c>); each applies to every domain's agent run.</summary>
+public sealed class BudgetOptions
+{
+    /// <summary>US dollars; null for no cost budget.</summary>
+    public double? Usd { get; set; }
+
+    /// <summary>Tokens (input, output and cache together); null for no token budget.</summary>
+    public long? Tokens { get; set; }
+
+    /// <summary>Null when valid, else the start error naming the setting.</summary>
+    public string? Validate() =>
+        Usd is { } usd && !(double.IsFinite(usd) && usd > 0) ? $"Orchestrator:Budget:Usd is {usd}: give a positive amount of US dollars (e.g. 2.5), or leave it out for no cost budget."
+        : Tokens is <= 0 ? $"Orchestrator:Budget:Tokens is {Tokens}: give a positive number of tokens, or leave it out for no token budget."
+        : null;
 }
 
 /// <summary>How long a finished task stays (<c>Orchestrator:Retention</c>).</summary>

@@ -60,4 +60,25 @@ public sealed class AgentOptions
     public TimeSpan ShutdownGrace { get; set; } = TimeSpan.FromSeconds(30);
 
     public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>An attempt with no output and no change in its worktree for this long is killed and retried as stalled.</summary>
+    public TimeSpan StallTimeout { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>How the agent's output tells its usage (none, claude-stream-json, codex-json); unset takes the preset's.</summary>
+    public string? UsageFormat { get; set; }
+
+    /// <summary>USD per million tokens by model or <c>default</c>, for live cost estimates; unset takes <see cref="PriceTable.Default"/>.</summary>
+    public Dictionary<string, ModelPrice>? Prices { get; set; }
+
+    /// <summary>The configured usage format, checked; throws naming the setting.</summary>
+    public UsageFormat? ParsedUsageFormat() =>
+        UsageFormat is null ? null
+        : UsageFormats.TryParse(UsageFormat, out var format) ? format
+        : throw new InvalidOperationException($"Domains:Agent:UsageFormat '{UsageFormat}' is not {UsageFormats.Names}.");
+
+    /// <summary>The configured price table, checked; throws naming the setting.</summary>
+    public Dictionary<string, ModelPrice> CheckedPrices() =>
+        Prices is null ? PriceTable.Default()
+        : PriceTable.Validate(Prices) is { } problem ? throw new InvalidOperationException($"Domains:Agent:Prices: {problem}.")
+        : new Dictionary<string, ModelPrice>(Prices, StringComparer.OrdinalIgnoreCase);
 }

@@ -13,6 +13,7 @@ using Orchestrator.Hosting.Runtime;
 using Orchestrator.Hosting.Security;
 using Orchestrator.Redis;
 using Orleans.Configuration;
+using Orchestrator.Worker.Agents;
 using Orchestrator.Worker.Isolation;
 using Orleans.Serialization;
 using Orleans.Storage;
@@ -118,7 +119,8 @@ public static class OrchestratorSiloExtensions
                 type =>
                 {
                     var agent = domains.AgentFor(type);
-                    return new DomainWorkerSettings(agent.Command, Math.Max(1, agent.Concurrency), agent.ShutdownGrace);
+                    return new DomainWorkerSettings(agent.Command, Math.Max(1, agent.Concurrency), agent.ShutdownGrace, agent.StallTimeout,
+                        agent.UsageFormat, agent.Prices is null ? null : PriceTable.ToJson(agent.CheckedPrices()));
                 },
                 sp.GetRequiredService<TimeProvider>(),
                 sp.GetRequiredService<ILogger<DockerDomainRuntime>>());
@@ -185,5 +187,5 @@ internal sealed class RedisTransportStartup(RedisTaskTransport transport) : ILif
 internal sealed class OrchestratorOptionsValidator : IValidateOptions<OrchestratorOptions>
 {
     public ValidateOptionsResult Validate(string? name, OrchestratorOptions options) =>
-        options.Retention.Validate() is { } error ? ValidateOptionsResult.Fail(error) : ValidateOptionsResult.Success;
+        (options.Retention.Validate() ?? options.Budget.Validate()) is { } error ? ValidateOptionsResult.Fail(error) : ValidateOptionsResult.Success;
 }

@@ -7,7 +7,7 @@ namespace Orchestrator.Web;
 
 /// <summary>
 /// The body of <c>POST /api/tasks</c>: <c>description</c>, <c>requirements</c>, <c>context</c>, <c>priority</c>,
-/// <c>timeout_seconds</c>, <c>domains</c>, <c>after</c> (orderings like <c>"frontend:backend"</c>) — the CLI's <c>submit</c> options. A field of the wrong type is refused
+/// <c>timeout_seconds</c>, <c>domains</c>, <c>after</c> (orderings like <c>"frontend:backend"</c>), <c>budget_usd</c>, <c>budget_tokens</c> — the CLI's <c>submit</c> options. A field of the wrong type is refused
 /// naming the field; the values are then validated exactly as for the CLI.
 /// </summary>
 public static class SubmitRequest
@@ -44,6 +44,8 @@ public static class SubmitRequest
             TimeoutSeconds = Integer(fields, "timeout_seconds"),
             Domains = Strings(fields, "domains"),
             After = Strings(fields, "after").Select(DomainDependency.Parse).ToArray(),
+            BudgetUsd = Number(fields, "budget_usd"),
+            BudgetTokens = Tokens(fields, "budget_tokens"),
             Source = "http",
         };
     }
@@ -60,6 +62,20 @@ public static class SubmitRequest
         null => null,
         JsonValue v when v.GetValueKind() == JsonValueKind.Number && v.TryGetValue<int>(out var i) => i,
         _ => throw new InvalidTaskRequestException($"\"{name}\" must be a whole number of seconds."),
+    };
+
+    private static double? Number(JsonObject fields, string name) => fields[name] switch
+    {
+        null => null,
+        JsonValue v when v.GetValueKind() == JsonValueKind.Number && v.TryGetValue<double>(out var d) => d,
+        _ => throw new InvalidTaskRequestException($"\"{name}\" must be a number of US dollars."),
+    };
+
+    private static long? Tokens(JsonObject fields, string name) => fields[name] switch
+    {
+        null => null,
+        JsonValue v when v.GetValueKind() == JsonValueKind.Number && v.TryGetValue<long>(out var l) => l,
+        _ => throw new InvalidTaskRequestException($"\"{name}\" must be a whole number of tokens."),
     };
 
     private static IReadOnlyList<string> Strings(JsonObject fields, string name) => fields[name] switch

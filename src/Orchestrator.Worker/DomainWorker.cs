@@ -306,6 +306,21 @@ public sealed partial class DomainWorker(
             output["timed_out"] = true; // for the orchestrator to file it as timed out, not as a failure of the agent
         }
 
+        if (outcome.BudgetExceeded)
+        {
+            output["budget_exceeded"] = true; // for the orchestrator not to try again: another attempt would spend as much
+        }
+
+        if (outcome.Stalled)
+        {
+            output["stalled"] = true;
+        }
+
+        if (outcome.Usage is { } usage)
+        {
+            output["usage"] = UsageJson.ToJson(usage);
+        }
+
         if (report.Merge is not null)
         {
             output["base_commit"] = report.BaseCommit;

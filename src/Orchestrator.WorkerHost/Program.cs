@@ -74,6 +74,9 @@ builder.Services.AddSingleton<IAgentRunner>(new ProcessAgentRunner(new AgentComm
     Command = settings.AgentCommand,
     PassEnvironment = settings.PassEnvironment.ToList(),
     MaxLineBytes = settings.MaxLineBytes,
+    StallTimeout = settings.StallTimeout,
+    Usage = settings.UsageFormat,
+    Prices = settings.Prices,
 }));
 builder.Services.AddSingleton<IWorkspaceIsolation>(sp => new WorktreeIsolation(
     new IsolationOptions

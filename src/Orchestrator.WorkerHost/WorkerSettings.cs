@@ -31,6 +31,12 @@ public sealed partial record WorkerSettings
     public TimeSpan ShutdownGrace { get; init; } = TimeSpan.FromSeconds(30);
     public TimeSpan HeartbeatInterval { get; init; } = TimeSpan.FromSeconds(10);
     public TimeSpan RedisWait { get; init; } = TimeSpan.FromSeconds(30);
+    /// <summary>An attempt with no output and no change in its worktree for this long is killed as stalled.</summary>
+    public TimeSpan StallTimeout { get; init; } = TimeSpan.FromMinutes(10);
+    /// <summary>How the agent's output tells its usage; null takes the preset's.</summary>
+    public UsageFormat? UsageFormat { get; init; }
+    /// <summary>Live cost estimates, USD per million tokens by model (or <c>default</c>).</summary>
+    public Dictionary<string, ModelPrice> Prices { get; init; } = PriceTable.Default();
 
     /// <summary>The reference's ratio: a 30 s TTL for a 10 s heartbeat.</summary>
     public TimeSpan HeartbeatTtl => HeartbeatInterval * 3;
@@ -81,6 +87,23 @@ public sealed partial record WorkerSettings
             var other => throw new WorkerSettingsException("MERGE_MODE", $"'{other}' is not merge or branch"),
         };
 
+        UsageFormat? usageFormat = null;
+        if (Get("AGENT_USAGE_FORMAT") is { } format)
+        {
+            usageFormat = UsageFormats.TryParse(format, out var parsed) ? parsed
+                : throw new WorkerSettingsException("AGENT_USAGE_FORMAT", $"'{format}' is not {UsageFormats.Names}");
+        }
+
+        Dictionary<string, ModelPrice> prices;
+        try
+        {
+            prices = Get("AGENT_PRICES") is { } table ? PriceTable.Parse(table) : PriceTable.Default();
+        }
+        catch (FormatException e)
+        {
+            throw new WorkerSettingsException("AGENT_PRICES", e.Message);
+        }
+
         return new WorkerSettings
         {
             AgentId = agentId,
@@ -101,6 +124,9 @@ public sealed partial record WorkerSettings
             ShutdownGrace = TimeSpan.FromSeconds(Positive(Get("SHUTDOWN_GRACE_SECONDS"), "SHUTDOWN_GRACE_SECONDS", 30)),
             HeartbeatInterval = TimeSpan.FromSeconds(Positive(Get("HEARTBEAT_INTERVAL_SECONDS"), "HEARTBEAT_INTERVAL_SECONDS", 10)),
             RedisWait = TimeSpan.FromSeconds(Positive(Get("REDIS_WAIT_SECONDS"), "REDIS_WAIT_SECONDS", 30)),
+            StallTimeout = TimeSpan.FromSeconds(Positive(Get("STALL_TIMEOUT_SECONDS"), "STALL_TIMEOUT_SECONDS", 600)),
+            UsageFormat = usageFormat,
+            Prices = prices,
         };
     }
 

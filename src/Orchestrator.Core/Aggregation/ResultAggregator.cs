@@ -97,6 +97,7 @@ public static class ResultAggregator
             ["files_deleted"] = Distinct(completed.SelectMany(s => FilesOf(s, "files_deleted"))),
             ["created_at"] = task.CreatedAt.ToString("O"),
             ["completed_at"] = task.CompletedAt?.ToString("O"),
+            ["usage"] = UsageOf(task.Usage),
             ["subtasks"] = new JsonArray(task.Subtasks.Select(s => (JsonNode?)new JsonObject
             {
                 ["task_id"] = s.TaskId,
@@ -110,8 +111,22 @@ public static class ResultAggregator
                 ["conflicts"] = new JsonArray(ConflictsOf(s).Select(f => (JsonNode?)f).ToArray()),
                 ["after"] = new JsonArray(s.After.Select(d => (JsonNode?)d).ToArray()),
                 ["waiting_for"] = new JsonArray(s.WaitingFor.Select(d => (JsonNode?)d).ToArray()),
+                ["usage"] = UsageOf(s.Usage),
             }).ToArray()),
         };
+    }
+
+    /// <summary>Tokens by kind, their total, and the cost in US dollars (null when unknown); null when nothing was reported.</summary>
+    private static JsonObject? UsageOf(TokenUsage? usage)
+    {
+        if (usage is null)
+        {
+            return null;
+        }
+
+        var json = Protocol.UsageJson.ToJson(usage);
+        json["total_tokens"] = usage.TotalTokens;
+        return json;
     }
 
     private static JsonArray Distinct(IEnumerable<string> paths) =>

@@ -6,7 +6,7 @@ namespace Orchestrator.Core.Protocol;
 
 /// <summary>
 /// The reference's task message (<c>type: task_assignment</c>). Our extra fields — <c>payload.workers</c>,
-/// <c>metadata.attempt</c>, <c>metadata.parent_task_id</c>, <c>metadata.traceparent</c>, <c>metadata.base_commit</c> — are
+/// <c>metadata.attempt</c>, <c>metadata.parent_task_id</c>, <c>metadata.traceparent</c>, <c>metadata.base_commit</c>, <c>metadata.budget_usd</c>, <c>metadata.budget_tokens</c> — are
 /// ignored by the reference's runners.
 /// </summary>
 public sealed record TaskMessage
@@ -36,6 +36,10 @@ public sealed record TaskMessage
     public string? Lease { get; init; }
     /// <summary>The workspace's commit when the task was accepted, which every attempt starts from (our extra <c>metadata.base_commit</c>).</summary>
     public string? BaseCommit { get; init; }
+    /// <summary>The run's cost budget in US dollars (our extra <c>metadata.budget_usd</c>); null for none.</summary>
+    public double? BudgetUsd { get; init; }
+    /// <summary>The run's token budget (our extra <c>metadata.budget_tokens</c>); null for none.</summary>
+    public long? BudgetTokens { get; init; }
 
     public static TaskMessage From(SubtaskSpec spec, int attempt, DateTimeOffset now, string? lease, string? traceParent = null) => new()
     {
@@ -54,6 +58,8 @@ public sealed record TaskMessage
         Attempt = attempt,
         ParentTaskId = spec.ParentTaskId,
         BaseCommit = spec.BaseCommit,
+        BudgetUsd = spec.BudgetUsd,
+        BudgetTokens = spec.BudgetTokens,
     };
 
     public string ToJson()
@@ -93,6 +99,16 @@ public sealed record TaskMessage
         if (BaseCommit is not null)
         {
             message["metadata"]!["base_commit"] = BaseCommit;
+        }
+
+        if (BudgetUsd is not null)
+        {
+            message["metadata"]!["budget_usd"] = BudgetUsd;
+        }
+
+        if (BudgetTokens is not null)
+        {
+            message["metadata"]!["budget_tokens"] = BudgetTokens;
         }
 
         return message.ToJsonString();
@@ -150,8 +166,18 @@ public sealed record TaskMessage
             TraceParent = OptionalString(metadata, "traceparent", "metadata.traceparent"),
             Lease = OptionalString(metadata, "lease", "metadata.lease"),
             BaseCommit = OptionalString(metadata, "base_commit", "metadata.base_commit"),
+            BudgetUsd = OptionalPositive(metadata, "budget_usd") is { } usd ? usd : null,
+            BudgetTokens = OptionalPositive(metadata, "budget_tokens") is { } tokens ? (long)Math.Min(tokens, 9e18) : null,
         };
     }
+
+    /// <summary>A budget: absent, or a finite positive number.</summary>
+    private static double? OptionalPositive(JsonObject obj, string name) => obj[name] switch
+    {
+        null => null,
+        JsonValue v when v.GetValueKind() == JsonValueKind.Number && v.TryGetValue<double>(out var d) && double.IsFinite(d) && d > 0 => d,
+        _ => throw new WireFormatException($"'metadata.{name}' is not a positive number"),
+    };
 
     private static string RequiredString(JsonObject obj, string name, string path) =>
         OptionalString(obj, name, path) ?? throw new WireFormatException($"'{path}' is missing");

@@ -53,6 +53,16 @@ public sealed class TaskRequestValidator(TaskPlanner planner)
             throw Invalid($"The timeout {timeout} s is out of range: give a whole number of seconds from 1 to {MaxTimeoutSeconds}.");
         }
 
+        if (request.BudgetUsd is { } usd && !(double.IsFinite(usd) && usd > 0))
+        {
+            throw Invalid($"The budget {usd} USD is out of range: give a positive amount of US dollars, e.g. 2.50.");
+        }
+
+        if (request.BudgetTokens is { } tokens && tokens <= 0)
+        {
+            throw Invalid($"The budget of {tokens} tokens is out of range: give a positive whole number of tokens.");
+        }
+
         if (!Enum.IsDefined(request.Priority))
         {
             throw Invalid($"The priority '{(int)request.Priority}' is not one of low, normal, high.");

@@ -27,6 +27,8 @@ public sealed class SubtaskGrainState
     [Id(9)] public long Revision { get; set; }
     /// <summary>The start of <see cref="AgentId"/>'s process that runs the attempt (null when its worker names none).</summary>
     [Id(10)] public string? Incarnation { get; set; }
+    /// <summary>Tokens and cost of every attempt that reported them (spent is spent, so a retry adds to it).</summary>
+    [Id(20)] public TokenUsage? Usage { get; set; }
 }
 
 /// <summary>
@@ -152,6 +154,13 @@ public sealed partial class SubtaskGrain(
         activity?.SetTag("orchestrator.succeeded", result.Succeeded);
         S.AgentId = result.AgentId ?? S.AgentId;
         S.StartedAt ??= result.StartedAt;
+        var output = UsageJson.ParseOutput(result.OutputJson);
+        if (UsageJson.Read(output) is { } usage)
+        {
+            S.Usage = S.Usage?.Plus(usage) ?? usage;
+            OrchestratorMetrics.UsageReported(Spec.Domain, usage);
+        }
+
         if (result.Succeeded)
         {
             S.State = SubtaskState.Completed;
@@ -164,22 +173,16 @@ public sealed partial class SubtaskGrain(
 
         S.OutputJson = result.OutputJson;
         await FailOrRetryAsync(string.IsNullOrWhiteSpace(result.Error) ? "The worker reported a failure without a reason" : Capped(result.Error),
-            StoppedByItsTimeout(result.OutputJson) ? SubtaskState.TimedOut : SubtaskState.Failed);
+            OutputFlag(output, "timed_out") ? SubtaskState.TimedOut : SubtaskState.Failed,
+            retryable: !OutputFlag(output, "budget_exceeded"));
     }
 
-    /// <summary>Our worker says so in the output (<c>timed_out</c>) when it killed the agent at the task's timeout.</summary>
-    private static bool StoppedByItsTimeout(string? outputJson)
-    {
-        try
-        {
-            return outputJson is not null && System.Text.Json.Nodes.JsonNode.Parse(outputJson) is System.Text.Json.Nodes.JsonObject output
-                && output["timed_out"] is System.Text.Json.Nodes.JsonValue flag && flag.TryGetValue<bool>(out var timedOut) && timedOut;
-        }
-        catch (System.Text.Json.JsonException)
-        {
-            return false;
-        }
-    }
+    /// <summary>
+    /// What our worker says in the output about how the agent was stopped: <c>timed_out</c> (killed at the task's
+    /// timeout) or <c>budget_exceeded</c> (killed over its budget, which another attempt would spend again).
+    /// </summary>
+    private static bool OutputFlag(System.Text.Json.Nodes.JsonObject? output, string flagName) =>
+        output?[flagName] is System.Text.Json.Nodes.JsonValue flag && flag.TryGetValue<bool>(out var set) && set;
 
     /// <summary>
     /// Whether a report comes from the holder of the attempt in flight: it carries a proof of what it reports under that
@@ -387,14 +390,14 @@ public sealed partial class SubtaskGrain(
         return true;
     }
 
-    private async Task FailOrRetryAsync(string reason, SubtaskState finalState)
+    private async Task FailOrRetryAsync(string reason, SubtaskState finalState, bool retryable = true)
     {
         var retry = options.Value.Retry;
         var attemptsUsed = S.Attempt - S.RunFirstAttempt + 1;
         S.AgentId = null;
         S.Incarnation = null;
         S.Error = reason;
-        if (attemptsUsed < retry.MaxAttempts)
+        if (retryable && attemptsUsed < retry.MaxAttempts)
         {
             var backoff = retry.BackoffBefore(attemptsUsed + 1);
             S.Attempt++;
@@ -407,7 +410,7 @@ public sealed partial class SubtaskGrain(
 
         S.State = finalState;
         S.CompletedAt = time.GetUtcNow();
-        await ChangedAsync($"{reason}; no attempts left ({attemptsUsed} made)");
+        await ChangedAsync(retryable ? $"{reason}; no attempts left ({attemptsUsed} made)" : $"{reason}; not retried");
     }
 
     private Task EnqueueAsync(DateTimeOffset notBefore) =>
@@ -448,6 +451,7 @@ public sealed partial class SubtaskGrain(
         StartedAt = S.StartedAt,
         CompletedAt = S.CompletedAt,
         Revision = S.Revision,
+        Usage = S.Usage,
     };
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "A result arrived for {TaskId}, which is no task of ours; ignored")]

@@ -119,6 +119,8 @@ public sealed partial class TaskGrain(
             CreatedAt = now,
             TraceParent = activity?.Id ?? valid.TraceParent,
             BaseCommit = baseCommit,
+            BudgetUsd = valid.BudgetUsd ?? options.Value.Budget.Usd,
+            BudgetTokens = valid.BudgetTokens ?? options.Value.Budget.Tokens,
         }).ToArray();
 
         state.State = new TaskGrainState
@@ -330,6 +332,8 @@ public sealed partial class TaskGrain(
             CreatedAt = S.CreatedAt,
             TraceParent = request.TraceParent,
             BaseCommit = BaseCommitFor(s),
+            BudgetUsd = request.BudgetUsd ?? options.Value.Budget.Usd,
+            BudgetTokens = request.BudgetTokens ?? options.Value.Budget.Tokens,
         }).ToArray();
     }
 

@@ -108,6 +108,9 @@ public sealed class EmbeddedDomainRuntime : IDomainRuntime, IAsyncDisposable
             Command = agent.Command,
             PassEnvironment = agent.PassEnvironment,
             MaxLineBytes = agent.MaxLineBytes,
+            StallTimeout = agent.StallTimeout,
+            Usage = agent.ParsedUsageFormat(),
+            Prices = agent.CheckedPrices(),
         }),
         _ => throw new InvalidOperationException($"Domains:Agent:Kind '{agent.Kind}' is not known; use 'process' or 'noop'."),
     };

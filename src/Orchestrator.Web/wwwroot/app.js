@@ -39,9 +39,16 @@ function showOverview(data) {
   }
 }
 
+// Tokens and cost as the workers reported them; the cost is the agent's own figure or the worker's estimate.
+function usage(u) {
+  if (!u) return "";
+  return `${u.total_tokens.toLocaleString("en")} tokens${u.cost_usd == null ? "" : ` · $${u.cost_usd.toFixed(4)}`}`;
+}
+
 function showTask(result) {
   $("task-title").innerHTML = `${esc(result.description)} ${badge(result.status)}`;
-  $("task-meta").textContent = `${result.task_id} · priority ${result.priority} · created ${age(result.created_at)} ago`;
+  $("task-meta").textContent = `${result.task_id} · priority ${result.priority} · created ${age(result.created_at)} ago`
+    + (result.usage ? ` · ${usage(result.usage)}` : "");
   $("subtasks").innerHTML = result.subtasks.map((s) => {
     const files = s.output ? [...(s.output.files_created ?? []).map((f) => `+ ${f}`), ...(s.output.files_modified ?? []).map((f) => `~ ${f}`), ...(s.output.files_deleted ?? []).map((f) => `- ${f}`)] : [];
     // Conflicting files were not merged: both versions are kept, this domain's on its branch.
@@ -49,7 +56,7 @@ function showTask(result) {
       : `<br><strong>conflict:</strong> ${s.conflicts.map(esc).join(", ")} (on branch ${esc(s.output?.branch ?? "")}, not merged into ${esc(s.output?.merged_into ?? "")})`;
     const merge = s.output?.merge && s.output.merge !== "conflict" ? `<br><em>${esc(s.output.merge.replace("_", " "))}</em>` : "";
     return `<tr>
-      <td>${esc(s.domain)}</td><td>${badge(s.status)}${(s.waiting_for ?? []).length > 0 ? ` <span class="meta">waiting for ${esc(s.waiting_for.join(", "))}</span>` : ""}</td><td>${s.attempts}</td><td>${esc(s.agent_id ?? "")}</td>
+      <td>${esc(s.domain)}</td><td>${badge(s.status)}${(s.waiting_for ?? []).length > 0 ? ` <span class="meta">waiting for ${esc(s.waiting_for.join(", "))}</span>` : ""}</td><td>${s.attempts}</td><td>${esc(s.agent_id ?? "")}</td><td>${esc(usage(s.usage))}</td>
       <td>${esc((s.workers ?? []).join(", "))}</td><td>${files.map(esc).join("<br>")}${merge}${conflicts}</td><td>${esc(s.error ?? "")}</td>
     </tr>`;
   }).join("");

@@ -1,3 +1,4 @@
+using Orchestrator.Contracts;
 using Orchestrator.Core.Protocol;
 
 namespace Orchestrator.Worker.Agents;
@@ -21,4 +22,13 @@ public sealed record AgentOutcome(int? ExitCode, string? StopReason, string Stdo
 
     /// <summary>Stopped by the task's own timeout.</summary>
     public bool TimedOut { get; init; }
+
+    /// <summary>Stopped because it went over the task's budget; not worth another attempt.</summary>
+    public bool BudgetExceeded { get; init; }
+
+    /// <summary>Stopped because it wrote nothing and changed nothing for the stall period.</summary>
+    public bool Stalled { get; init; }
+
+    /// <summary>Tokens and cost, when the agent's output tells them.</summary>
+    public TokenUsage? Usage { get; init; }
 }

@@ -13,10 +13,17 @@ namespace Orchestrator.Worker.Agents;
 /// the run so that an agent that never reads it cannot hold anything up; output streamed line by line, each line
 /// bounded. The agent starts from an empty environment plus an allow-list. It runs in its own process group
 /// (<c>setsid</c>), and the whole group — orphans included — is killed on timeout or cancel and whenever the agent
-/// exits, before the attempt is reported. A watchdog in the group kills it if this worker dies first.
+/// exits, before the attempt is reported. A watchdog in the group kills it if this worker dies first. A streaming
+/// agent's events become readable log lines and its usage is counted as it comes; the group is killed as soon as the
+/// run is over its budget, or when it has stalled (<see cref="StallWatch"/>).
 /// </summary>
-public sealed partial class ProcessAgentRunner(AgentCommandOptions options) : IAgentRunner
+public sealed partial class ProcessAgentRunner(AgentCommandOptions options, TimeProvider? timeProvider = null) : IAgentRunner
 {
+    /// <summary>How many of the last output lines a stall's reason quotes.</summary>
+    private const int StallTailLines = 10;
+
+    private readonly TimeProvider _time = timeProvider ?? TimeProvider.System;
+
     private const int SigKill = 9;
     private static readonly TimeSpan OutputDrainGrace = TimeSpan.FromSeconds(2);
     private static readonly string? Setsid = new[] { "/usr/bin/setsid", "/bin/setsid" }.FirstOrDefault(File.Exists);
@@ -43,19 +50,46 @@ public sealed partial class ProcessAgentRunner(AgentCommandOptions options) : IA
         try
         {
             var tail = new TailBuffer(options.StdoutTailChars);
+            var reader = UsageFormats.ReaderFor(options.ResolvedUsage);
+            var meter = new UsageMeter(options.Prices);
+            var stall = new StallWatch(run.Directory, options.StallTimeout, _time);
+            using var overBudget = new CancellationTokenSource();
+            string? budgetReason = null;
+
+            void OnStdout(string line)
+            {
+                stall.Touch();
+                var read = reader?.Read(line);
+                foreach (var text in read?.Text ?? [line])
+                {
+                    tail.Append(text);
+                    output(text);
+                }
+
+                if (read is not null)
+                {
+                    meter.Add(read);
+                    if (meter.Exceeded(run.Message.BudgetUsd, run.Message.BudgetTokens) is { } reason
+                        && Interlocked.CompareExchange(ref budgetReason, reason, null) is null)
+                    {
+                        overBudget.Cancel();
+                    }
+                }
+            }
+
             var command = Cli.Wrap(Setsid ?? "/bin/sh")
                 .WithArguments(Arguments())
                 .WithWorkingDirectory(run.Directory)
                 .WithEnvironmentVariables(EnvironmentFor(run, promptFile))
                 .WithStandardInputPipe(PipeSource.FromString(run.Prompt))
-                .WithStandardOutputPipe(PipeTarget.Create((stream, ct) =>
-                    BoundedLineReader.ReadAsync(stream, options.MaxLineBytes, line => { tail.Append(line); output(line); }, ct)))
+                .WithStandardOutputPipe(PipeTarget.Create((stream, ct) => BoundedLineReader.ReadAsync(stream, options.MaxLineBytes, OnStdout, ct)))
                 .WithStandardErrorPipe(PipeTarget.Create((stream, ct) =>
-                    BoundedLineReader.ReadAsync(stream, options.MaxLineBytes, line => output("[stderr] " + line), ct)))
+                    BoundedLineReader.ReadAsync(stream, options.MaxLineBytes, line => { stall.Touch(); output("[stderr] " + line); }, ct)))
                 .WithValidation(CommandResultValidation.None);
 
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(run.Message.TimeoutSeconds));
-            using var stop = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, cancellationToken);
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(run.Message.TimeoutSeconds), _time);
+            using var stalled = new CancellationTokenSource();
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, cancellationToken, overBudget.Token, stalled.Token);
             CommandTask<CommandResult> running;
             try
             {
@@ -66,7 +100,9 @@ public sealed partial class ProcessAgentRunner(AgentCommandOptions options) : IA
                 throw new InvalidOperationException($"The agent command could not be started ({e.Message}): {options.ResolvedCommand}", e);
             }
 
-            string? stopReason = null;
+            using var watchEnd = new CancellationTokenSource();
+            var watching = WatchForStallAsync(stall, stalled, watchEnd.Token);
+            var stoppedBy = StoppedBy.None;
             int? exitCode = null;
             try
             {
@@ -74,10 +110,14 @@ public sealed partial class ProcessAgentRunner(AgentCommandOptions options) : IA
             }
             catch (OperationCanceledException)
             {
-                stopReason = timeout.IsCancellationRequested
-                    ? $"Timed out after {run.Message.TimeoutSeconds} s; the agent's process group was killed"
-                    : "Stopped before it finished; the agent's process group was killed";
+                stoppedBy = timeout.IsCancellationRequested ? StoppedBy.Timeout
+                    : overBudget.IsCancellationRequested ? StoppedBy.Budget
+                    : stalled.IsCancellationRequested ? StoppedBy.Stall
+                    : StoppedBy.Cancel;
             }
+
+            await watchEnd.CancelAsync().ConfigureAwait(false);
+            await watching.ConfigureAwait(false);
 
             // Also ends what the agent left running, which would keep the output pipes open.
             KillGroup(running.ProcessId);
@@ -91,15 +131,55 @@ public sealed partial class ProcessAgentRunner(AgentCommandOptions options) : IA
                 // A process that left the group still holds a pipe; the outcome is known without it.
             }
 
+            if (stoppedBy == StoppedBy.None && Volatile.Read(ref budgetReason) is not null)
+            {
+                // Its output is read after its exit: an agent that went over and finished before it could be stopped
+                // still spent more than it was allowed.
+                stoppedBy = StoppedBy.Budget;
+            }
+
+            var stopReason = stoppedBy switch
+            {
+                StoppedBy.None => null,
+                StoppedBy.Timeout => $"Timed out after {run.Message.TimeoutSeconds} s; the agent's process group was killed",
+                StoppedBy.Budget => Volatile.Read(ref budgetReason),
+                StoppedBy.Stall => StallReason(tail),
+                _ => "Stopped before it finished; the agent's process group was killed",
+            };
             return new AgentOutcome(stopReason is null ? exitCode : null, stopReason, tail.ToString(), stopwatch.Elapsed)
             {
-                TimedOut = stopReason is not null && timeout.IsCancellationRequested,
+                TimedOut = stoppedBy == StoppedBy.Timeout,
+                BudgetExceeded = stoppedBy == StoppedBy.Budget,
+                Stalled = stoppedBy == StoppedBy.Stall,
+                Usage = meter.HasUsage ? meter.Current : null,
             };
         }
         finally
         {
             File.Delete(promptFile);
         }
+    }
+
+    private enum StoppedBy { None, Timeout, Budget, Stall, Cancel }
+
+    private static async Task WatchForStallAsync(StallWatch stall, CancellationTokenSource stalled, CancellationToken end)
+    {
+        try
+        {
+            await stall.WaitForStallAsync(end).ConfigureAwait(false);
+            await stalled.CancelAsync().ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // The agent ended first.
+        }
+    }
+
+    private string StallReason(TailBuffer tail)
+    {
+        var last = tail.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries).TakeLast(StallTailLines).ToArray();
+        return $"stalled: no output and no change in its worktree for {options.StallTimeout.TotalSeconds:0.#} s; the agent's process group was killed"
+            + (last.Length == 0 ? " (it wrote no output at all)" : $". Its last output:\n{string.Join('\n', last)}");
     }
 
     /// <summary>The agent's own exit (not the end of its output, which orphans may hold open); its exit code when known.</summary>

@@ -54,6 +54,23 @@ public sealed class CliTests
     }
 
     [Fact]
+    public async Task Run_with_a_token_budget_stops_a_stream_json_agent_past_it_and_its_json_shows_the_usage()
+    {
+        using var workspace = new TempDirectory();
+        var agent = workspace.Script("agent.sh", Worker.AgentEventsTests.ClaudeRunScript());
+
+        var (exit, stdout, stderr) = await RunCliAsync(
+            new Dictionary<string, string> { ["Domains__Agent__Command"] = agent, ["Domains__Agent__UsageFormat"] = "claude-stream-json" },
+            "run", "Add an API endpoint", "--domain", "backend", "--budget-tokens", "1000", "--workspace", Path.Combine(workspace.Path, "ws"), "--json");
+
+        Assert.True(exit == 1, stderr);
+        var subtask = JsonNode.Parse(stdout)!["subtasks"]!.AsArray().Single()!;
+        Assert.StartsWith("budget exceeded: 14234 tokens used, over the budget of 1000 tokens", (string)subtask["error"]!);
+        Assert.True((long)subtask["usage"]!["total_tokens"]! >= 14234, subtask.ToJsonString());
+        Assert.Equal((long)subtask["usage"]!["total_tokens"]!, (long)JsonNode.Parse(stdout)!["usage"]!["total_tokens"]!);
+    }
+
+    [Fact]
     public async Task The_main_job_prints_nothing_on_stderr_but_what_the_user_asked_for()
     {
         // Late state writes at shutdown made Orleans log a screen of warnings in about every other run: try a few.
@@ -106,6 +123,8 @@ public sealed class CliTests
     [InlineData("Invalid priority 'urgent'", "run", "Add an API", "--priority", "urgent")]
     [InlineData("out of range", "run", "Add an API", "--timeout", "0")]
     [InlineData("No domain matches this task", "run", "make coffee")]
+    [InlineData("The budget of 0 tokens is out of range", "run", "Add an API", "--budget-tokens", "0")]
+    [InlineData("The budget 0 USD is out of range", "run", "Add an API", "--budget-usd", "0")]
     [InlineData("--older-than '-5m' is not an age", "tasks", "prune", "--older-than", "-5m")]
     [InlineData("The domains' order has a cycle: backend after frontend after backend", "run", "Create user registration with form and API",
         "--after", "frontend:backend", "--after", "backend:frontend")]

@@ -182,4 +182,17 @@ public sealed class ProcessAgentRunnerTests : IDisposable
         Assert.StartsWith("create-user-registration-endpoint-", Path.GetFileName(file));
         Assert.Contains("## Task", File.ReadAllText(file));
     }
+
+    [Fact]
+    public async Task An_agent_asking_for_an_answer_gets_no_terminal_and_the_end_of_its_input_instead_of_waiting()
+    {
+        var (outcome, lines) = await RunAsync("""
+            cat > /dev/null
+            if read -r answer 2>/dev/null </dev/tty; then echo "terminal: $answer"; else echo "no terminal"; fi
+            if read -r answer; then echo "stdin: $answer"; else echo "end of input"; fi
+            """);
+
+        Assert.True(outcome.Succeeded);
+        Assert.Equal(["no terminal", "end of input"], lines);
+    }
 }

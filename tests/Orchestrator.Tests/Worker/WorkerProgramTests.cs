@@ -104,6 +104,26 @@ public sealed class WorkerProgramTests
     }
 
     [RedisFact]
+    public async Task A_worker_reading_codex_json_events_reports_their_usage_in_the_result_output_and_their_text_as_stdout()
+    {
+        await using var setup = await StartAsync();
+        await using var worker = WorkerProcess.Start(setup.Environment("""
+            echo '{"type":"thread.started","thread_id":"0199a213"}'
+            echo '{"type":"item.completed","item":{"id":"item_0","type":"agent_message","text":"Health endpoint added."}}'
+            echo '{"type":"turn.completed","usage":{"input_tokens":1200,"cached_input_tokens":1000,"output_tokens":300}}'
+            """, ("AGENT_USAGE_FORMAT", "codex-json"), ("AGENT_PRICES", """{"default":{"input":2,"output":10,"cache_write":0,"cache_read":0.5}}""")));
+        await worker.RegisteredAsync();
+
+        await PushTaskAsync(setup.Redis.Db, "t-usage");
+        var output = JsonNode.Parse((await FinalResultAsync(setup.Redis.Db, "t-usage"))["output"])!;
+
+        Assert.Equal("Health endpoint added.\n", (string)output["stdout"]!);
+        var usage = output["usage"]!;
+        Assert.Equal((200L, 300L, 1000L), ((long)usage["input_tokens"]!, (long)usage["output_tokens"]!, (long)usage["cache_read_input_tokens"]!));
+        Assert.Equal((200 * 2 + 300 * 10 + 1000 * 0.5) / 1e6, (double)usage["cost_usd"]!, 9);
+    }
+
+    [RedisFact]
     public async Task Output_reaches_the_task_log_in_batches_not_one_redis_call_a_line()
     {
         await using var setup = await StartAsync();
@@ -261,6 +281,10 @@ public sealed class WorkerProgramTests
     [InlineData("MERGE_MODE", "squash", "MERGE_MODE 'squash' is not merge or branch")]
     [InlineData("KEEP_MERGED_BRANCHES_DAYS", "-1", "KEEP_MERGED_BRANCHES_DAYS '-1' is not a whole number of days (0 or more)")]
     [InlineData("MAX_LINE_BYTES", "0", "MAX_LINE_BYTES '0' is not a positive whole number")]
+    [InlineData("STALL_TIMEOUT_SECONDS", "0", "STALL_TIMEOUT_SECONDS '0' is not a positive whole number")]
+    [InlineData("AGENT_USAGE_FORMAT", "xml", "AGENT_USAGE_FORMAT 'xml' is not none, claude-stream-json or codex-json")]
+    [InlineData("AGENT_PRICES", "{\"default\":{\"input\":-3}}", "AGENT_PRICES the price of 'default' has a negative or non-finite value")]
+    [InlineData("AGENT_PRICES", "{\"default\":{\"inptu\":3}}", "AGENT_PRICES is not a price table")]
     public async Task A_missing_or_invalid_setting_stops_the_worker_at_start_naming_it(string name, string value, string expected)
     {
         using var dir = new TempDirectory();
