@@ -29,12 +29,20 @@ public sealed class SubtaskGrainState
     [Id(10)] public string? Incarnation { get; set; }
 }
 
+/// <summary>The diff of the subtask's last attempt that reported one; a state of its own, so that no view or write of the subtask carries it.</summary>
+[GenerateSerializer, Alias("orchestrator.subtask-diff-state")]
+public sealed class SubtaskDiffState
+{
+    [Id(0)] public DomainDiff? Diff { get; set; }
+}
+
 /// <summary>
 /// One domain's part of a task, from queued to final: dispatch through the transport, results from workers,
 /// the retry policy for failures, timeouts and lost agents, cancel and user retry. It reports every change to its parent.
 /// </summary>
 public sealed partial class SubtaskGrain(
     [PersistentState(SubtaskGrain.StateName, StorageNames.Orchestrator)] IPersistentState<SubtaskGrainState> state,
+    [PersistentState(SubtaskGrain.DiffStateName, StorageNames.Orchestrator)] IPersistentState<SubtaskDiffState> diff,
     ITaskTransport transport,
     IClusterKey clusterKey,
     IOptions<OrchestratorOptions> options,
@@ -42,6 +50,8 @@ public sealed partial class SubtaskGrain(
     ILogger<SubtaskGrain> logger) : StoredStateGrain<SubtaskGrainState>, ISubtaskGrain
 {
     public const string StateName = "subtask";
+
+    public const string DiffStateName = "diff";
 
     protected override IPersistentState<SubtaskGrainState> StoredState => state;
 
@@ -147,6 +157,7 @@ public sealed partial class SubtaskGrain(
 
         using var activity = OrchestratorTelemetry.Start("orchestrator.result", ActivityKind.Consumer, Spec.TraceParent, SubtaskId);
         activity?.SetTag("orchestrator.succeeded", result.Succeeded);
+        await KeepDiffAsync(result); // before the change is told: whoever sees the part final can read its diff
         S.AgentId = result.AgentId ?? S.AgentId;
         S.StartedAt ??= result.StartedAt;
         if (result.Succeeded)
@@ -162,6 +173,41 @@ public sealed partial class SubtaskGrain(
         S.OutputJson = result.OutputJson;
         await FailOrRetryAsync(string.IsNullOrWhiteSpace(result.Error) ? "The worker reported a failure without a reason" : Capped(result.Error),
             StoppedByItsTimeout(result.OutputJson) ? SubtaskState.TimedOut : SubtaskState.Failed);
+    }
+
+    public Task<DomainDiff?> GetDiff() => Task.FromResult(diff.State.Diff);
+
+    /// <summary>
+    /// The attempt's diff, when it carries its own proof under the attempt's lease (a result alone proves nothing of a
+    /// diff sent beside it); text from an agent, so read within the limits whatever the worker claims.
+    /// </summary>
+    private async Task KeepDiffAsync(AgentResult result)
+    {
+        if (result.DiffJson is not { } json)
+        {
+            return;
+        }
+
+        var lease = AttemptLease.Compute(await clusterKey.GetAsync(), SubtaskId, S.Attempt);
+        if (!LeaseProof.Matches(LeaseProof.ForDiff(lease, SubtaskId, json), result.DiffProof))
+        {
+            await IgnoreAsync("diff", result.AgentId, $"its diff proof is not that of attempt {S.Attempt}");
+            return;
+        }
+
+        DomainDiff parsed;
+        try
+        {
+            parsed = DiffRecord.Parse(json);
+        }
+        catch (WireFormatException e)
+        {
+            await IgnoreAsync("diff", result.AgentId, e.Message);
+            return;
+        }
+
+        diff.State = new SubtaskDiffState { Diff = parsed with { Domain = Spec.Domain, Attempt = S.Attempt } };
+        await diff.WriteStateAsync();
     }
 
     /// <summary>Our worker says so in the output (<c>timed_out</c>) when it killed the agent at the task's timeout.</summary>
@@ -378,6 +424,11 @@ public sealed partial class SubtaskGrain(
         if (!S.State.IsFinal())
         {
             return false;
+        }
+
+        if (diff.RecordExists)
+        {
+            await diff.ClearStateAsync();
         }
 
         await state.ClearStateAsync();
