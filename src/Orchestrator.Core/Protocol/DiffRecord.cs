@@ -52,6 +52,13 @@ public static class DiffRecord
         return diff with { Files = files, Truncated = truncated };
     }
 
+    /// <summary>A task's diffs: <c>{"task_id", "domains": [...]}</c>.</summary>
+    public static JsonObject ToJson(string taskId, IEnumerable<DomainDiff> diffs) => new()
+    {
+        ["task_id"] = taskId,
+        ["domains"] = new JsonArray(diffs.Select(d => (JsonNode?)ToJson(d)).ToArray()),
+    };
+
     public static JsonObject ToJson(DomainDiff diff) => new()
     {
         ["domain"] = diff.Domain,
