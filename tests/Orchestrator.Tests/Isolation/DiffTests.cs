@@ -178,6 +178,17 @@ public sealed class DiffRecordTests
     }
 
     [Fact]
+    public void On_a_terminal_added_lines_are_green_removed_lines_red_and_hunks_cyan()
+    {
+        var diff = new DomainDiff { Domain = "backend", Files = [new FileDiff { Path = "a.txt", Status = "modified", Patch = "@@ -1 +1 @@\n-old\n+new\n" }] };
+        using var output = new StringWriter();
+
+        Orchestrator.Cli.Commands.DiffCommand.Write(output, [diff], colour: true);
+
+        Assert.Contains("\u001b[36m@@ -1 +1 @@\u001b[0m\n\u001b[31m-old\u001b[0m\n\u001b[32m+new\u001b[0m\n", output.ToString());
+    }
+
+    [Fact]
     public void A_diff_field_that_is_not_a_diff_is_refused()
     {
         Assert.Throws<WireFormatException>(() => DiffRecord.Parse("""{"files": [{"status": "added"}]}"""));
