@@ -8,6 +8,7 @@ var root = new RootCommand("orchestrator: route coding tasks to domain agents (b
     SubmitCommand.Create(),
     StatusCommand.Create(),
     LogsCommand.Create(),
+    DiffCommand.Create(),
     TasksCommand.Create(),
     CancelCommand.Create(),
     RetryCommand.Create(),

@@ -65,6 +65,9 @@ public sealed class OrchestratorClient(IClusterClient cluster, TaskPlanner plann
     /// <summary>Runs the failed, timed-out and cancelled parts of a finished task again.</summary>
     public Task<TaskView> RetryAsync(string taskId) => TaskGrain(taskId).Retry();
 
+    /// <summary>The change each domain's agent made (or only <paramref name="domain"/>'s), per file; domains whose agent reported none are left out.</summary>
+    public Task<IReadOnlyList<DomainDiff>> GetDiffAsync(string taskId, string? domain = null) => TaskGrain(taskId).GetDiff(domain);
+
     public Task<LogPage> GetLogsAsync(string taskId, LogCursor? cursor = null) => TaskGrain(taskId).GetLogs(cursor ?? LogCursor.Start);
 
     /// <summary>The task as it changes, with its new log lines, until it is final. Waits on the grain; never polls on a timer.</summary>

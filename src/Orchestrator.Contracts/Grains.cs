@@ -26,6 +26,12 @@ public interface ITaskGrain : IGrainWithStringKey
     /// <summary>Re-runs the failed, timed-out and cancelled parts of a finished task.</summary>
     [ClientCallable, Alias("Retry")] Task<TaskView> Retry();
 
+    /// <summary>
+    /// The change each domain's agent made (its last attempt that reported one), or only <paramref name="domain"/>'s.
+    /// Kept out of <see cref="GetView"/>: a diff may be large, a view is sent on every change.
+    /// </summary>
+    [ClientCallable, Alias("GetDiff"), ReadOnly, AlwaysInterleave] Task<IReadOnlyList<DomainDiff>> GetDiff(string? domain);
+
     [Alias("OnSubtaskChanged")] Task OnSubtaskChanged(SubtaskView subtask);
 
     /// <summary>New log lines exist for this task or one of its subtasks.</summary>
@@ -55,6 +61,9 @@ public interface ISubtaskGrain : IGrainWithStringKey
     [Alias("OnStarted")] Task OnStarted(string agentId, DateTimeOffset startedAt, string? leaseProof, string? incarnation);
 
     [Alias("OnResult")] Task OnResult(AgentResult result);
+
+    /// <summary>The change of the last attempt that reported one, null when none did.</summary>
+    [Alias("GetDiff"), ReadOnly, AlwaysInterleave] Task<DomainDiff?> GetDiff();
 
     /// <summary>No domain could be found or spawned for this queued attempt: fail it (or retry it) with the reason.</summary>
     [Alias("OnDomainUnavailable")] Task OnDomainUnavailable(int attempt, string reason);

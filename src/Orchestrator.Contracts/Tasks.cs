@@ -97,6 +97,10 @@ public sealed record AgentResult
     [Id(6)] public string? AgentId { get; init; }
     /// <summary>Our worker's proof that it holds the attempt (the result hash's extra <c>lease_proof</c> field); reference runners send none.</summary>
     [Id(7)] public string? LeaseProof { get; init; }
+    /// <summary>The attempt's diff as JSON (the result hash's extra <c>diff</c> field, see <c>DiffRecord</c>); reference runners send none.</summary>
+    [Id(50)] public string? DiffJson { get; init; }
+    /// <summary>The proof of <see cref="DiffJson"/> under the attempt's lease (extra field <c>diff_proof</c>), separate from the result's so that a diff dropped for its size leaves the result valid.</summary>
+    [Id(51)] public string? DiffProof { get; init; }
 }
 
 /// <summary>The state of one subtask, as shown to users and aggregated by the parent.</summary>
@@ -196,4 +200,41 @@ public sealed record LogCursor([property: Id(0)] IReadOnlyDictionary<string, lon
 {
     public static LogCursor Start { get; } = new(new Dictionary<string, long>());
     public long OffsetOf(string taskId) => Offsets.TryGetValue(taskId, out var offset) ? offset : 0;
+}
+
+/// <summary>
+/// The change one domain's agent made: its attempt's commit against the task's base commit, per file, as its worker
+/// computed it (the silo never reads the workspace). Untrusted text from an agent: render it escaped.
+/// </summary>
+[GenerateSerializer, Alias("orchestrator.domain-diff")]
+public sealed record DomainDiff
+{
+    [Id(0)] public required string Domain { get; init; }
+    /// <summary>The attempt whose work this is.</summary>
+    [Id(1)] public int Attempt { get; init; }
+    [Id(2)] public string? BaseCommit { get; init; }
+    [Id(3)] public string? Commit { get; init; }
+    /// <summary>The attempt's branch while it exists.</summary>
+    [Id(4)] public string? Branch { get; init; }
+    /// <summary><c>merged</c>, <c>branch</c>, <c>conflict</c> or <c>no_changes</c>, as in the subtask's output.</summary>
+    [Id(5)] public string? Merge { get; init; }
+    [Id(6)] public IReadOnlyList<FileDiff> Files { get; init; } = [];
+    /// <summary>Some of the diff was left out (its size passed the limit); the files it lists are all there are, up to the file limit.</summary>
+    [Id(7)] public bool Truncated { get; init; }
+}
+
+/// <summary>One file of a <see cref="DomainDiff"/>: git's unified diff of it, or for a binary file only that it changed.</summary>
+[GenerateSerializer, Alias("orchestrator.file-diff")]
+public sealed record FileDiff
+{
+    [Id(0)] public required string Path { get; init; }
+    /// <summary><c>added</c>, <c>modified</c> or <c>deleted</c>.</summary>
+    [Id(1)] public required string Status { get; init; }
+    [Id(2)] public bool Binary { get; init; }
+    /// <summary>The file did not merge: this version is on the attempt's branch only.</summary>
+    [Id(3)] public bool Conflict { get; init; }
+    /// <summary>git's unified diff of the file (headers and hunks); null for a binary file or one past the size limit.</summary>
+    [Id(4)] public string? Patch { get; init; }
+    /// <summary>The patch was cut at the size limit, or left out.</summary>
+    [Id(5)] public bool Truncated { get; init; }
 }

@@ -5,7 +5,8 @@ namespace Orchestrator.Redis;
 
 /// <summary>
 /// A task's retention on Redis: one atomic script sets (or lifts) the expiry of every key the task has —
-/// <c>results:{id}</c>, <c>results:{id}:logs</c> of the task and each subtask, and the task's and subtasks' grain states.
+/// <c>results:{id}</c>, <c>results:{id}:logs</c> of the task and each subtask, and the task's and subtasks' grain states
+/// (a subtask has two: <c>…/subtask</c> and its diff, <c>…/diff</c>).
 /// Redis then drops them itself; the cost does not grow with the number of tasks kept.
 /// </summary>
 public sealed class RedisTaskRetention(IConnectionMultiplexer redis, Func<StoredState, RedisKey> stateKey) : ITaskRetention

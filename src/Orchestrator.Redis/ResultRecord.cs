@@ -9,7 +9,8 @@ namespace Orchestrator.Redis;
 /// <summary>
 /// The reference's <c>results:{task_id}</c> hash and the JSON published on its channel: fields <c>task_id</c>,
 /// <c>status</c>, <c>output</c> (a JSON object as a string), <c>error</c>, <c>started_at</c>, <c>completed_at</c>;
-/// ours adds <c>agent_id</c> and <c>lease_proof</c> (see <see cref="LeaseProof"/>).
+/// ours adds <c>agent_id</c>, <c>lease_proof</c> (see <see cref="LeaseProof"/>), and <c>diff</c> with <c>diff_proof</c>
+/// (see <see cref="DiffRecord"/>), which the reference ignores.
 /// </summary>
 public static class ResultRecord
 {
@@ -45,6 +46,12 @@ public static class ResultRecord
         if (result.LeaseProof is { } proof)
         {
             fields.Add(new("lease_proof", proof));
+        }
+
+        if (result.DiffJson is { } diff)
+        {
+            fields.Add(new("diff", diff));
+            fields.Add(new("diff_proof", result.DiffProof ?? ""));
         }
 
         return fields.ToArray();
@@ -91,6 +98,9 @@ public static class ResultRecord
             (output, succeeded, error) = (null, false, "The worker's output is not a JSON object");
         }
 
+        // An oversized diff is dropped with its proof; the result it came with still counts.
+        var diff = NullIfEmpty(fields.GetValueOrDefault("diff")) is { } text && (text.Length <= DiffRecord.MaxJsonBytes / 4
+            || System.Text.Encoding.UTF8.GetByteCount(text) <= DiffRecord.MaxJsonBytes) ? text : null;
         return new AgentResult
         {
             TaskId = taskId,
@@ -101,6 +111,8 @@ public static class ResultRecord
             CompletedAt = WireFormat.ParseTimestamp(fields.GetValueOrDefault("completed_at")),
             AgentId = NullIfEmpty(fields.GetValueOrDefault("agent_id")),
             LeaseProof = NullIfEmpty(fields.GetValueOrDefault("lease_proof")),
+            DiffJson = diff,
+            DiffProof = diff is null ? null : NullIfEmpty(fields.GetValueOrDefault("diff_proof")),
         };
     }
 

@@ -7,6 +7,7 @@ using Microsoft.Extensions.Logging;
 using Orchestrator.Client;
 using Orchestrator.Contracts;
 using Orchestrator.Core.Aggregation;
+using Orchestrator.Core.Protocol;
 
 namespace Orchestrator.Web;
 
@@ -31,6 +32,8 @@ public static partial class TaskApi
             Results.Json(ResultAggregator.ToResultJson(await client.GetAsync(id)))));
         api.MapGet("/tasks/{id}/logs", (string id, OrchestratorClient client) => Handle(async () =>
             Results.Json((await client.GetLogsAsync(id)).Entries.Select(e => new { source = e.Source, line = e.Line }))));
+        api.MapGet("/tasks/{id}/diff", (string id, string? domain, OrchestratorClient client) => Handle(async () =>
+            Results.Json(DiffRecord.ToJson(id, await client.GetDiffAsync(id, domain)))));
         api.MapGet("/tasks/{id}/events", (string id, HttpContext context, OrchestratorClient client) => Handle(async () =>
         {
             await client.GetAsync(id); // 404 before the stream starts

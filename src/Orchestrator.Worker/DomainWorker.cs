@@ -337,6 +337,7 @@ public sealed partial class DomainWorker(
 
         var outputJson = output.ToJsonString();
         var error = outcome.Succeeded ? null : ErrorOf(outcome, killRunning);
+        var diffJson = report.DiffOfOutcome() is { } diff ? DiffRecord.ToJson(diff).ToJsonString() : null;
         return new AgentResult
         {
             TaskId = message.TaskId,
@@ -347,6 +348,8 @@ public sealed partial class DomainWorker(
             CompletedAt = time.GetUtcNow(),
             AgentId = options.AgentId,
             LeaseProof = message.Lease is null ? null : LeaseProof.ForResult(message.Lease, message.TaskId, outcome.Succeeded, outputJson, error),
+            DiffJson = diffJson,
+            DiffProof = message.Lease is null || diffJson is null ? null : LeaseProof.ForDiff(message.Lease, message.TaskId, diffJson),
         };
     }
 

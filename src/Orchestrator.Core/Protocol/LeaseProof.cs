@@ -14,6 +14,10 @@ public static class LeaseProof
     public static string ForResult(string lease, string taskId, bool succeeded, string? outputJson, string? error) =>
         Mac(lease, $"result\n{taskId}\n{(succeeded ? "completed" : "failed")}\n{outputJson ?? "{}"}\n{error ?? ""}");
 
+    /// <summary>Over the attempt's diff as written to the wire (its own proof: a diff dropped for its size leaves the result's intact).</summary>
+    public static string ForDiff(string lease, string taskId, string diffJson) =>
+        Mac(lease, $"diff\n{taskId}\n{diffJson}");
+
     /// <summary>Over the agent and, when it names one, its incarnation: a copied notice cannot claim another start of the agent.</summary>
     public static string ForStart(string lease, string taskId, string agentId, string? incarnation) =>
         Mac(lease, incarnation is null ? $"started\n{taskId}\n{agentId}" : $"started\n{taskId}\n{agentId}\n{incarnation}");

@@ -31,12 +31,20 @@ public sealed class SubtaskGrainState
     [Id(20)] public TokenUsage? Usage { get; set; }
 }
 
+/// <summary>The diff of the subtask's last attempt that reported one; a state of its own, so that no view or write of the subtask carries it.</summary>
+[GenerateSerializer, Alias("orchestrator.subtask-diff-state")]
+public sealed class SubtaskDiffState
+{
+    [Id(0)] public DomainDiff? Diff { get; set; }
+}
+
 /// <summary>
 /// One domain's part of a task, from queued to final: dispatch through the transport, results from workers,
 /// the retry policy for failures, timeouts and lost agents, cancel and user retry. It reports every change to its parent.
 /// </summary>
 public sealed partial class SubtaskGrain(
     [PersistentState(SubtaskGrain.StateName, StorageNames.Orchestrator)] IPersistentState<SubtaskGrainState> state,
+    [PersistentState(SubtaskGrain.DiffStateName, StorageNames.Orchestrator)] IPersistentState<SubtaskDiffState> diff,
     ITaskTransport transport,
     IClusterKey clusterKey,
     IOptions<OrchestratorOptions> options,
@@ -44,6 +52,8 @@ public sealed partial class SubtaskGrain(
     ILogger<SubtaskGrain> logger) : StoredStateGrain<SubtaskGrainState>, ISubtaskGrain
 {
     public const string StateName = "subtask";
+
+    public const string DiffStateName = "diff";
 
     protected override IPersistentState<SubtaskGrainState> StoredState => state;
 
@@ -152,6 +162,7 @@ public sealed partial class SubtaskGrain(
 
         using var activity = OrchestratorTelemetry.Start("orchestrator.result", ActivityKind.Consumer, Spec.TraceParent, SubtaskId);
         activity?.SetTag("orchestrator.succeeded", result.Succeeded);
+        await KeepDiffAsync(result); // before the change is told: whoever sees the part final can read its diff
         S.AgentId = result.AgentId ?? S.AgentId;
         S.StartedAt ??= result.StartedAt;
         var output = UsageJson.ParseOutput(result.OutputJson);
@@ -183,6 +194,41 @@ public sealed partial class SubtaskGrain(
     /// </summary>
     private static bool OutputFlag(System.Text.Json.Nodes.JsonObject? output, string flagName) =>
         output?[flagName] is System.Text.Json.Nodes.JsonValue flag && flag.TryGetValue<bool>(out var set) && set;
+
+    public Task<DomainDiff?> GetDiff() => Task.FromResult(diff.State.Diff);
+
+    /// <summary>
+    /// The attempt's diff, when it carries its own proof under the attempt's lease (a result alone proves nothing of a
+    /// diff sent beside it); text from an agent, so read within the limits whatever the worker claims.
+    /// </summary>
+    private async Task KeepDiffAsync(AgentResult result)
+    {
+        if (result.DiffJson is not { } json)
+        {
+            return;
+        }
+
+        var lease = AttemptLease.Compute(await clusterKey.GetAsync(), SubtaskId, S.Attempt);
+        if (!LeaseProof.Matches(LeaseProof.ForDiff(lease, SubtaskId, json), result.DiffProof))
+        {
+            await IgnoreAsync("diff", result.AgentId, $"its diff proof is not that of attempt {S.Attempt}");
+            return;
+        }
+
+        DomainDiff parsed;
+        try
+        {
+            parsed = DiffRecord.Parse(json);
+        }
+        catch (WireFormatException e)
+        {
+            await IgnoreAsync("diff", result.AgentId, e.Message);
+            return;
+        }
+
+        diff.State = new SubtaskDiffState { Diff = parsed with { Domain = Spec.Domain, Attempt = S.Attempt } };
+        await diff.WriteStateAsync();
+    }
 
     /// <summary>
     /// Whether a report comes from the holder of the attempt in flight: it carries a proof of what it reports under that
@@ -384,6 +430,11 @@ public sealed partial class SubtaskGrain(
         if (!S.State.IsFinal())
         {
             return false;
+        }
+
+        if (diff.RecordExists)
+        {
+            await diff.ClearStateAsync();
         }
 
         await state.ClearStateAsync();

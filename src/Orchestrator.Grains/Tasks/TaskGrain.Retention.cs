@@ -125,12 +125,13 @@ public sealed partial class TaskGrain
         return true;
     }
 
-    /// <summary>Every record the task keeps in the store: its own and its subtasks' logs, results and grain states.</summary>
+    /// <summary>Every record the task keeps in the store: its own and its subtasks' logs, results and grain states (the subtasks' diffs among them).</summary>
     private TaskRecords Records() => new(
         [TaskId, .. S.Subtasks.Select(s => s.TaskId)],
         [
             new StoredState(this.GetGrainId(), StateName),
             .. S.Subtasks.Select(s => new StoredState(GrainFactory.Reference<ISubtaskGrain>(s.TaskId).GetGrainId(), SubtaskGrain.StateName)),
+            .. S.Subtasks.Select(s => new StoredState(GrainFactory.Reference<ISubtaskGrain>(s.TaskId).GetGrainId(), SubtaskGrain.DiffStateName)),
         ]);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Task {TaskId} is kept: one of its subtasks runs again although the task's stored state says it finished")]

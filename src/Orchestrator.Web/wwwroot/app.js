@@ -49,6 +49,7 @@ function showTask(result) {
   $("task-title").innerHTML = `${esc(result.description)} ${badge(result.status)}`;
   $("task-meta").textContent = `${result.task_id} · priority ${result.priority} · created ${age(result.created_at)} ago`
     + (result.usage ? ` · ${usage(result.usage)}` : "");
+  loadDiff(result);
   $("subtasks").innerHTML = result.subtasks.map((s) => {
     const files = s.output ? [...(s.output.files_created ?? []).map((f) => `+ ${f}`), ...(s.output.files_modified ?? []).map((f) => `~ ${f}`), ...(s.output.files_deleted ?? []).map((f) => `- ${f}`)] : [];
     // Conflicting files were not merged: both versions are kept, this domain's on its branch.
@@ -62,10 +63,68 @@ function showTask(result) {
   }).join("");
 }
 
+// Each domain's diff, read apart from the task (GET api/tasks/{id}/diff) whenever another part has finished. The
+// text comes from an agent: it only ever reaches the page as textContent.
+let diffTask = null;
+let diffFinished = -1;
+
+function element(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function showDiff(data) {
+  const root = $("diff");
+  root.replaceChildren();
+  if (data.domains.length === 0) {
+    root.append(element("p", "meta", "No change reported yet."));
+    return;
+  }
+  for (const d of data.domains) {
+    const section = element("section", "domain-diff");
+    section.dataset.domain = d.domain;
+    const commits = d.base_commit ? ` · ${d.base_commit.slice(0, 8)}..${(d.commit ?? "").slice(0, 8)}` : "";
+    section.append(element("h4", "", `${d.domain} · attempt ${d.attempt} · ${(d.merge ?? "not isolated").replace("_", " ")}${commits}`));
+    if (d.files.length === 0) section.append(element("p", "meta", "No changes."));
+    for (const f of d.files) {
+      const file = element("details", f.conflict ? "file conflict" : "file");
+      file.open = true;
+      const summary = element("summary", "", `${f.path} (${f.status})`);
+      if (f.conflict) summary.append(element("span", "status failed", `conflict: not merged, this version is on ${d.branch ?? "its branch"}`));
+      file.append(summary);
+      if (f.binary || f.patch === null) {
+        file.append(element("p", "meta", f.binary ? "Binary file, not shown." : "Left out: past the size limit."));
+      } else {
+        const pre = element("pre", "patch");
+        for (const line of f.patch.replace(/\n$/, "").split("\n")) {
+          const kind = /^(diff --git |\+\+\+|---)/.test(line) ? "head" : line.startsWith("+") ? "add" : line.startsWith("-") ? "del" : line.startsWith("@@") ? "hunk" : "";
+          pre.append(element("span", kind, `${line}\n`));
+        }
+        file.append(pre);
+      }
+      section.append(file);
+    }
+    if (d.truncated) section.append(element("p", "meta", "… diff truncated: it passed the limit of 256 KiB per domain; see the branch or commit for all of it."));
+    root.append(section);
+  }
+}
+
+function loadDiff(result) {
+  const finished = result.subtasks.filter((s) => !["pending", "dispatched", "in_progress"].includes(s.status)).length;
+  if (diffTask === result.task_id && finished === diffFinished) return;
+  diffTask = result.task_id;
+  diffFinished = finished;
+  fetch(`api/tasks/${encodeURIComponent(result.task_id)}/diff`).then((r) => r.json()).then((d) => d.domains && diffTask === d.task_id && showDiff(d));
+}
+
 function openTask(id) {
   $("overview").hidden = true;
   $("task").hidden = false;
   $("log").textContent = "";
+  $("diff").replaceChildren(element("p", "meta", "No change reported yet."));
+  diffTask = null;
   taskStream?.close();
   taskStream = new EventSource(`api/tasks/${encodeURIComponent(id)}/events`);
   taskStream.addEventListener("status", (e) => showTask(JSON.parse(e.data)));

@@ -1,3 +1,5 @@
+using Orchestrator.Contracts;
+
 namespace Orchestrator.Worker.Isolation;
 
 /// <summary>The files a run changed.</summary>
@@ -21,5 +23,16 @@ public sealed record AttemptReport(FileChanges Files)
     /// <summary>Git's own words when a merge was refused or isolation failed.</summary>
     public string? MergeError { get; init; }
 
+    /// <summary>The change itself, per file, as made (before the merge); see <see cref="DiffOfOutcome"/>.</summary>
+    public DomainDiff? Diff { get; init; }
+
     public static AttemptReport NotIsolated { get; } = new(FileChanges.None);
+
+    /// <summary>The diff with what became of it: merged or not, and which of its files conflicted.</summary>
+    public DomainDiff? DiffOfOutcome() => Diff is not { } diff ? null : diff with
+    {
+        Merge = Merge,
+        Branch = Branch,
+        Files = Conflicts.Count == 0 ? diff.Files : diff.Files.Select(f => f with { Conflict = Conflicts.Contains(f.Path) }).ToArray(),
+    };
 }

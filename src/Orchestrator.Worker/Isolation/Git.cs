@@ -62,6 +62,38 @@ public sealed class Git(string workingDirectory, IReadOnlyList<string>? reposito
         return new GitOutput(result.ExitCode, result.StandardOutput, result.StandardError, all);
     }
 
+    /// <summary>
+    /// Runs git and keeps at most <paramref name="maxChars"/> of its output (the rest is read and dropped, so git never
+    /// blocks on a full pipe): for output as large as an agent's change may be. Throws <see cref="GitException"/> when it fails.
+    /// </summary>
+    public async Task<(string Text, bool Cut)> CheckCappedAsync(IEnumerable<string> arguments, int maxChars, CancellationToken cancellationToken = default)
+    {
+        var kept = new System.Text.StringBuilder();
+        var cut = false;
+        var stderr = new System.Text.StringBuilder();
+        var all = (repositoryArguments ?? []).Concat(arguments).ToArray();
+        var result = await Cli.Wrap("git")
+            .WithArguments(all)
+            .WithWorkingDirectory(workingDirectory)
+            .WithEnvironmentVariables(Environment)
+            .WithValidation(CommandResultValidation.None)
+            .WithStandardOutputPipe(PipeTarget.Create(async (stream, token) =>
+            {
+                using var reader = new StreamReader(stream, System.Text.Encoding.UTF8);
+                var buffer = new char[16 * 1024];
+                int read;
+                while ((read = await reader.ReadAsync(buffer, token).ConfigureAwait(false)) > 0)
+                {
+                    var room = maxChars - kept.Length;
+                    kept.Append(buffer, 0, Math.Min(room, read));
+                    cut |= read > room;
+                }
+            }))
+            .WithStandardErrorPipe(PipeTarget.ToStringBuilder(stderr))
+            .ExecuteAsync(cancellationToken).ConfigureAwait(false);
+        return result.ExitCode == 0 ? (kept.ToString(), cut) : throw new GitException(new GitOutput(result.ExitCode, "", stderr.ToString(), all));
+    }
+
     /// <summary>Runs git and throws <see cref="GitException"/> with its message when it fails.</summary>
     public async Task<string> CheckAsync(IEnumerable<string> arguments, string? input = null, CancellationToken cancellationToken = default)
     {

@@ -1,5 +1,7 @@
 using Microsoft.Extensions.FileSystemGlobbing;
+using System.Text.RegularExpressions;
 using Microsoft.Extensions.Logging;
+using Orchestrator.Contracts;
 using Orchestrator.Core.Protocol;
 
 namespace Orchestrator.Worker.Isolation;
@@ -228,12 +230,16 @@ public sealed partial class WorktreeIsolation(IsolationOptions options, ILogger<
             if (head == baseCommit)
             {
                 _deleteBranch = true;
-                return new AttemptReport(FileChanges.None) { BaseCommit = baseCommit, Merge = "no_changes" };
+                return new AttemptReport(FileChanges.None)
+                {
+                    BaseCommit = baseCommit, Merge = "no_changes",
+                    Diff = new DomainDiff { Domain = isolation.Options.DomainType, Attempt = message.Attempt, BaseCommit = baseCommit, Commit = head },
+                };
             }
 
-            var files = FilesOf(await git.CheckAsync(["diff", "--name-status", "-z", "--no-renames", baseCommit, head], cancellationToken: cancellationToken).ConfigureAwait(false));
-            var report = new AttemptReport(files) { BaseCommit = baseCommit, MergedInto = await repository.CurrentBranchAsync(cancellationToken).ConfigureAwait(false) };
-            report = report with { Commit = head, Branch = branch };
+            var entries = Entries(await git.CheckAsync(["diff", "--name-status", "-z", "--no-renames", baseCommit, head], cancellationToken: cancellationToken).ConfigureAwait(false));
+            var report = new AttemptReport(FilesOf(entries)) { BaseCommit = baseCommit, MergedInto = await repository.CurrentBranchAsync(cancellationToken).ConfigureAwait(false) };
+            report = report with { Commit = head, Branch = branch, Diff = await DiffAsync(git, entries, head, cancellationToken).ConfigureAwait(false) };
             if (!completed || isolation.Options.Mode == MergeMode.Branch)
             {
                 return report with { Merge = "branch" };
@@ -296,28 +302,93 @@ public sealed partial class WorktreeIsolation(IsolationOptions options, ILogger<
             return (paths, head);
         }
 
-        private FileChanges FilesOf(string nameStatus)
+        /// <summary>(status letter, path) pairs from <c>git diff --name-status -z</c>, in git's order.</summary>
+        private static IReadOnlyList<(string Status, string Path)> Entries(string nameStatus)
         {
             var fields = WorkspaceRepository.Split(nameStatus);
+            var entries = new List<(string, string)>(fields.Count / 2);
+            for (var i = 0; i + 1 < fields.Count; i += 2)
+            {
+                entries.Add((fields[i], fields[i + 1]));
+            }
+
+            return entries;
+        }
+
+        private FileChanges FilesOf(IReadOnlyList<(string Status, string Path)> entries)
+        {
             var created = new List<string>();
             var modified = new List<string>();
             var deleted = new List<string>();
-            for (var i = 0; i + 1 < fields.Count; i += 2)
+            foreach (var (status, path) in entries.Where(e => !isolation.IsExcluded(e.Path)))
             {
-                var path = fields[i + 1];
-                if (isolation.IsExcluded(path))
-                {
-                    continue;
-                }
-
-                (fields[i] switch { "A" => created, "D" => deleted, _ => modified }).Add(path);
+                (status switch { "A" => created, "D" => deleted, _ => modified }).Add(path);
             }
 
             return new FileChanges(created, modified, deleted);
         }
 
+        /// <summary>
+        /// The attempt's change per file, for people to read: one <c>git diff</c> of its commit against the base, read up
+        /// to the size limit and split at each file's header. git writes the files in the order of <paramref name="entries"/>
+        /// (the same diff's name-status), which names them unambiguously; a patch's own lines all start with ' ', '+', '-',
+        /// '@' or '\', so a line starting with <c>diff --git </c> is always a header.
+        /// </summary>
+        private async Task<DomainDiff> DiffAsync(Git git, IReadOnlyList<(string Status, string Path)> entries, string head, CancellationToken cancellationToken)
+        {
+            var (text, cut) = await git.CheckCappedAsync(["diff", "--no-color", "--no-ext-diff", "--no-textconv", "--no-renames", baseCommit, head],
+                DiffRecord.MaxPatchChars, cancellationToken).ConfigureAwait(false);
+            var sections = Sections(text);
+            var files = new List<FileDiff>(entries.Count);
+            for (var i = 0; i < entries.Count; i++)
+            {
+                var (status, path) = entries[i];
+                var section = i < sections.Count ? sections[i] : null;
+                var partial = cut && (section is null || i == sections.Count - 1);
+                var binary = section is not null && !partial && BinaryChange().IsMatch(section);
+                if (!isolation.IsExcluded(path))
+                {
+                    files.Add(new FileDiff
+                    {
+                        Path = path,
+                        Status = status switch { "A" => "added", "D" => "deleted", _ => "modified" },
+                        Binary = binary,
+                        Patch = binary || section is null ? null : partial ? section + DiffRecord.TruncatedMarker : section,
+                        Truncated = partial,
+                    });
+                }
+            }
+
+            return DiffRecord.Capped(new DomainDiff
+            {
+                Domain = isolation.Options.DomainType, Attempt = message.Attempt, BaseCommit = baseCommit, Commit = head, Branch = branch,
+                Files = files, Truncated = cut,
+            });
+        }
+
+        private static List<string> Sections(string diff)
+        {
+            var starts = new List<int>();
+            for (var at = 0; at < diff.Length;)
+            {
+                if (string.CompareOrdinal(diff, at, "diff --git ", 0, 11) == 0)
+                {
+                    starts.Add(at);
+                }
+
+                var end = diff.IndexOf('\n', at);
+                at = end < 0 ? diff.Length : end + 1;
+            }
+
+            return starts.Select((start, i) => diff[start..(i + 1 < starts.Count ? starts[i + 1] : diff.Length)]).ToList();
+        }
+
         private static string FirstLine(string text) => text.Split('\n', 2)[0].Trim() is { Length: > 0 } line ? line[..Math.Min(line.Length, 200)] : "Task";
     }
+
+    /// <summary>git's line for a binary file's change (without <c>--binary</c> it writes no content for one).</summary>
+    [GeneratedRegex(@"^Binary files .* differ$", RegexOptions.Multiline)]
+    private static partial Regex BinaryChange();
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Task {TaskId} runs in worktree {Directory} on branch {Branch} from {BaseCommit}")]
     private partial void LogWorktree(string taskId, string directory, string branch, string baseCommit);

@@ -27,7 +27,7 @@ public sealed class RetentionTests
 
         // Until the period ends the task is all there, each of its keys with an expiry; status and the listing show it.
         var keys = await KeysOfAsync(redis, ids);
-        Assert.Equal(5, keys.Length); // task and subtask grain state, results hash and log of the subtask, log of the task
+        Assert.Equal(6, keys.Length); // task and subtask grain state, the subtask's diff, results hash and log of the subtask, log of the task
         foreach (var key in keys)
         {
             Assert.True(await redis.Db.KeyTimeToLiveAsync(key) is { } ttl && ttl > TimeSpan.Zero, $"{key} has no expiry");
@@ -251,7 +251,7 @@ public sealed class RetentionTests
     private static async Task<TimeSpan?[]> TimesToLiveAsync(RedisServer redis, IReadOnlyList<string> ids)
     {
         var keys = await KeysOfAsync(redis, ids);
-        Assert.Equal(5, keys.Length);
+        Assert.Equal(6, keys.Length);
         return await Task.WhenAll(keys.Select(k => redis.Db.KeyTimeToLiveAsync(k)));
     }
 

@@ -28,7 +28,7 @@ public sealed class LeaseTests
     private const string ForgedOutput = """{"files_created":["forged.txt"]}""";
 
     /// <summary>What anyone with write access to <c>results:*</c> can do: write the hash and publish it, as a runner does.</summary>
-    private static async Task ForgeResultAsync(IDatabase db, string subtaskId, string? proof)
+    private static async Task ForgeResultAsync(IDatabase db, string subtaskId, string? proof, IReadOnlyDictionary<string, string>? extra = null)
     {
         var fields = new JsonObject
         {
@@ -42,6 +42,11 @@ public sealed class LeaseTests
         if (proof is not null)
         {
             fields["lease_proof"] = proof;
+        }
+
+        foreach (var (name, value) in extra ?? new Dictionary<string, string>())
+        {
+            fields[name] = value;
         }
 
         await db.HashSetAsync($"results:{subtaskId}", fields.Select(f => new HashEntry(f.Key, (string)f.Value!)).ToArray());
@@ -111,6 +116,48 @@ public sealed class LeaseTests
             var result = await cluster.ResultAsync(task.TaskId);
             Assert.Equal(TaskState.Completed, result.State);
             Assert.DoesNotContain("forged.txt", ResultAggregator.FilesOf(result.Subtasks.Single(s => s.Domain == "backend"), "files_created"));
+        }
+    }
+
+    [RedisFact]
+    public async Task Our_worker_sends_its_diff_with_its_proof_in_the_result_hash_and_the_silo_keeps_it()
+    {
+        var (redis, cluster) = await StartAsync();
+        await using (redis)
+        await using (cluster)
+        {
+            File.WriteAllText(cluster.Dir.File("release"), "");
+            var task = await cluster.ResultAsync((await cluster.Client.SubmitAsync(new TaskSubmission { Description = "Build the API endpoint", Domains = ["backend"] })).TaskId);
+
+            var hash = (await redis.Db.HashGetAllAsync($"results:{task.Subtasks.Single().TaskId}")).ToDictionary(f => f.Name.ToString(), f => f.Value.ToString());
+            Assert.Equal("out/backend.txt", (string?)JsonNode.Parse(hash["diff"])!["files"]![0]!["path"]);
+            Assert.NotEmpty(hash["diff_proof"]);
+            var diff = Assert.Single(await cluster.Client.GetDiffAsync(task.TaskId));
+            Assert.Equal("backend", diff.Domain);
+            Assert.Contains("+honest", Assert.Single(diff.Files).Patch);
+        }
+    }
+
+    [RedisFact]
+    public async Task A_diff_without_its_own_proof_is_not_kept_though_the_result_it_came_with_counts()
+    {
+        var (redis, cluster) = await StartAsync();
+        await using (redis)
+        await using (cluster)
+        {
+            var task = await cluster.Client.SubmitAsync(new TaskSubmission { Description = "Build the API endpoint", Domains = ["backend"] });
+            var subtask = task.Subtasks.Single();
+            var lease = await LeaseInQueueAsync(redis.Db, "backend");
+            await cluster.WaitUntilAsync(task.TaskId, t => t.Subtasks.Single().State == SubtaskState.InProgress);
+            var planted = DiffRecord.ToJson(new DomainDiff { Domain = "backend", Files = [new FileDiff { Path = "planted.txt", Status = "added", Patch = "+planted" }] }).ToJsonString();
+
+            await ForgeResultAsync(redis.Db, subtask.TaskId, LeaseProof.ForResult(lease, subtask.TaskId, true, ForgedOutput, null),
+                new Dictionary<string, string> { ["diff"] = planted, ["diff_proof"] = LeaseProof.ForResult(lease, subtask.TaskId, true, ForgedOutput, null) });
+            await WaitForLogAsync(cluster, task.TaskId, "Ignored a diff from backend-f0rged01: its diff proof is not that of attempt 1");
+
+            Assert.Equal(TaskState.Completed, (await cluster.ResultAsync(task.TaskId)).State);
+            Assert.Empty(await cluster.Client.GetDiffAsync(task.TaskId));
+            File.WriteAllText(cluster.Dir.File("release"), "");
         }
     }
 

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json.Nodes;
+using Orchestrator.Tests.Isolation;
 using Orchestrator.Tests.Support;
 using Xunit.Abstractions;
 
@@ -49,7 +50,7 @@ public sealed class TaskViewBrowserTests(ITestOutputHelper output)
         output.WriteLine($"screenshots: {screenshot} {dashboardScreenshot}");
     }
 
-    private static async Task<(int Exit, string Stdout, string Stderr)> RunAsync(string program, params string[] args)
+    internal static async Task<(int Exit, string Stdout, string Stderr)> RunAsync(string program, params string[] args)
     {
         using var process = Process.Start(new ProcessStartInfo(program, args) { RedirectStandardOutput = true, RedirectStandardError = true })!;
         var stdout = process.StandardOutput.ReadToEndAsync();
@@ -57,6 +58,40 @@ public sealed class TaskViewBrowserTests(ITestOutputHelper output)
         using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(90));
         await process.WaitForExitAsync(bound.Token);
         return (process.ExitCode, await stdout, await stderr);
+    }
+}
+
+/// <summary>The task view's Changes: each domain's diff as its worker computed it, in a real browser.</summary>
+public sealed class TaskViewDiffBrowserTests(DiffScenario scenario, ITestOutputHelper output) : IClassFixture<DiffScenario>
+{
+    [BrowserFact]
+    public async Task The_task_view_shows_each_domains_diff_with_its_added_lines_and_the_conflicting_file_flagged()
+    {
+        var screenshot = Path.Combine(BuiltProgram.RepositoryRoot, ".ci", "results", "task-view-diff.png");
+        Directory.CreateDirectory(Path.GetDirectoryName(screenshot)!);
+
+        var (exit, stdout, stderr) = await TaskViewBrowserTests.RunAsync("node", Path.Combine(BuiltProgram.RepositoryRoot, "tests", "browser", "task-view.mjs"),
+            $"{scenario.Silo.WebAddress}?token={scenario.Silo.AccessToken}", scenario.TaskId, screenshot, "--diff");
+
+        Assert.True(exit == 0, stderr);
+        var seen = JsonNode.Parse(stdout)!;
+        Assert.Empty(seen["blocked"]!.AsArray());
+        var domains = seen["diff"]!.AsArray().ToDictionary(d => (string)d!["domain"]!, d => d!);
+        Assert.Equal(["backend", "frontend"], domains.Keys.Order());
+        foreach (var (domain, shown) in domains)
+        {
+            var added = shown["added"]!.AsArray().Select(a => (string)a!).ToArray();
+            Assert.Contains($"+edited by {domain}", added); // visible, and styled as an added line
+            Assert.Contains($"+created by {domain}", added);
+            Assert.Contains($"{domain}.bin (added)", (string)shown["text"]!);
+            Assert.Contains("Binary file, not shown.", (string)shown["text"]!);
+        }
+
+        var conflict = Assert.Single(domains.Values.SelectMany(d => d["conflicts"]!.AsArray()));
+        Assert.StartsWith("shared.txt (modified)", (string)conflict!);
+        Assert.Contains("conflict: not merged", (string)conflict!);
+        Assert.True(new FileInfo(screenshot).Length > 10_000);
+        output.WriteLine($"screenshot: {screenshot}");
     }
 }
 
