@@ -17,6 +17,8 @@ public sealed record TaskSubmission
     [Id(6)] public string Source { get; init; } = "main-orchestrator";
     /// <summary>The caller's trace context (W3C traceparent), so that the task's trace continues the caller's.</summary>
     [Id(7)] public string? TraceParent { get; init; }
+    /// <summary>An http(s) URL that gets the signed result when the task is final; null takes the configured default (<c>Webhooks:DefaultUrl</c>).</summary>
+    [Id(40)] public string? NotifyUrl { get; init; }
 }
 
 /// <summary>One domain's part of a plan.</summary>

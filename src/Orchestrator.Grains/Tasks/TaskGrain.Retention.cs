@@ -125,11 +125,12 @@ public sealed partial class TaskGrain
         return true;
     }
 
-    /// <summary>Every record the task keeps in the store: its own and its subtasks' logs, results and grain states.</summary>
+    /// <summary>Every record the task keeps in the store: its own and its subtasks' logs, results and grain states, and its webhooks' state.</summary>
     private TaskRecords Records() => new(
         [TaskId, .. S.Subtasks.Select(s => s.TaskId)],
         [
             new StoredState(this.GetGrainId(), StateName),
+            new StoredState(GrainFactory.GetGrain<IWebhookGrain>(TaskId).GetGrainId(), Webhooks.WebhookGrain.StateName),
             .. S.Subtasks.Select(s => new StoredState(GrainFactory.GetGrain<ISubtaskGrain>(s.TaskId).GetGrainId(), SubtaskGrain.StateName)),
         ]);
 

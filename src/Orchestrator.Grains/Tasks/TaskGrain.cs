@@ -12,6 +12,7 @@ using Orchestrator.Core.Routing;
 using Orchestrator.Core.Transport;
 using Orchestrator.Core.Validation;
 using Orchestrator.Grains.Persistence;
+using Orchestrator.Grains.Webhooks;
 
 namespace Orchestrator.Grains.Tasks;
 
@@ -44,6 +45,7 @@ public sealed partial class TaskGrain(
     ITaskTransport transport,
     ITaskRetention retention,
     IWorkspaceRevision workspace,
+    WebhookGuard webhooks,
     IOptions<OrchestratorOptions> options,
     [FromKeyedServices(TaskClock.Key)] TimeProvider time,
     ILogger<TaskGrain> logger) : StoredStateGrain<TaskGrainState>, ITaskGrain
@@ -78,6 +80,7 @@ public sealed partial class TaskGrain(
         else if (S.State.IsFinal())
         {
             await OnActivateFinishedAsync();
+            NotifyIfFinished(); // a silo may have died between storing the final state and handing over its webhook
         }
     }
 
@@ -90,7 +93,7 @@ public sealed partial class TaskGrain(
             return View();
         }
 
-        var valid = validator.Validate(request);
+        var valid = await webhooks.PrepareAsync(validator.Validate(request), CancellationToken.None);
         using var activity = OrchestratorTelemetry.Start("orchestrator.task", ActivityKind.Server, valid.TraceParent, TaskId);
         var plan = planner.Plan(valid);
         var now = time.GetUtcNow();
@@ -340,6 +343,7 @@ public sealed partial class TaskGrain(
         await Writer.WriteAsync();
         _stored = stored;
         WakeWatchers();
+        NotifyIfFinished();
     }
 
     private void WakeWatchers()
