@@ -12,6 +12,7 @@ internal sealed class TaskInput
     public Option<string?> Priority { get; } = new("--priority", "-p") { Description = "low, normal (default) or high" };
     public Option<int?> Timeout { get; } = new("--timeout") { Description = "Seconds each domain may take (default 300)" };
     public Option<string[]> Domains { get; } = new("--domain", "-d") { Description = "Send to this domain instead of routing by keywords; repeat for more" };
+    public Option<string?> Notify { get; } = new("--notify") { Description = "POST the signed result to this http(s) URL when the task is final (the silo needs Webhooks:Secret)" };
 
     public void AddTo(Command command)
     {
@@ -21,6 +22,7 @@ internal sealed class TaskInput
         command.Add(Priority);
         command.Add(Timeout);
         command.Add(Domains);
+        command.Add(Notify);
     }
 
     public TaskSubmission Read(ParseResult parse)
@@ -34,6 +36,7 @@ internal sealed class TaskInput
             Priority = priority,
             TimeoutSeconds = parse.GetValue(Timeout),
             Domains = parse.GetValue(Domains) ?? [],
+            NotifyUrl = parse.GetValue(Notify),
             Source = "cli",
         };
     }

@@ -106,6 +106,8 @@ public sealed record TaskView
     [Id(6)] public IReadOnlyList<SubtaskView> Subtasks { get; init; } = [];
     [Id(7)] public long Version { get; init; }
     [Id(8)] public bool CancelRequested { get; init; }
+    /// <summary>Where the task's result is posted when final, without credentials or query; null when nowhere.</summary>
+    [Id(40)] public string? NotifyUrl { get; init; }
 }
 
 /// <summary>A short line about a task for listings.</summary>

@@ -7,7 +7,7 @@ namespace Orchestrator.Web;
 
 /// <summary>
 /// The body of <c>POST /api/tasks</c>: <c>description</c>, <c>requirements</c>, <c>context</c>, <c>priority</c>,
-/// <c>timeout_seconds</c>, <c>domains</c> — the CLI's <c>submit</c> options. A field of the wrong type is refused
+/// <c>timeout_seconds</c>, <c>domains</c>, <c>notify_url</c> — the CLI's <c>submit</c> options. A field of the wrong type is refused
 /// naming the field; the values are then validated exactly as for the CLI.
 /// </summary>
 public static class SubmitRequest
@@ -43,6 +43,7 @@ public static class SubmitRequest
             Priority = StateNames.ParsePriority(String(fields, "priority")),
             TimeoutSeconds = Integer(fields, "timeout_seconds"),
             Domains = Strings(fields, "domains"),
+            NotifyUrl = String(fields, "notify_url"),
             Source = "http",
         };
     }

@@ -11,6 +11,7 @@ using Orchestrator.Core.Protocol;
 using Orchestrator.Core.Routing;
 using Orchestrator.Core.Transport;
 using Orchestrator.Core.Validation;
+using Orchestrator.Core.Webhooks;
 using Orchestrator.Grains.Persistence;
 using Orchestrator.Grains.Webhooks;
 
@@ -377,6 +378,7 @@ public sealed partial class TaskGrain(
             Subtasks = S.Subtasks.ToArray(),
             Version = S.Version,
             CancelRequested = S.CancelRequested,
+            NotifyUrl = S.Request.NotifyUrl is { } notify ? WebhookAddress.Redacted(new Uri(notify)) : null,
         };
     }
 
