@@ -54,6 +54,7 @@ public static class WebhookAddress
                 [>= 224, ..] => "a multicast or reserved address",
                 [127, ..] when !allowPrivateNetworks => "a loopback address",
                 [10, ..] or [172, >= 16 and <= 31, ..] or [192, 168, ..] or [100, >= 64 and <= 127, ..] when !allowPrivateNetworks => "a private address",
+                [192, 0, 0 or 2, ..] or [198, 18 or 19, ..] or [198, 51, 100, ..] or [203, 0, 113, ..] when !allowPrivateNetworks => "a reserved address",
                 _ => null,
             };
         }
