@@ -68,25 +68,23 @@ public sealed class OrchestratorClient(IClusterClient cluster, TaskPlanner plann
 
     /// <summary>
     /// Waits until the delivery of <paramref name="task"/>'s final state has ended (delivered or failed) and returns the
-    /// deliveries; at once for a task that notifies nowhere. Asks every <paramref name="pollInterval"/> (default 0.2 s).
+    /// deliveries; at once for a task that notifies nowhere. Waits on the webhook grain; never polls on a timer.
     /// </summary>
-    public async Task<IReadOnlyList<WebhookDelivery>> WaitForDeliveryAsync(TaskView task, TimeSpan? pollInterval = null, CancellationToken cancellationToken = default)
+    public async Task<IReadOnlyList<WebhookDelivery>> WaitForDeliveryAsync(TaskView task, CancellationToken cancellationToken = default)
     {
         if (task.NotifyUrl is null || task.CompletedAt is not { } completedAt)
         {
             return [];
         }
 
-        using var poll = new PeriodicTimer(pollInterval ?? TimeSpan.FromMilliseconds(200));
+        var grain = cluster.GetGrain<IWebhookGrain>(TaskGrain(task.TaskId).GetPrimaryKeyString());
         while (true)
         {
-            var deliveries = await GetDeliveriesAsync(task.TaskId).WaitAsync(cancellationToken);
+            var deliveries = await grain.WaitForDelivery(completedAt, ChangeWait).WaitAsync(cancellationToken);
             if (deliveries.Any(d => d.TaskCompletedAt == completedAt && d.State != WebhookDeliveryState.Pending))
             {
                 return deliveries;
             }
-
-            await poll.WaitForNextTickAsync(cancellationToken);
         }
     }
 

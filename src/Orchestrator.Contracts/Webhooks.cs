@@ -44,6 +44,12 @@ public interface IWebhookGrain : IGrainWithStringKey
     /// </summary>
     [Alias("Notify")] Task Notify(string url, TaskView task);
 
+    /// <summary>
+    /// The task's deliveries once the delivery of the completion at <paramref name="taskCompletedAt"/> has ended
+    /// (delivered or failed), or as they stand after <paramref name="maxWait"/> (at most 30 s).
+    /// </summary>
+    [ClientCallable, Alias("WaitForDelivery"), AlwaysInterleave] Task<IReadOnlyList<WebhookDelivery>> WaitForDelivery(DateTimeOffset taskCompletedAt, TimeSpan maxWait);
+
     /// <summary>The task's deliveries, oldest first.</summary>
     [ClientCallable, Alias("GetDeliveries"), ReadOnly, AlwaysInterleave] Task<IReadOnlyList<WebhookDelivery>> GetDeliveries();
 }

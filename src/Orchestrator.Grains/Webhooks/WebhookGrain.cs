@@ -41,7 +41,13 @@ public sealed partial class WebhookGrain(
 
     private const string ResumeReminder = "resume";
 
+    /// <summary>The longest a waiter is held, whatever it asks for.</summary>
+    private static readonly TimeSpan LongestWait = TimeSpan.FromSeconds(30);
+
     private IGrainTimer? _timer;
+
+    /// <summary>Completed (and replaced) after every stored change, for <see cref="WaitForDelivery"/>.</summary>
+    private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     private string TaskId => this.GetPrimaryKeyString();
 
@@ -76,12 +82,31 @@ public sealed partial class WebhookGrain(
         };
         Deliveries.Add(new StoredWebhookDelivery(delivery, url, Encoding.UTF8.GetBytes(ResultAggregator.ToResultJson(task).ToJsonString())));
         await state.WriteStateAsync();
+        Changed();
         await EnsureReminderAsync();
         ScheduleNext();
     }
 
-    public Task<IReadOnlyList<WebhookDelivery>> GetDeliveries() =>
-        Task.FromResult<IReadOnlyList<WebhookDelivery>>(Deliveries.Select(d => d.View).ToArray());
+    public Task<IReadOnlyList<WebhookDelivery>> GetDeliveries() => Task.FromResult(Views());
+
+    public async Task<IReadOnlyList<WebhookDelivery>> WaitForDelivery(DateTimeOffset taskCompletedAt, TimeSpan maxWait)
+    {
+        if (!Deliveries.Any(d => d.View.TaskCompletedAt == taskCompletedAt && d.View.State != WebhookDeliveryState.Pending))
+        {
+            await Task.WhenAny(_changed.Task, Task.Delay(maxWait < LongestWait ? maxWait : LongestWait, time));
+        }
+
+        return Views();
+    }
+
+    private IReadOnlyList<WebhookDelivery> Views() => Deliveries.Select(d => d.View).ToArray();
+
+    private void Changed()
+    {
+        var changed = _changed;
+        _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        changed.TrySetResult();
+    }
 
     public async Task ReceiveReminder(string reminderName, TickStatus status)
     {
@@ -135,6 +160,7 @@ public sealed partial class WebhookGrain(
 
             // Sent but not stored (a crash here) is sent again after the restart, with the same delivery id.
             await state.WriteStateAsync(cancellationToken);
+            Changed();
             if (!AnyPending)
             {
                 await FinishedAsync();
