@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Sockets;
+using System.Text;
 using Microsoft.Extensions.Options;
 using Orchestrator.Contracts;
 using Orchestrator.Core.Webhooks;
@@ -69,6 +70,12 @@ public sealed class WebhookSender : IDisposable
         using var request = new HttpRequestMessage(HttpMethod.Post, uri) { Content = new ByteArrayContent(body) };
         request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json") { CharSet = "utf-8" };
         request.Headers.UserAgent.ParseAdd("Orchestrator-Webhook/1");
+        if (uri.UserInfo.Length > 0)
+        {
+            // Credentials in the URL (https://user:password@host/…) are the receiver's basic auth; HttpClient would drop them.
+            request.Headers.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes(Uri.UnescapeDataString(uri.UserInfo))));
+        }
+
         request.Headers.Add(WebhookSignature.DeliveryHeader, deliveryId);
         request.Headers.Add(WebhookSignature.EventHeader, eventName);
         request.Headers.Add(WebhookSignature.TimestampHeader, timestamp.ToString(System.Globalization.CultureInfo.InvariantCulture));

@@ -74,6 +74,23 @@ public sealed class WebhookDeliveryTests
     }
 
     [Fact]
+    public async Task Credentials_in_the_notify_url_are_sent_as_basic_auth_and_shown_nowhere()
+    {
+        await using var receiver = WebhookReceiver.Start(200);
+        await using var cluster = await OrchestratorCluster.StartAsync(_ => Settings());
+        var url = receiver.Url.Replace("http://", "http://hook-user:hook%20pw@") + "?token=query-secret";
+
+        var taskId = (await cluster.Client.SubmitAsync(Task(url))).TaskId;
+        var webhook = await receiver.NextAsync();
+        var view = await cluster.Client.GetAsync(taskId);
+        var delivery = Assert.Single(await FinishedDeliveriesAsync(cluster, taskId));
+
+        Assert.Equal("Basic " + Convert.ToBase64String(Encoding.UTF8.GetBytes("hook-user:hook pw")), webhook.Header("Authorization"));
+        Assert.Equal(receiver.Url + "?…", view.NotifyUrl);
+        Assert.Equal(receiver.Url + "?…", delivery.Url);
+    }
+
+    [Fact]
     public async Task A_failing_receiver_is_retried_with_the_same_delivery_id_until_it_answers_2xx()
     {
         await using var receiver = WebhookReceiver.Start(500, 503, 500, 200);
