@@ -50,6 +50,7 @@ public sealed class WebhookRestartTests
         Assert.Equal(firstId, delivered.Header("X-Orchestrator-Delivery"));
         Assert.Equal(WebhookDeliveryState.Delivered, delivery.State);
         Assert.Equal(firstId, delivery.DeliveryId);
+        // Not exact: an attempt may go out between the first answer and the kill, its outcome stored or not.
         Assert.True(delivery.Attempts >= 2, $"attempts {delivery.Attempts}");
     }
 }
