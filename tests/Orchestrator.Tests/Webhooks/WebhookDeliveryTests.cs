@@ -74,6 +74,20 @@ public sealed class WebhookDeliveryTests
     }
 
     [Fact]
+    public async Task A_task_that_names_no_notify_url_is_reported_to_the_configured_default()
+    {
+        await using var receiver = WebhookReceiver.Start(200);
+        await using var cluster = await OrchestratorCluster.StartAsync(_ => Settings(new() { ["Webhooks:DefaultUrl"] = receiver.Url }));
+
+        var taskId = (await cluster.Client.SubmitAsync(new TaskSubmission { Description = "Add an API endpoint" })).TaskId;
+        var webhook = await receiver.NextAsync();
+
+        AssertSigned(webhook);
+        Assert.Equal(taskId, (string?)JsonNode.Parse(webhook.Body)!["task_id"]);
+        Assert.Equal(receiver.Url, (await cluster.Client.GetAsync(taskId)).NotifyUrl);
+    }
+
+    [Fact]
     public async Task Credentials_in_the_notify_url_are_sent_as_basic_auth_and_shown_nowhere()
     {
         await using var receiver = WebhookReceiver.Start(200);
