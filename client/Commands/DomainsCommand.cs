@@ -6,7 +6,7 @@ using Spectre.Console;
 
 namespace Orchestrator.Cli.Commands;
 
-/// <summary><c>orchestrator domains</c> [list | spawn | stop | cleanup]: the domain instances of every type.</summary>
+/// <summary><c>orchestrator domains</c> [list | spawn | stop | cleanup | pause | resume]: the domain instances of every type, and their queues.</summary>
 internal static class DomainsCommand
 {
     public static Command Create()
@@ -76,8 +76,42 @@ internal static class DomainsCommand
         command.Add(spawn);
         command.Add(stop);
         command.Add(cleanup);
+        command.Add(QueueHold("pause", "Hold a domain type's queue: tasks are still taken and queued, nothing more is dispatched; work in flight runs on", paused: true));
+        command.Add(QueueHold("resume", "Let a paused domain type's queue go again", paused: false));
         return command;
     }
+
+    private static Command QueueHold(string name, string description, bool paused)
+    {
+        var type = new Argument<string>("domain-type") { Description = "backend, frontend, devops, or a configured domain" };
+        var json = CommonOptions.Json();
+        var command = new Command(name, description) { type, json };
+        CliAction.Set(command, async (parse, ct) =>
+        {
+            await using var connection = await CliAction.ConnectAsync(ct);
+            var queue = await connection.Client.PauseDomainAsync(parse.GetValue(type)!, paused);
+            if (parse.GetValue(json))
+            {
+                Render.Json(QueueJson(queue));
+            }
+            else
+            {
+                AnsiConsole.MarkupLine($"[bold]{Markup.Escape(queue.Domain)}[/] {(queue.Paused ? "paused" : "resumed")}: {queue.QueuedHigh + queue.QueuedNormal + queue.QueuedLow} queued, {queue.InFlight} in flight");
+            }
+
+            return 0;
+        });
+        return command;
+    }
+
+    private static JsonObject QueueJson(SchedulerView queue) => new()
+    {
+        ["domain_type"] = queue.Domain,
+        ["paused"] = queue.Paused,
+        ["queued"] = new JsonObject { ["high"] = queue.QueuedHigh, ["normal"] = queue.QueuedNormal, ["low"] = queue.QueuedLow },
+        ["in_flight"] = queue.InFlight,
+        ["capacity"] = queue.Capacity,
+    };
 
     private static async Task<int> ListAsync(bool json, CancellationToken ct)
     {
@@ -85,13 +119,11 @@ internal static class DomainsCommand
         var pools = await connection.Client.ListDomainsAsync();
         if (json)
         {
-            Render.Json(new JsonArray(pools.Select(p => (JsonNode?)new JsonObject
+            Render.Json(new JsonArray(pools.Select(p =>
             {
-                ["domain_type"] = p.DomainType,
-                ["queued"] = new JsonObject { ["high"] = p.Queue.QueuedHigh, ["normal"] = p.Queue.QueuedNormal, ["low"] = p.Queue.QueuedLow },
-                ["in_flight"] = p.Queue.InFlight,
-                ["capacity"] = p.Queue.Capacity,
-                ["domains"] = new JsonArray(p.Domains.Select(d => (JsonNode?)ToJson(d)).ToArray()),
+                var pool = QueueJson(p.Queue);
+                pool["domains"] = new JsonArray(p.Domains.Select(d => (JsonNode?)ToJson(d)).ToArray());
+                return (JsonNode?)pool;
             }).ToArray()));
             return 0;
         }
@@ -99,7 +131,7 @@ internal static class DomainsCommand
         var table = new Table().Border(TableBorder.Rounded).AddColumns("Type", "Domain", "Status", "Healthy", "Managed", "Age", "Queued h/n/l", "In flight");
         foreach (var pool in pools)
         {
-            var queue = $"{pool.Queue.QueuedHigh}/{pool.Queue.QueuedNormal}/{pool.Queue.QueuedLow}";
+            var queue = $"{pool.Queue.QueuedHigh}/{pool.Queue.QueuedNormal}/{pool.Queue.QueuedLow}" + (pool.Queue.Paused ? " [yellow]paused[/]" : "");
             if (pool.Domains.Count == 0)
             {
                 table.AddRow(pool.DomainType, "[grey](none)[/]", "", "", "", "", queue, pool.Queue.InFlight.ToString());

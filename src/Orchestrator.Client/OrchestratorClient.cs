@@ -129,11 +129,12 @@ public sealed class OrchestratorClient(IClusterClient cluster, TaskPlanner plann
     public async Task<TaskView> WaitForResultAsync(string taskId, CancellationToken cancellationToken = default)
     {
         var grain = TaskGrain(taskId);
-        var view = await grain.GetView().WaitAsync(cancellationToken);
-        while (!view.State.IsFinal())
+        TaskView view;
+        do
         {
-            view = await grain.WaitForChange(view.Version, ChangeWait).WaitAsync(cancellationToken);
+            view = await grain.WaitForResult(ChangeWait).WaitAsync(cancellationToken);
         }
+        while (!view.State.IsFinal());
 
         return view;
     }
@@ -141,7 +142,7 @@ public sealed class OrchestratorClient(IClusterClient cluster, TaskPlanner plann
     /// <summary>The most recent tasks, newest first; a listed task that expired or was pruned meanwhile is left out.</summary>
     public async Task<IReadOnlyList<TaskView>> ListTasksAsync(int limit = 20)
     {
-        var recent = await cluster.GetGrain<ITaskIndexGrain>(0).Recent(limit);
+        var recent = await cluster.Reference<ITaskIndexGrain>(0).Recent(limit);
         var views = await Task.WhenAll(recent.Select(async r =>
         {
             try
@@ -162,7 +163,7 @@ public sealed class OrchestratorClient(IClusterClient cluster, TaskPlanner plann
     /// </summary>
     public async Task<PruneReport> PruneAsync(TimeSpan? olderThan, CancellationToken cancellationToken = default)
     {
-        var index = cluster.GetGrain<ITaskIndexGrain>(0);
+        var index = cluster.Reference<ITaskIndexGrain>(0);
         var removed = new List<PrunedTask>();
         PruneReport report;
         do
@@ -180,8 +181,8 @@ public sealed class OrchestratorClient(IClusterClient cluster, TaskPlanner plann
     {
         return await Task.WhenAll(planner.KnownDomains.Select(async type => new DomainPoolView(
             type,
-            await cluster.GetGrain<IDomainPoolGrain>(type).List(),
-            await cluster.GetGrain<IDomainSchedulerGrain>(type).GetView())));
+            await cluster.Reference<IDomainPoolGrain>(type).List(),
+            await cluster.Reference<IDomainSchedulerGrain>(type).GetView())));
     }
 
     /// <summary>Starts a domain instance and waits until it runs (each call to the pool returns within seconds, however long the spawn takes).</summary>
@@ -237,7 +238,7 @@ public sealed class OrchestratorClient(IClusterClient cluster, TaskPlanner plann
         return operation;
     }
 
-    public Task<IReadOnlyList<AgentInfo>> ListAgentsAsync() => cluster.GetGrain<IAgentRegistryGrain>(0).List();
+    public Task<IReadOnlyList<AgentInfo>> ListAgentsAsync() => cluster.Reference<IAgentRegistryGrain>(0).List();
 
     private ITaskGrain TaskGrain(string taskId)
     {
@@ -248,18 +249,21 @@ public sealed class OrchestratorClient(IClusterClient cluster, TaskPlanner plann
 
         // Task ids are GUIDs; anything else names no task (the silo refuses such keys from clients too).
         var id = taskId.Trim();
-        return Guid.TryParseExact(id, "D", out _) ? cluster.GetGrain<ITaskGrain>(id) : throw new UnknownTaskException(id);
+        return Guid.TryParseExact(id, "D", out _) ? cluster.Reference<ITaskGrain>(id) : throw new UnknownTaskException(id);
     }
 
-    private IDomainPoolGrain Pool(string domainType)
+    /// <summary>Holds a domain type's queue (nothing more is dispatched; work in flight runs on), or with <paramref name="paused"/> false lets it go.</summary>
+    public Task<SchedulerView> PauseDomainAsync(string domainType, bool paused) =>
+        cluster.Reference<IDomainSchedulerGrain>(KnownDomain(domainType)).SetPaused(paused);
+
+    private IDomainPoolGrain Pool(string domainType) => cluster.Reference<IDomainPoolGrain>(KnownDomain(domainType));
+
+    private string KnownDomain(string domainType)
     {
         var type = domainType.Trim().ToLowerInvariant();
-        if (!planner.IsKnownDomain(type))
-        {
-            throw new InvalidTaskRequestException($"Unknown domain '{domainType}'. Known domains: {string.Join(", ", planner.KnownDomains)}.");
-        }
-
-        return cluster.GetGrain<IDomainPoolGrain>(type);
+        return planner.IsKnownDomain(type)
+            ? type
+            : throw new InvalidTaskRequestException($"Unknown domain '{domainType}'. Known domains: {string.Join(", ", planner.KnownDomains)}.");
     }
 }
 

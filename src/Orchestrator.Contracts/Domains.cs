@@ -34,6 +34,8 @@ public sealed record SchedulerView
     [Id(3)] public int QueuedLow { get; init; }
     [Id(4)] public int InFlight { get; init; }
     [Id(5)] public int Capacity { get; init; }
+    /// <summary>An operator holds the queue: work is taken and queued, nothing is dispatched until it is resumed.</summary>
+    [Id(6)] public bool Paused { get; init; }
 }
 
 /// <summary>A domain type with its instances and queue.</summary>

@@ -15,6 +15,9 @@ public interface ITaskGrain : IGrainWithStringKey
     /// <summary>Returns as soon as the task's version exceeds <paramref name="knownVersion"/>, or after <paramref name="maxWait"/>.</summary>
     [ClientCallable, Alias("WaitForChange"), AlwaysInterleave] Task<TaskView> WaitForChange(long knownVersion, TimeSpan maxWait);
 
+    /// <summary>Returns as soon as the task is final (as stored), or after <paramref name="maxWait"/>: one call per task for a caller that waits for its result.</summary>
+    [ClientCallable, Alias("WaitForResult"), AlwaysInterleave] Task<TaskView> WaitForResult(TimeSpan maxWait);
+
     /// <summary>Log lines of the task and its subtasks after <paramref name="cursor"/>.</summary>
     [ClientCallable, Alias("GetLogs"), AlwaysInterleave] Task<LogPage> GetLogs(LogCursor cursor);
 
@@ -119,6 +122,9 @@ public interface IDomainSchedulerGrain : IGrainWithStringKey
     [Alias("DomainUnavailable")] Task DomainUnavailable(string reason);
 
     [ClientCallable, Alias("GetView"), ReadOnly] Task<SchedulerView> GetView();
+
+    /// <summary>Holds the queue (nothing more is dispatched; work in flight runs on) or lets it go again. Kept across restarts.</summary>
+    [ClientCallable, Alias("SetPaused")] Task<SchedulerView> SetPaused(bool paused);
 }
 
 /// <summary>

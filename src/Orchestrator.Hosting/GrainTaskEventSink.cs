@@ -8,14 +8,14 @@ namespace Orchestrator.Hosting;
 public sealed class GrainTaskEventSink(IGrainFactory grains, TaskPlanner planner) : ITaskEventSink
 {
     public Task OnStartedAsync(string taskId, string agentId, DateTimeOffset startedAt, string? leaseProof, string? incarnation) =>
-        grains.GetGrain<ISubtaskGrain>(taskId).OnStarted(agentId, startedAt, leaseProof, incarnation);
+        grains.Reference<ISubtaskGrain>(taskId).OnStarted(agentId, startedAt, leaseProof, incarnation);
 
     public Task OnResultAsync(AgentResult result) =>
-        grains.GetGrain<ISubtaskGrain>(result.TaskId).OnResult(result);
+        grains.Reference<ISubtaskGrain>(result.TaskId).OnResult(result);
 
     public Task OnLogsAppendedAsync(string taskId) =>
-        grains.GetGrain<ISubtaskGrain>(taskId).OnLogsAppended();
+        grains.Reference<ISubtaskGrain>(taskId).OnLogsAppended();
 
     public Task OnNotificationsMayBeMissedAsync() =>
-        Task.WhenAll(planner.KnownDomains.Select(domain => grains.GetGrain<IDomainSchedulerGrain>(domain).ReconcileInFlight()));
+        Task.WhenAll(planner.KnownDomains.Select(domain => grains.Reference<IDomainSchedulerGrain>(domain).ReconcileInFlight()));
 }

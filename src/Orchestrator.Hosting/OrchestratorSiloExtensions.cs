@@ -143,6 +143,7 @@ public static class OrchestratorSiloExtensions
         services.AddSingleton<ITaskRetention>(sp => sp.GetRequiredService<InMemoryNetwork>());
         services.AddSingleton<IWorkerTransport>(sp => sp.GetRequiredService<InMemoryNetwork>());
         services.AddSingleton<IAgentDirectory>(sp => sp.GetRequiredService<InMemoryNetwork>());
+        services.AddSingleton<IDomainQueueStore, InMemoryDomainQueueStore>();
     }
 
     /// <summary>
@@ -160,6 +161,8 @@ public static class OrchestratorSiloExtensions
             var serviceId = sp.GetRequiredService<IOptions<ClusterOptions>>().Value.ServiceId;
             return new RedisTaskRetention(sp.GetRequiredService<IConnectionMultiplexer>(), state => GrainStateKeys.For(serviceId, state.GrainId, state.StateName));
         });
+        services.AddSingleton<IDomainQueueStore>(sp => new RedisDomainQueueStore(
+            sp.GetRequiredService<IConnectionMultiplexer>(), sp.GetRequiredService<IOptions<ClusterOptions>>().Value.ServiceId));
         services.AddSingleton<IAgentDirectory>(sp => new RedisAgentDirectory(
             sp.GetRequiredService<IConnectionMultiplexer>(),
             sp.GetRequiredService<TimeProvider>(),

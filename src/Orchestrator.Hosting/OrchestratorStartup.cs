@@ -12,12 +12,12 @@ public sealed partial class OrchestratorStartup(IGrainFactory grains, TaskPlanne
 {
     public async Task Execute(CancellationToken cancellationToken)
     {
-        await grains.GetGrain<IAgentRegistryGrain>(0).Start();
+        await grains.Reference<IAgentRegistryGrain>(0).Start();
         foreach (var domain in planner.KnownDomains)
         {
-            await grains.GetGrain<IDomainPoolGrain>(domain).List();
+            await grains.Reference<IDomainPoolGrain>(domain).List();
             // A scheduler back from storage resumes its queue, reconciles in-flight work and watches deadlines again.
-            await grains.GetGrain<IDomainSchedulerGrain>(domain).GetView();
+            await grains.Reference<IDomainSchedulerGrain>(domain).GetView();
         }
 
         LogStarted(string.Join(", ", planner.KnownDomains));

@@ -47,7 +47,7 @@ public sealed partial class DomainPoolGrain(
 
     private string Domain => this.GetPrimaryKeyString();
 
-    private IDomainSchedulerGrain Scheduler => GrainFactory.GetGrain<IDomainSchedulerGrain>(Domain);
+    private IDomainSchedulerGrain Scheduler => GrainFactory.Reference<IDomainSchedulerGrain>(Domain);
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {

@@ -4,10 +4,12 @@ using Polly.Retry;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orchestrator.Contracts;
+using Orchestrator.Core.Domains;
 using Orchestrator.Grains.Persistence;
 
 namespace Orchestrator.Grains.Domains;
 
+/// <summary>The queue as earlier versions stored it, one blob rewritten whole on every change; taken over into the <see cref="IDomainQueueStore"/> once.</summary>
 [GenerateSerializer, Alias("orchestrator.scheduler-state")]
 public sealed class DomainSchedulerState
 {
@@ -26,11 +28,13 @@ public sealed record InFlightEntry(
 /// first served within a priority), and is handed to the workers only as far ahead as they can take it, so a
 /// high-priority task never waits behind a backlog sitting in the workers' queue. It also watches the deadlines
 /// of what is in flight. Reentrant: dispatches run concurrently, state changes happen between awaits and are
-/// written in coalesced batches, so this grain does not serialise tasks behind storage writes.
+/// saved in coalesced batches of the records that changed (<see cref="DomainQueueJournal"/>), so this grain neither
+/// serialises tasks behind storage writes nor pays for the whole queue on each change.
 /// </summary>
 [Reentrant]
 public sealed partial class DomainSchedulerGrain(
-    [PersistentState("scheduler", StorageNames.Orchestrator)] IPersistentState<DomainSchedulerState> state,
+    [PersistentState("scheduler", StorageNames.Orchestrator)] IPersistentState<DomainSchedulerState> earlierBlob,
+    IDomainQueueStore store,
     IOptions<OrchestratorOptions> options,
     TimeProvider time,
     ILogger<DomainSchedulerGrain> logger) : Grain, IDomainSchedulerGrain, IRemindable
@@ -40,32 +44,40 @@ public sealed partial class DomainSchedulerGrain(
     private readonly Dictionary<string, QueueEntry> _queued = new(StringComparer.Ordinal);
     private readonly SortedSet<(int Rank, long Seq, string SubtaskId)> _ready = [];
     private readonly Dictionary<string, (int Rank, long Seq)> _readyKeys = new(StringComparer.Ordinal);
+    private readonly SortedSet<(DateTimeOffset NotBefore, string SubtaskId)> _delayed = [];
+    private readonly int[] _queuedByPriority = new int[3];
     private readonly Dictionary<string, InFlight> _inFlight = new(StringComparer.Ordinal);
-    private CoalescingStateWriter<DomainSchedulerState>? _writer;
+    private DomainQueueJournal _journal = null!;
     private long _seq;
     private int _capacity;
     private bool _askedForDomain;
     private bool _waking;
+    private bool _paused;
 
     private string Domain => this.GetPrimaryKeyString();
 
-    private IDomainPoolGrain Pool => GrainFactory.GetGrain<IDomainPoolGrain>(Domain);
+    private IDomainPoolGrain Pool => GrainFactory.Reference<IDomainPoolGrain>(Domain);
 
     /// <summary>At least one message may wait in the workers' queue while a domain is being found or spawned.</summary>
     private int EffectiveCapacity => Math.Max(_capacity, 1);
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        _writer = new CoalescingStateWriter<DomainSchedulerState>(state, DeactivateOnIdle, CaptureState, memoryIsTheTruth: true);
-        foreach (var entry in state.State.Queued)
+        _journal = new DomainQueueJournal(store, Domain, RecordOf, DeactivateOnIdle);
+        var (fence, records, paused) = await store.OpenAsync(Domain, cancellationToken);
+        _journal.Fence = fence;
+        _paused = paused;
+        foreach (var record in records.Where(r => r.InFlight))
         {
-            AddQueued(entry);
+            _inFlight[record.SubtaskId] = new InFlight(record.Attempt, record.At);
         }
 
-        foreach (var entry in state.State.InFlight)
+        foreach (var record in records.Where(r => !r.InFlight).OrderBy(r => r.Sequence).ThenBy(r => r.At))
         {
-            _inFlight[entry.SubtaskId] = new InFlight(entry.Attempt, entry.Deadline);
+            AddQueued(new QueueEntry(record.SubtaskId, record.Priority, record.TimeoutSeconds, record.Attempt, record.At));
         }
+
+        await TakeOverEarlierBlobAsync();
 
         this.RegisterGrainTimer(TickAsync, new GrainTimerCreationOptions(options.Value.SchedulerTick, options.Value.SchedulerTick) { Interleave = true });
         if (!IsIdle)
@@ -130,13 +142,14 @@ public sealed partial class DomainSchedulerGrain(
         _inFlight.Remove(entry.SubtaskId);
         RemoveQueued(entry.SubtaskId);
         AddQueued(entry);
+        _journal.Changed(entry.SubtaskId);
         if (_capacity == 0)
         {
             AskForDomain();
         }
 
         Pump();
-        await Task.WhenAll(KeepWakingAsync(), _writer!.WriteAsync());
+        await Task.WhenAll(KeepWakingAsync(), _journal.SaveAsync());
     }
 
     public Task Release(string subtaskId)
@@ -147,8 +160,9 @@ public sealed partial class DomainSchedulerGrain(
             return Task.CompletedTask;
         }
 
+        _journal.Changed(subtaskId);
         Pump();
-        return _writer!.WriteAsync();
+        return _journal.SaveAsync();
     }
 
     public Task SetCapacity(int capacity)
@@ -179,7 +193,7 @@ public sealed partial class DomainSchedulerGrain(
     {
         foreach (var id in _inFlight.Keys.ToArray())
         {
-            _ = RepeatUntilAcknowledged(() => call(GrainFactory.GetGrain<ISubtaskGrain>(id)), what, id);
+            _ = RepeatUntilAcknowledged(() => call(GrainFactory.Reference<ISubtaskGrain>(id)), what, id);
         }
 
         return Task.CompletedTask;
@@ -188,12 +202,35 @@ public sealed partial class DomainSchedulerGrain(
     public Task ReconcileInFlight() =>
         TellInFlight(subtask => subtask.Reconcile(), "reconcile");
 
+    public async Task<SchedulerView> SetPaused(bool paused)
+    {
+        if (paused != _paused)
+        {
+            try
+            {
+                await store.SetPausedAsync(Domain, _journal.Fence, paused);
+            }
+            catch (QueueStoreFencedException)
+            {
+                DeactivateOnIdle();
+                throw;
+            }
+
+            _paused = paused;
+            LogPaused(Domain, paused ? "paused" : "resumed");
+            Pump();
+        }
+
+        return await GetView();
+    }
+
     public Task<SchedulerView> GetView() => Task.FromResult(new SchedulerView
     {
+        Paused = _paused,
         Domain = Domain,
-        QueuedHigh = _queued.Values.Count(e => e.Priority == TaskPriority.High),
-        QueuedNormal = _queued.Values.Count(e => e.Priority == TaskPriority.Normal),
-        QueuedLow = _queued.Values.Count(e => e.Priority == TaskPriority.Low),
+        QueuedHigh = _queuedByPriority[(int)TaskPriority.High],
+        QueuedNormal = _queuedByPriority[(int)TaskPriority.Normal],
+        QueuedLow = _queuedByPriority[(int)TaskPriority.Low],
         InFlight = _inFlight.Count,
         Capacity = _capacity,
     });
@@ -202,23 +239,20 @@ public sealed partial class DomainSchedulerGrain(
     private void Pump()
     {
         var dispatched = false;
-        while (_inFlight.Count < EffectiveCapacity && _ready.Count > 0)
+        while (!_paused && _inFlight.Count < EffectiveCapacity && _ready.Count > 0)
         {
-            var next = _ready.Min;
-            _ready.Remove(next);
-            _readyKeys.Remove(next.SubtaskId);
-            var entry = _queued[next.SubtaskId];
-            _queued.Remove(next.SubtaskId);
-            OrchestratorMetrics.QueueChanged(Domain, entry.Priority, -1);
+            var entry = _queued[_ready.Min.SubtaskId];
+            RemoveQueued(entry.SubtaskId);
             var deadline = time.GetUtcNow() + TimeSpan.FromSeconds(entry.TimeoutSeconds) + options.Value.DeadlineGrace;
             _inFlight[entry.SubtaskId] = new InFlight(entry.Attempt, deadline);
+            _journal.Changed(entry.SubtaskId);
             _ = DispatchAsync(entry);
             dispatched = true;
         }
 
         if (dispatched)
         {
-            _ = Observe(_writer!.WriteAsync(), "persist", Domain);
+            _ = Observe(_journal.SaveAsync(), "persist", Domain);
         }
     }
 
@@ -226,13 +260,15 @@ public sealed partial class DomainSchedulerGrain(
     {
         try
         {
-            if (!await GrainFactory.GetGrain<ISubtaskGrain>(entry.SubtaskId).Dispatch(entry.Attempt))
+            if (!await GrainFactory.Reference<ISubtaskGrain>(entry.SubtaskId).Dispatch(entry.Attempt))
             {
                 // The subtask moved on (cancelled, or a newer attempt is queued): free the slot.
                 if (_inFlight.TryGetValue(entry.SubtaskId, out var slot) && slot.Attempt == entry.Attempt)
                 {
                     _inFlight.Remove(entry.SubtaskId);
+                    _journal.Changed(entry.SubtaskId);
                     Pump();
+                    await Observe(_journal.SaveAsync(), "persist", Domain);
                 }
             }
         }
@@ -242,7 +278,7 @@ public sealed partial class DomainSchedulerGrain(
             // stays; the subtask decides — in flight, it keeps it; still pending, it queues a fresh attempt. If even that
             // cannot be told, the slot's deadline asks the subtask the same.
             LogDispatchFailed(e, entry.SubtaskId, Domain);
-            _ = RepeatUntilAcknowledged(() => GrainFactory.GetGrain<ISubtaskGrain>(entry.SubtaskId).OnDispatchFailed(entry.Attempt), "dispatch-failed", entry.SubtaskId);
+            _ = RepeatUntilAcknowledged(() => GrainFactory.Reference<ISubtaskGrain>(entry.SubtaskId).OnDispatchFailed(entry.Attempt), "dispatch-failed", entry.SubtaskId);
         }
     }
 
@@ -255,9 +291,11 @@ public sealed partial class DomainSchedulerGrain(
             _ = ReportDeadlineAsync(id, slot);
         }
 
-        foreach (var entry in _queued.Values.Where(e => e.NotBefore <= now && !_readyKeys.ContainsKey(e.SubtaskId)).ToArray())
+        while (_delayed.Count > 0 && _delayed.Min.NotBefore <= now)
         {
-            MakeReady(entry);
+            var due = _delayed.Min;
+            _delayed.Remove(due);
+            MakeReady(_queued[due.SubtaskId]);
         }
 
         Pump();
@@ -273,7 +311,7 @@ public sealed partial class DomainSchedulerGrain(
     {
         try
         {
-            await GrainFactory.GetGrain<ISubtaskGrain>(subtaskId).OnDeadlinePassed(slot.Attempt);
+            await GrainFactory.Reference<ISubtaskGrain>(subtaskId).OnDeadlinePassed(slot.Attempt);
         }
         catch (Exception e)
         {
@@ -286,18 +324,24 @@ public sealed partial class DomainSchedulerGrain(
         {
             LogStaleSlot(subtaskId, slot.Attempt, Domain);
             _inFlight.Remove(subtaskId);
+            _journal.Changed(subtaskId);
             Pump();
-            await Observe(_writer!.WriteAsync(), "persist", Domain);
+            await Observe(_journal.SaveAsync(), "persist", Domain);
         }
     }
 
     private void AddQueued(QueueEntry entry)
     {
         _queued[entry.SubtaskId] = entry;
+        _queuedByPriority[(int)entry.Priority]++;
         OrchestratorMetrics.QueueChanged(Domain, entry.Priority, +1);
         if (entry.NotBefore <= time.GetUtcNow())
         {
             MakeReady(entry);
+        }
+        else
+        {
+            _delayed.Add((entry.NotBefore, entry.SubtaskId));
         }
     }
 
@@ -315,11 +359,15 @@ public sealed partial class DomainSchedulerGrain(
             return false;
         }
 
+        _queuedByPriority[(int)removed.Priority]--;
         OrchestratorMetrics.QueueChanged(Domain, removed.Priority, -1);
-
         if (_readyKeys.Remove(subtaskId, out var key))
         {
             _ready.Remove((key.Rank, key.Seq, subtaskId));
+        }
+        else
+        {
+            _delayed.Remove((removed.NotBefore, subtaskId));
         }
 
         return true;
@@ -373,18 +421,40 @@ public sealed partial class DomainSchedulerGrain(
             .ToArray();
         foreach (var (subtaskId, attempt) in waiting)
         {
-            _ = RepeatUntilAcknowledged(() => GrainFactory.GetGrain<ISubtaskGrain>(subtaskId).OnDomainUnavailable(attempt, reason), "domain-unavailable", subtaskId);
+            _ = RepeatUntilAcknowledged(() => GrainFactory.Reference<ISubtaskGrain>(subtaskId).OnDomainUnavailable(attempt, reason), "domain-unavailable", subtaskId);
         }
     }
 
-    /// <summary>Queued entries in priority order, so the stored copy reads like the queue.</summary>
-    private void CaptureState()
+    /// <summary>What the store holds for a subtask: its queue place (with its order among the ready), its slot, or nothing.</summary>
+    private QueueRecord? RecordOf(string subtaskId) =>
+        _inFlight.TryGetValue(subtaskId, out var slot) ? new QueueRecord(subtaskId, slot.Attempt, InFlight: true, TaskPriority.Normal, 0, slot.Deadline, 0)
+        : _queued.TryGetValue(subtaskId, out var entry) ? new QueueRecord(subtaskId, entry.Attempt, InFlight: false, entry.Priority, entry.TimeoutSeconds, entry.NotBefore,
+            _readyKeys.TryGetValue(subtaskId, out var key) ? key.Seq : 0)
+        : null;
+
+    /// <summary>A queue stored by an earlier version as one blob joins the records once (what the records know already wins), then the blob goes.</summary>
+    private async Task TakeOverEarlierBlobAsync()
     {
-        state.State.Queued = _queued.Values
-            .OrderBy(e => _readyKeys.TryGetValue(e.SubtaskId, out var k) ? k : (int.MaxValue, long.MaxValue))
-            .ThenBy(e => e.NotBefore)
-            .ToList();
-        state.State.InFlight = _inFlight.Select(f => new InFlightEntry(f.Key, f.Value.Attempt, f.Value.Deadline)).ToList();
+        var blob = earlierBlob.State;
+        if (blob.Queued.Count == 0 && blob.InFlight.Count == 0)
+        {
+            return;
+        }
+
+        foreach (var slot in blob.InFlight.Where(f => !_inFlight.ContainsKey(f.SubtaskId) && !_queued.ContainsKey(f.SubtaskId)))
+        {
+            _inFlight[slot.SubtaskId] = new InFlight(slot.Attempt, slot.Deadline);
+            _journal.Changed(slot.SubtaskId);
+        }
+
+        foreach (var entry in blob.Queued.Where(q => !_inFlight.ContainsKey(q.SubtaskId) && !_queued.ContainsKey(q.SubtaskId)))
+        {
+            AddQueued(entry);
+            _journal.Changed(entry.SubtaskId);
+        }
+
+        await _journal.SaveAsync();
+        await earlierBlob.ClearStateAsync();
     }
 
     /// <summary>
@@ -419,6 +489,9 @@ public sealed partial class DomainSchedulerGrain(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Scheduler {Domain} recovered {Queued} queued and {InFlight} in-flight subtasks")]
     private partial void LogRecovered(string domain, int queued, int inFlight);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Scheduler {Domain} {Change} by an operator")]
+    private partial void LogPaused(string domain, string change);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Scheduler {Domain} capacity {Old} -> {New}")]
     private partial void LogCapacity(string domain, int old, int @new);

@@ -56,9 +56,9 @@ public sealed partial class SubtaskGrain(
     private IDomainSchedulerGrain? _scheduler;
     private ITaskGrain? _parent;
 
-    private IDomainSchedulerGrain Scheduler => _scheduler ??= GrainFactory.GetGrain<IDomainSchedulerGrain>(Spec.Domain);
+    private IDomainSchedulerGrain Scheduler => _scheduler ??= GrainFactory.Reference<IDomainSchedulerGrain>(Spec.Domain);
 
-    private ITaskGrain Parent => _parent ??= GrainFactory.GetGrain<ITaskGrain>(Spec.ParentTaskId);
+    private ITaskGrain Parent => _parent ??= GrainFactory.Reference<ITaskGrain>(Spec.ParentTaskId);
 
     public async Task<SubtaskView> Start(SubtaskSpec spec)
     {
@@ -66,8 +66,7 @@ public sealed partial class SubtaskGrain(
         {
             state.State = new SubtaskGrainState { Spec = spec, State = SubtaskState.Pending, Attempt = 1, RunFirstAttempt = 1, Revision = 1 };
             OrchestratorMetrics.SubtaskSubmitted(spec.Domain);
-            await Writer.WriteAsync();
-            await AddLogAsync($"Queued for the {spec.Domain} domain with priority {spec.Priority.ToWire()}");
+            await Writer.WriteAsync(); // no log line of its own: the task's says where it was routed, the dispatch when it left the queue
         }
 
         if (S.State == SubtaskState.Pending)
@@ -94,8 +93,11 @@ public sealed partial class SubtaskGrain(
             await transport.PublishAsync(TaskMessage.From(Spec, attempt, time.GetUtcNow(), lease, activity?.Id));
         }
 
+        // Not written: a dispatch recorded or not is handled alike — the scheduler's slot holds the attempt, a start
+        // notice or a proven result is taken from a pending subtask, and a deadline passing on one still pending takes
+        // the message back and queues a fresh attempt. Kept in memory, it goes with the next write.
         S.State = SubtaskState.Dispatched;
-        await ChangedAsync($"Dispatched to the {Spec.Domain} domain (attempt {attempt})");
+        await AddLogAsync($"Dispatched to the {Spec.Domain} domain (attempt {attempt})");
         return true;
     }
 
@@ -134,7 +136,8 @@ public sealed partial class SubtaskGrain(
             return;
         }
 
-        if (S.State is not (SubtaskState.Dispatched or SubtaskState.InProgress))
+        // Pending with a proof: the attempt's dispatch is not recorded (see Dispatch), and the proof says it is this attempt's.
+        if (S.State is not (SubtaskState.Dispatched or SubtaskState.InProgress) && !(S.State == SubtaskState.Pending && result.LeaseProof is not null))
         {
             LogIgnored("result", SubtaskId, result.AgentId ?? "(no agent id)", $"no attempt is in flight (the subtask is {S.State.ToWire()})");
             return;
@@ -419,22 +422,13 @@ public sealed partial class SubtaskGrain(
         }
 
         await Writer.WriteAsync();
-        if (S.State.IsFinal())
-        {
-            // Only once stored: until then the slot's deadline brings the result again. Before the log and the
-            // parent, so that a failure there never keeps the domain's slot taken.
-            await Scheduler.Release(SubtaskId);
-        }
-
-        if (logText is not null)
-        {
-            await AddLogAsync(logText);
-        }
-
-        if (notifyParent)
-        {
-            await Parent.OnSubtaskChanged(View());
-        }
+        // Once stored, and side by side (each one a round trip, none waiting for another): the slot's release — only
+        // once stored, since until then the slot's deadline brings the result again, and never held up by a failing
+        // log or parent — the log line, and the parent.
+        await Task.WhenAll(
+            S.State.IsFinal() ? Scheduler.Release(SubtaskId) : Task.CompletedTask,
+            logText is not null ? AddLogAsync(logText) : Task.CompletedTask,
+            notifyParent ? Parent.OnSubtaskChanged(View()) : Task.CompletedTask);
     }
 
     private Task AddLogAsync(string text) =>

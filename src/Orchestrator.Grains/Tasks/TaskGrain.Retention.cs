@@ -15,7 +15,7 @@ public sealed partial class TaskGrain
 
     private RetentionOptions Retention => options.Value.Retention;
 
-    private ITaskIndexGrain Index => GrainFactory.GetGrain<ITaskIndexGrain>(0);
+    private ITaskIndexGrain Index => GrainFactory.Reference<ITaskIndexGrain>(0);
 
     public async Task<PurgeOutcome> Purge(DateTimeOffset finishedBy)
     {
@@ -101,7 +101,7 @@ public sealed partial class TaskGrain
         try
         {
             var records = Records();
-            var removed = await Task.WhenAll(S.Subtasks.Select(s => GrainFactory.GetGrain<ISubtaskGrain>(s.TaskId).Purge()));
+            var removed = await Task.WhenAll(S.Subtasks.Select(s => GrainFactory.Reference<ISubtaskGrain>(s.TaskId).Purge()));
             if (!removed.All(r => r))
             {
                 _purging = false;
@@ -130,8 +130,8 @@ public sealed partial class TaskGrain
         [TaskId, .. S.Subtasks.Select(s => s.TaskId)],
         [
             new StoredState(this.GetGrainId(), StateName),
-            new StoredState(GrainFactory.GetGrain<IWebhookGrain>(TaskId).GetGrainId(), Webhooks.WebhookGrain.StateName),
-            .. S.Subtasks.Select(s => new StoredState(GrainFactory.GetGrain<ISubtaskGrain>(s.TaskId).GetGrainId(), SubtaskGrain.StateName)),
+            new StoredState(GrainFactory.Reference<IWebhookGrain>(TaskId).GetGrainId(), Webhooks.WebhookGrain.StateName),
+            .. S.Subtasks.Select(s => new StoredState(GrainFactory.Reference<ISubtaskGrain>(s.TaskId).GetGrainId(), SubtaskGrain.StateName)),
         ]);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Task {TaskId} is kept: one of its subtasks runs again although the task's stored state says it finished")]

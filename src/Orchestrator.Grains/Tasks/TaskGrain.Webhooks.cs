@@ -33,7 +33,7 @@ public sealed partial class TaskGrain
         {
             try
             {
-                await GrainFactory.GetGrain<IWebhookGrain>(TaskId).Notify(url, stored);
+                await GrainFactory.Reference<IWebhookGrain>(TaskId).Notify(url, stored);
                 return;
             }
             catch (Exception e) when (attempt < NotifyAttempts)

@@ -55,7 +55,13 @@ public sealed partial class TaskGrain(
 
     protected override IPersistentState<TaskGrainState> StoredState => state;
 
+    /// <summary>A watcher's wait is cut here: a client cannot keep a timer of this grain alive for longer.</summary>
+    private static readonly TimeSpan MaxWait = TimeSpan.FromMinutes(1);
+
     private TaskCompletionSource _changed = NewSignal();
+
+    /// <summary>Set once the task's final state is stored; replaced when a retry makes it run again.</summary>
+    private TaskCompletionSource _final = NewSignal();
 
     /// <summary>The view as last stored (<see cref="StoreAsync"/>); null before the task's first write.</summary>
     private TaskView? _stored;
@@ -70,13 +76,13 @@ public sealed partial class TaskGrain(
         if (S.Request is not null && !S.State.IsFinal())
         {
             // Notifications may have been lost while this task was not active: take the subtasks' own word.
-            var views = await Task.WhenAll(S.Subtasks.Select(s => GrainFactory.GetGrain<ISubtaskGrain>(s.TaskId).GetView()));
+            var views = await Task.WhenAll(S.Subtasks.Select(s => GrainFactory.Reference<ISubtaskGrain>(s.TaskId).GetView()));
             foreach (var view in views)
             {
                 Apply(view);
             }
 
-            await StoreAsync();
+            await PublishAsync();
         }
         else if (S.State.IsFinal())
         {
@@ -135,7 +141,7 @@ public sealed partial class TaskGrain(
         Changed();
         await StoreAsync();
         LogSubmitted(TaskId, string.Join(",", plan.Domains), valid.Priority);
-        await transport.AppendLogsAsync(TaskId,
+        var logged = transport.AppendLogsAsync(TaskId,
         [
             WireFormat.LogLine(now, $"Task accepted with priority {valid.Priority.ToWire()} and a {timeout} s timeout per domain"
                 + (baseCommit is null ? "" : $"; the domains start from commit {baseCommit[..12]}")),
@@ -144,7 +150,7 @@ public sealed partial class TaskGrain(
         ]);
         _ = Index.Add(new TaskSummary(TaskId, valid.Description, now));
 
-        await StartSubtasksAsync(specs.Select(s => s.TaskId).ToHashSet(), specs);
+        await Task.WhenAll(logged, StartSubtasksAsync(specs.Select(s => s.TaskId).ToHashSet(), specs));
         return View();
     }
 
@@ -155,10 +161,34 @@ public sealed partial class TaskGrain(
         EnsureExists();
         if (Watched() is { } seen && seen.Version == knownVersion && !seen.State.IsFinal())
         {
-            await Task.WhenAny(_changed.Task, Task.Delay(maxWait, time));
+            await WaitAsync(_changed.Task, maxWait);
         }
 
         return Watched();
+    }
+
+    public async Task<TaskView> WaitForResult(TimeSpan maxWait)
+    {
+        EnsureExists();
+        if (!Watched().State.IsFinal())
+        {
+            await WaitAsync(_final.Task, maxWait);
+        }
+
+        return Watched();
+    }
+
+    /// <summary>Until <paramref name="signal"/> or <paramref name="maxWait"/>; the timer goes with the signal (a plain delay would stay queued for all of maxWait).</summary>
+    private async Task WaitAsync(Task signal, TimeSpan maxWait)
+    {
+        try
+        {
+            await signal.WaitAsync(maxWait < MaxWait ? maxWait : MaxWait, time);
+        }
+        catch (TimeoutException)
+        {
+            // Nothing changed meanwhile: the caller gets the view as it is and asks again.
+        }
     }
 
     /// <summary>
@@ -197,7 +227,7 @@ public sealed partial class TaskGrain(
         Changed();
         await StoreAsync();
         await AddLogAsync("Cancel requested");
-        var views = await Task.WhenAll(S.Subtasks.Select(s => GrainFactory.GetGrain<ISubtaskGrain>(s.TaskId).Cancel()));
+        var views = await Task.WhenAll(S.Subtasks.Select(s => GrainFactory.Reference<ISubtaskGrain>(s.TaskId).Cancel()));
         foreach (var view in views)
         {
             Apply(view);
@@ -226,7 +256,7 @@ public sealed partial class TaskGrain(
         S.CancelRequested = false;
         S.CompletedAt = null;
         await AddLogAsync($"Retrying the parts that did not complete: {string.Join(", ", failed.Select(f => f.Domain))}");
-        var views = await Task.WhenAll(failed.Select(s => GrainFactory.GetGrain<ISubtaskGrain>(s.TaskId).Retry()));
+        var views = await Task.WhenAll(failed.Select(s => GrainFactory.Reference<ISubtaskGrain>(s.TaskId).Retry()));
         foreach (var view in views)
         {
             Apply(view);
@@ -244,7 +274,7 @@ public sealed partial class TaskGrain(
             return Task.CompletedTask;
         }
 
-        return StoreAsync();
+        return PublishAsync();
     }
 
     public Task OnActivity()
@@ -264,13 +294,13 @@ public sealed partial class TaskGrain(
 
         specs ??= RebuildSpecs(ids);
         var views = await Task.WhenAll(specs.Where(s => ids.Contains(s.TaskId))
-            .Select(s => GrainFactory.GetGrain<ISubtaskGrain>(s.TaskId).Start(s)));
+            .Select(s => GrainFactory.Reference<ISubtaskGrain>(s.TaskId).Start(s)));
         foreach (var view in views)
         {
             Apply(view);
         }
 
-        await StoreAsync();
+        await PublishAsync();
     }
 
     private SubtaskSpec[] RebuildSpecs(HashSet<string> ids)
@@ -329,6 +359,23 @@ public sealed partial class TaskGrain(
     private void Changed() => S.Version++;
 
     /// <summary>
+    /// Makes the subtasks' changes visible. Each subtask stored its own change before it reported it, so a change that
+    /// leaves the task unfinished needs no write of its own here (an activation takes the subtasks' word again, see
+    /// <see cref="OnActivateAsync"/>); the task's own facts — its final state, when it finished, its expiry — are stored.
+    /// </summary>
+    private Task PublishAsync()
+    {
+        if (S.State.IsFinal())
+        {
+            return StoreAsync();
+        }
+
+        _stored = View();
+        WakeWatchers();
+        return Task.CompletedTask;
+    }
+
+    /// <summary>
     /// Writes the state, then wakes the watchers: none of them ever sees a change that was not stored. A task that just
     /// became final has its records' expiry set first (<see cref="ExpireIfFinishedAsync"/>).
     /// </summary>
@@ -352,6 +399,14 @@ public sealed partial class TaskGrain(
         var changed = _changed;
         _changed = NewSignal();
         changed.TrySetResult();
+        if (_stored?.State.IsFinal() == true)
+        {
+            _final.TrySetResult();
+        }
+        else if (_final.Task.IsCompleted)
+        {
+            _final = NewSignal(); // retried: it runs again
+        }
     }
 
     private void EnsureExists()

@@ -114,7 +114,7 @@ public sealed partial class TaskIndexGrain(
         var finishedBy = age >= now - DateTimeOffset.MinValue ? DateTimeOffset.MinValue : now - age;
         var due = Due(finishedBy).Take(PruneReport.MaxPerCall).ToArray();
         // Each task decides on its own state: the index's word that it finished is never enough to remove it.
-        var outcomes = await Task.WhenAll(due.Select(e => GrainFactory.GetGrain<ITaskGrain>(e.TaskId).Purge(finishedBy)));
+        var outcomes = await Task.WhenAll(due.Select(e => GrainFactory.Reference<ITaskGrain>(e.TaskId).Purge(finishedBy)));
         var removed = new List<PrunedTask>();
         for (var i = 0; i < due.Length; i++)
         {

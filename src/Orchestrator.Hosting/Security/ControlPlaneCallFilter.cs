@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using System.Reflection;
 using System.Security.Cryptography;
-using System.Text;
+using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.DependencyInjection;
@@ -45,13 +45,35 @@ public sealed partial class ControlPlaneCallFilter(
     /// <summary>A silo that serves the web side has an access token (configured or generated); its gateway clients must present it too.</summary>
     private readonly AccessToken? _accessToken = services.GetService<AccessToken>();
 
-    public async Task Invoke(IOutgoingGrainCallContext context)
+    // Both run on every grain call: the common case (the mark known and already carried) allocates nothing and awaits nothing.
+    public Task Invoke(IOutgoingGrainCallContext context)
+    {
+        if (_mark is not { } mark)
+        {
+            return MarkAndInvokeAsync(context);
+        }
+
+        // Within a call from another silo the ambient context carries the mark already; setting it again would copy it.
+        if (RequestContext.Get(InternalMarkName) as string != mark)
+        {
+            RequestContext.Set(InternalMarkName, mark);
+        }
+
+        return context.Invoke();
+    }
+
+    private async Task MarkAndInvokeAsync(IOutgoingGrainCallContext context)
     {
         RequestContext.Set(InternalMarkName, await MarkAsync().ConfigureAwait(false));
         await context.Invoke().ConfigureAwait(false);
     }
 
-    public async Task Invoke(IIncomingGrainCallContext context)
+    public Task Invoke(IIncomingGrainCallContext context) =>
+        _mark is { } mark && RequestContext.Get(InternalMarkName) is string given && Matches(given, mark)
+            ? context.Invoke()
+            : InvokeFromOutsideAsync(context);
+
+    private async Task InvokeFromOutsideAsync(IIncomingGrainCallContext context)
     {
         if (RequestContext.Get(InternalMarkName) is string mark && Matches(mark, await MarkAsync().ConfigureAwait(false)))
         {
@@ -124,8 +146,10 @@ public sealed partial class ControlPlaneCallFilter(
         return _mark = Convert.ToBase64String(HMACSHA256.HashData(key, "internal call"u8));
     }
 
+    /// <summary>In constant time for equal lengths; the length of a mark or token says nothing secret.</summary>
     private static bool Matches(string given, string expected) =>
-        CryptographicOperations.FixedTimeEquals(SHA256.HashData(Encoding.UTF8.GetBytes(given)), SHA256.HashData(Encoding.UTF8.GetBytes(expected)));
+        given.Length == expected.Length
+        && CryptographicOperations.FixedTimeEquals(MemoryMarshal.AsBytes(given.AsSpan()), MemoryMarshal.AsBytes(expected.AsSpan()));
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Refused a call to {Interface}.{Method} from a client without the access token")]
     private partial void LogUnauthenticated(string @interface, string method);

@@ -53,26 +53,6 @@ public sealed class StateConflictTests
     }
 
     [Fact]
-    public async Task A_dispatch_whose_record_failed_is_taken_back_and_run_as_a_new_attempt_never_twice_as_the_same()
-    {
-        var storage = new FailsOneSubtaskWrite(SubtaskState.Dispatched);
-        await using var cluster = await OrchestratorCluster.StartAsync(dir => new()
-        {
-            ["Domains:Agent:Command"] = dir.Script("agent.sh", $"echo run >> '{dir.File("runs")}'"),
-        }, storage.Install);
-
-        // The message is out, its record failed: the agent may already run it, so the same attempt must not go out again.
-        var task = await cluster.Client.SubmitAsync(new TaskSubmission { Description = "Build the API endpoint" });
-        var result = await cluster.ResultAsync(task.TaskId, seconds: 30);
-
-        Assert.True(storage.Failed);
-        Assert.Equal(TaskState.Completed, result.State);
-        var subtask = result.Subtasks.Single();
-        Assert.Equal(2, subtask.Attempts);
-        Assert.InRange(File.ReadAllLines(cluster.Dir.File("runs")).Length, 1, subtask.Attempts);
-    }
-
-    [Fact]
     public async Task A_watcher_never_sees_a_change_before_it_is_stored()
     {
         var held = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
