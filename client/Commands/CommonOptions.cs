@@ -15,6 +15,7 @@ internal sealed class TaskInput
     public Option<string[]> After { get; } = new("--after") { Description = "domain:dependency, e.g. frontend:backend: frontend starts once backend completed, with its result; repeat for more" };
     public Option<double?> BudgetUsd { get; } = new("--budget-usd") { Description = "US dollars each domain's agent run may cost; past it the agent is stopped (default: the orchestrator's Budget setting)" };
     public Option<long?> BudgetTokens { get; } = new("--budget-tokens") { Description = "Tokens each domain's agent run may use; past it the agent is stopped (default: the orchestrator's Budget setting)" };
+    public Option<string?> Notify { get; } = new("--notify") { Description = "POST the signed result to this http(s) URL when the task is final (the silo needs Webhooks:Secret)" };
 
     public void AddTo(Command command)
     {
@@ -27,6 +28,7 @@ internal sealed class TaskInput
         command.Add(After);
         command.Add(BudgetUsd);
         command.Add(BudgetTokens);
+        command.Add(Notify);
     }
 
     public TaskSubmission Read(ParseResult parse)
@@ -43,6 +45,7 @@ internal sealed class TaskInput
             After = (parse.GetValue(After) ?? []).Select(DomainDependency.Parse).ToArray(),
             BudgetUsd = parse.GetValue(BudgetUsd),
             BudgetTokens = parse.GetValue(BudgetTokens),
+            NotifyUrl = parse.GetValue(Notify),
             Source = "cli",
         };
     }

@@ -5,6 +5,7 @@ using Orchestrator.Client;
 using Orchestrator.Contracts;
 using Orchestrator.Core.Aggregation;
 using Orchestrator.Core.Routing;
+using Orchestrator.Core.Webhooks;
 using Spectre.Console;
 
 namespace Orchestrator.Cli.Commands;
@@ -29,11 +30,12 @@ internal static class Render
         _ => $"[blue]{wire}[/]",
     };
 
-    public static void Result(TaskView task, bool json)
+    /// <param name="deliveries">The task's webhook deliveries, shown when the task notifies.</param>
+    public static void Result(TaskView task, bool json, IReadOnlyList<WebhookDelivery>? deliveries = null)
     {
         if (json)
         {
-            Json(ResultAggregator.ToResultJson(task));
+            Json(WebhookJson.WithDeliveries(ResultAggregator.ToResultJson(task), task, deliveries ?? []));
             return;
         }
 
@@ -85,6 +87,34 @@ internal static class Render
         var result = ResultAggregator.ToResultJson(task);
         console.WriteLine($"Files created: {string.Join(", ", result["files_created"]!.AsArray().Select(f => f!.GetValue<string>()))}");
         console.WriteLine($"Files modified: {string.Join(", ", result["files_modified"]!.AsArray().Select(f => f!.GetValue<string>()))}");
+        if (task.NotifyUrl is not null)
+        {
+            Webhooks(console, task.NotifyUrl, deliveries ?? []);
+        }
+    }
+
+    private static void Webhooks(IAnsiConsole console, string url, IReadOnlyList<WebhookDelivery> deliveries)
+    {
+        console.MarkupLine($"Webhook: {Markup.Escape(url)}{(deliveries.Count == 0 ? " (sent when the task is final)" : "")}");
+        if (deliveries.Count == 0)
+        {
+            return;
+        }
+
+        var table = new Table().Border(TableBorder.Rounded).AddColumns("Delivery", "Status", "Attempts", "Last answer", "Next attempt");
+        foreach (var d in deliveries)
+        {
+            var state = d.State switch
+            {
+                WebhookDeliveryState.Delivered => "[green]delivered[/]",
+                WebhookDeliveryState.Failed => "[red]failed[/]",
+                _ => "[blue]pending[/]",
+            };
+            table.AddRow(d.DeliveryId, state, d.Attempts.ToString(),
+                Markup.Escape(d.LastError ?? d.LastStatusCode?.ToString() ?? ""), d.NextAttemptAt?.ToString("HH:mm:ss") ?? "");
+        }
+
+        console.Write(table);
     }
 
     /// <summary>" (waiting for backend)" for a dependent that has not started; empty otherwise.</summary>

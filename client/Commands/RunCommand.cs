@@ -42,7 +42,14 @@ internal static class RunCommand
                 throw;
             }
 
-            Render.Result(final, parse.GetValue(json));
+            // The embedded silo ends with this command: its webhook is delivered (or given up) first.
+            if (final.NotifyUrl is not null)
+            {
+                Render.Progress(parse.GetValue(json)).MarkupLine($"Delivering the webhook to {Markup.Escape(final.NotifyUrl)} …");
+            }
+
+            var deliveries = await embedded.Client.WaitForDeliveryAsync(final, cancellationToken: cancellationToken);
+            Render.Result(final, parse.GetValue(json), deliveries);
             return final.State == TaskState.Completed ? 0 : CliAction.NotCompleted;
         });
         return command;

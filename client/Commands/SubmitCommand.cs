@@ -35,7 +35,8 @@ internal static class SubmitCommand
             }
 
             var final = await Render.FollowAsync(connection.Client, task.TaskId, parse.GetValue(json), cancellationToken);
-            Render.Result(final, parse.GetValue(json));
+            // The silo delivers the webhook on its own time; this shows where it stands now (`status` shows it later).
+            Render.Result(final, parse.GetValue(json), final.NotifyUrl is null ? [] : await connection.Client.GetDeliveriesAsync(final.TaskId));
             return final.State == TaskState.Completed ? 0 : CliAction.NotCompleted;
         });
         return command;

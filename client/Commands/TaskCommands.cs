@@ -16,7 +16,9 @@ internal static class StatusCommand
         CliAction.Set(command, async (parse, cancellationToken) =>
         {
             await using var connection = await CliAction.ConnectAsync(cancellationToken);
-            Render.Result(await connection.Client.GetAsync(parse.GetValue(id)!), parse.GetValue(json));
+            var task = await connection.Client.GetAsync(parse.GetValue(id)!);
+            IReadOnlyList<WebhookDelivery> deliveries = task.NotifyUrl is null ? [] : await connection.Client.GetDeliveriesAsync(task.TaskId);
+            Render.Result(task, parse.GetValue(json), deliveries);
             return 0;
         });
         return command;

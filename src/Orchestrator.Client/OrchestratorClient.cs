@@ -62,6 +62,32 @@ public sealed class OrchestratorClient(IClusterClient cluster, TaskPlanner plann
 
     public Task<TaskView> CancelAsync(string taskId) => TaskGrain(taskId).Cancel();
 
+    /// <summary>The task's webhook deliveries, oldest first (empty for a task without a notify URL).</summary>
+    public Task<IReadOnlyList<WebhookDelivery>> GetDeliveriesAsync(string taskId) =>
+        cluster.Reference<IWebhookGrain>(TaskGrain(taskId).GetPrimaryKeyString()).GetDeliveries();
+
+    /// <summary>
+    /// Waits until the delivery of <paramref name="task"/>'s final state has ended (delivered or failed) and returns the
+    /// deliveries; at once for a task that notifies nowhere. Waits on the webhook grain; never polls on a timer.
+    /// </summary>
+    public async Task<IReadOnlyList<WebhookDelivery>> WaitForDeliveryAsync(TaskView task, CancellationToken cancellationToken = default)
+    {
+        if (task.NotifyUrl is null || task.CompletedAt is not { } completedAt)
+        {
+            return [];
+        }
+
+        var grain = cluster.Reference<IWebhookGrain>(TaskGrain(task.TaskId).GetPrimaryKeyString());
+        while (true)
+        {
+            var deliveries = await grain.WaitForDelivery(completedAt, ChangeWait).WaitAsync(cancellationToken);
+            if (deliveries.Any(d => d.TaskCompletedAt == completedAt && d.State != WebhookDeliveryState.Pending))
+            {
+                return deliveries;
+            }
+        }
+    }
+
     /// <summary>Runs the failed, timed-out and cancelled parts of a finished task again.</summary>
     public Task<TaskView> RetryAsync(string taskId) => TaskGrain(taskId).Retry();
 

@@ -23,6 +23,8 @@ public sealed record TaskSubmission
     [Id(21)] public long? BudgetTokens { get; init; }
     /// <summary>Orderings between the plan's domains (CLI <c>--after frontend:backend</c>), besides the routing rules'.</summary>
     [Id(30)] public IReadOnlyList<DomainDependency> After { get; init; } = [];
+    /// <summary>An http(s) URL that gets the signed result when the task is final; null takes the configured default (<c>Webhooks:DefaultUrl</c>).</summary>
+    [Id(40)] public string? NotifyUrl { get; init; }
 }
 
 /// <summary><see cref="Domain"/> starts only once <see cref="After"/> has completed, and is given its result.</summary>
@@ -141,6 +143,8 @@ public sealed record TaskView
     [Id(6)] public IReadOnlyList<SubtaskView> Subtasks { get; init; } = [];
     [Id(7)] public long Version { get; init; }
     [Id(8)] public bool CancelRequested { get; init; }
+    /// <summary>Where the task's result is posted when final, without credentials or query; null when nowhere.</summary>
+    [Id(40)] public string? NotifyUrl { get; init; }
 
     /// <summary>The sum of its subtasks' usage; null when none reported any.</summary>
     public TokenUsage? Usage => TokenUsage.Sum(Subtasks.Select(s => s.Usage));

@@ -7,7 +7,7 @@ namespace Orchestrator.Web;
 
 /// <summary>
 /// The body of <c>POST /api/tasks</c>: <c>description</c>, <c>requirements</c>, <c>context</c>, <c>priority</c>,
-/// <c>timeout_seconds</c>, <c>domains</c>, <c>after</c> (orderings like <c>"frontend:backend"</c>), <c>budget_usd</c>, <c>budget_tokens</c> — the CLI's <c>submit</c> options. A field of the wrong type is refused
+/// <c>timeout_seconds</c>, <c>domains</c>, <c>after</c> (orderings like <c>"frontend:backend"</c>), <c>budget_usd</c>, <c>budget_tokens</c>, <c>notify_url</c> — the CLI's <c>submit</c> options. A field of the wrong type is refused
 /// naming the field; the values are then validated exactly as for the CLI.
 /// </summary>
 public static class SubmitRequest
@@ -46,6 +46,7 @@ public static class SubmitRequest
             After = Strings(fields, "after").Select(DomainDependency.Parse).ToArray(),
             BudgetUsd = Number(fields, "budget_usd"),
             BudgetTokens = Tokens(fields, "budget_tokens"),
+            NotifyUrl = String(fields, "notify_url"),
             Source = "http",
         };
     }

@@ -8,6 +8,7 @@ using Orchestrator.Client;
 using Orchestrator.Contracts;
 using Orchestrator.Core.Aggregation;
 using Orchestrator.Core.Protocol;
+using Orchestrator.Core.Webhooks;
 
 namespace Orchestrator.Web;
 
@@ -29,7 +30,11 @@ public static partial class TaskApi
         api.MapGet("/tasks", (OrchestratorClient client, int? limit) => Handle(async () =>
             Results.Json(new JsonArray((await client.ListTasksAsync(Math.Clamp(limit ?? 50, 1, 1000))).Select(t => (JsonNode?)Summary(t)).ToArray()))));
         api.MapGet("/tasks/{id}", (string id, OrchestratorClient client) => Handle(async () =>
-            Results.Json(ResultAggregator.ToResultJson(await client.GetAsync(id)))));
+        {
+            var task = await client.GetAsync(id);
+            var deliveries = task.NotifyUrl is null ? [] : await client.GetDeliveriesAsync(id);
+            return Results.Json(WebhookJson.WithDeliveries(ResultAggregator.ToResultJson(task), task, deliveries));
+        }));
         api.MapGet("/tasks/{id}/logs", (string id, OrchestratorClient client) => Handle(async () =>
             Results.Json((await client.GetLogsAsync(id)).Entries.Select(e => new { source = e.Source, line = e.Line }))));
         api.MapGet("/tasks/{id}/diff", (string id, string? domain, OrchestratorClient client) => Handle(async () =>

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Orchestrator.Contracts;
 using Orchestrator.Core.Routing;
+using Orchestrator.Core.Webhooks;
 
 namespace Orchestrator.Core.Validation;
 
@@ -81,9 +82,13 @@ public sealed class TaskRequestValidator(TaskPlanner planner)
             throw Invalid($"Unknown domain '{unordered}' in an ordering. Known domains: {string.Join(", ", planner.KnownDomains)}.");
         }
 
+        // Only the form here: the silo checks where it points, and that it can sign (WebhookGuard).
+        var notify = string.IsNullOrWhiteSpace(request.NotifyUrl) ? null : WebhookAddress.Parse(request.NotifyUrl).OriginalString;
+
         return request with
         {
             After = after,
+            NotifyUrl = notify,
             Description = description,
             Requirements = requirements,
             ContextJson = context,

@@ -125,11 +125,12 @@ public sealed partial class TaskGrain
         return true;
     }
 
-    /// <summary>Every record the task keeps in the store: its own and its subtasks' logs, results and grain states (the subtasks' diffs among them).</summary>
+    /// <summary>Every record the task keeps in the store: its own and its subtasks' logs, results and grain states (the subtasks' diffs among them), and its webhooks' state.</summary>
     private TaskRecords Records() => new(
         [TaskId, .. S.Subtasks.Select(s => s.TaskId)],
         [
             new StoredState(this.GetGrainId(), StateName),
+            new StoredState(GrainFactory.Reference<IWebhookGrain>(TaskId).GetGrainId(), Webhooks.WebhookGrain.StateName),
             .. S.Subtasks.Select(s => new StoredState(GrainFactory.Reference<ISubtaskGrain>(s.TaskId).GetGrainId(), SubtaskGrain.StateName)),
             .. S.Subtasks.Select(s => new StoredState(GrainFactory.Reference<ISubtaskGrain>(s.TaskId).GetGrainId(), SubtaskGrain.DiffStateName)),
         ]);

@@ -11,7 +11,9 @@ using Orchestrator.Core.Protocol;
 using Orchestrator.Core.Routing;
 using Orchestrator.Core.Transport;
 using Orchestrator.Core.Validation;
+using Orchestrator.Core.Webhooks;
 using Orchestrator.Grains.Persistence;
+using Orchestrator.Grains.Webhooks;
 
 namespace Orchestrator.Grains.Tasks;
 
@@ -44,6 +46,7 @@ public sealed partial class TaskGrain(
     ITaskTransport transport,
     ITaskRetention retention,
     IWorkspaceRevision workspace,
+    WebhookGuard webhooks,
     IOptions<OrchestratorOptions> options,
     [FromKeyedServices(TaskClock.Key)] TimeProvider time,
     ILogger<TaskGrain> logger) : StoredStateGrain<TaskGrainState>, ITaskGrain
@@ -85,6 +88,7 @@ public sealed partial class TaskGrain(
         else if (S.State.IsFinal())
         {
             await OnActivateFinishedAsync();
+            NotifyIfFinished(); // a silo may have died between storing the final state and handing over its webhook
         }
     }
 
@@ -98,7 +102,7 @@ public sealed partial class TaskGrain(
             return View();
         }
 
-        var valid = validator.Validate(request);
+        var valid = await webhooks.PrepareAsync(validator.Validate(request), CancellationToken.None);
         using var activity = OrchestratorTelemetry.Start("orchestrator.task", ActivityKind.Server, valid.TraceParent, TaskId);
         var plan = planner.Plan(valid);
         var now = time.GetUtcNow();
@@ -412,6 +416,7 @@ public sealed partial class TaskGrain(
         await Writer.WriteAsync();
         _stored = stored;
         WakeWatchers();
+        NotifyIfFinished();
     }
 
     private void WakeWatchers()
@@ -453,6 +458,7 @@ public sealed partial class TaskGrain(
             Subtasks = S.Subtasks.Select(Shown).ToArray(),
             Version = S.Version,
             CancelRequested = S.CancelRequested,
+            NotifyUrl = S.Request.NotifyUrl is { } notify ? WebhookAddress.Redacted(new Uri(notify)) : null,
         };
     }
 

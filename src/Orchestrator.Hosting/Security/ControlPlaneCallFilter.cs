@@ -126,7 +126,7 @@ public sealed partial class ControlPlaneCallFilter(
 
         switch (context.Grain)
         {
-            case ITaskGrain when !Guid.TryParseExact(context.TargetId.Key.ToString(), "D", out _):
+            case ITaskGrain or IWebhookGrain when !Guid.TryParseExact(context.TargetId.Key.ToString(), "D", out _):
                 throw new CallRefusedException($"'{context.TargetId.Key}' is not a task id (a GUID such as 3f2b...-...). List tasks with `orchestrator tasks`.");
             case IDomainPoolGrain or IDomainSchedulerGrain when !planner.KnownDomains.Contains(context.TargetId.Key.ToString()):
                 throw new CallRefusedException($"'{context.TargetId.Key}' is not a known domain type; known: {string.Join(", ", planner.KnownDomains)}.");

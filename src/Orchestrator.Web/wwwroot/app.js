@@ -13,6 +13,7 @@ const age = (iso) => {
 
 let overviewStream = null;
 let taskStream = null;
+let deliveryPoll = null;
 
 function showOverview(data) {
   $("tasks").innerHTML = data.tasks.length === 0
@@ -61,6 +62,26 @@ function showTask(result) {
       <td>${esc((s.workers ?? []).join(", "))}</td><td>${files.map(esc).join("<br>")}${merge}${conflicts}</td><td>${esc(s.error ?? "")}</td>
     </tr>`;
   }).join("");
+  if (result.webhooks) showWebhooks(result.webhooks);
+}
+
+// Deliveries go on after the task is final, so the view asks again while one is pending.
+function showWebhooks(webhooks) {
+  $("webhooks").hidden = false;
+  $("webhook-url").textContent = webhooks.length === 0 ? "Sent when the task is final." : webhooks[webhooks.length - 1].url;
+  $("deliveries").innerHTML = webhooks.map((d) => `
+    <tr><td>${esc(d.delivery_id)}</td><td>${badge(d.status)}</td><td>${d.attempts}</td>
+      <td>${esc(d.last_error ?? d.last_status_code ?? "")}</td><td>${d.next_attempt_at ? esc(new Date(d.next_attempt_at).toLocaleTimeString()) : ""}</td></tr>`).join("");
+}
+
+function refreshTask(id) {
+  clearTimeout(deliveryPoll);
+  fetch(`api/tasks/${encodeURIComponent(id)}`).then((r) => r.json()).then((r) => {
+    if (!r.subtasks) return;
+    showTask(r);
+    const pending = r.webhooks && (r.webhooks.length === 0 || r.webhooks.some((d) => d.status === "pending"));
+    if (pending && location.hash === `#task/${id}`) deliveryPoll = setTimeout(() => refreshTask(id), 2000);
+  });
 }
 
 // Each domain's diff, read apart from the task (GET api/tasks/{id}/diff) whenever another part has finished. The
@@ -125,6 +146,8 @@ function openTask(id) {
   $("log").textContent = "";
   $("diff").replaceChildren(element("p", "meta", "No change reported yet."));
   diffTask = null;
+  $("webhooks").hidden = true;
+  clearTimeout(deliveryPoll);
   taskStream?.close();
   taskStream = new EventSource(`api/tasks/${encodeURIComponent(id)}/events`);
   taskStream.addEventListener("status", (e) => showTask(JSON.parse(e.data)));
@@ -133,12 +156,13 @@ function openTask(id) {
     log.textContent += `${JSON.parse(e.data).line}\n`;
     log.scrollTop = log.scrollHeight;
   });
-  taskStream.addEventListener("end", (e) => { showTask(JSON.parse(e.data)); taskStream.close(); });
-  fetch(`api/tasks/${encodeURIComponent(id)}`).then((r) => r.json()).then((r) => r.subtasks && showTask(r));
+  taskStream.addEventListener("end", (e) => { showTask(JSON.parse(e.data)); taskStream.close(); refreshTask(id); });
+  refreshTask(id);
 }
 
 function openOverview() {
   taskStream?.close();
+  clearTimeout(deliveryPoll);
   $("task").hidden = true;
   $("overview").hidden = false;
 }

@@ -51,6 +51,35 @@ public sealed class CliTests
     }
 
     [Fact]
+    public async Task Run_with_notify_posts_the_signed_result_before_it_exits_and_prints_the_delivery()
+    {
+        using var workspace = new TempDirectory();
+        await using var receiver = WebhookReceiver.Start(200);
+        var environment = new Dictionary<string, string> { ["Webhooks__Secret"] = "test-webhook-secret-0123456789", ["Webhooks__AllowPrivateNetworks"] = "true" };
+
+        var (exit, stdout, stderr) = await RunCliAsync(environment, "run", "Add an API endpoint", "--notify", receiver.Url, "--workspace", workspace.Path, "--json");
+
+        Assert.True(exit == 0, stderr);
+        var result = JsonNode.Parse(stdout)!;
+        var webhook = receiver.All.Single();
+        var delivery = result["webhooks"]!.AsArray().Single()!;
+        Assert.Equal("delivered", (string?)delivery["status"]);
+        Assert.Equal(webhook.Header("X-Orchestrator-Delivery"), (string?)delivery["delivery_id"]);
+        Assert.Equal((string?)result["task_id"], (string?)JsonNode.Parse(webhook.Body)!["task_id"]);
+    }
+
+    [Fact]
+    public async Task Run_with_notify_is_refused_when_no_webhook_secret_is_configured()
+    {
+        using var workspace = new TempDirectory();
+
+        var (exit, _, stderr) = await RunCliAsync("run", "Add an API endpoint", "--notify", "https://hooks.example.com/task", "--workspace", workspace.Path);
+
+        Assert.NotEqual(0, exit);
+        Assert.Contains("no webhook secret", stderr);
+    }
+
+    [Fact]
     public async Task The_main_job_prints_nothing_on_stderr_but_what_the_user_asked_for()
     {
         // Late state writes at shutdown made Orleans log a screen of warnings in about every other run: try a few.

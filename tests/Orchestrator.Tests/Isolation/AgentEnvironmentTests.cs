@@ -22,11 +22,12 @@ public sealed class AgentEnvironmentTests
         """;
 
     [RedisFact]
-    public async Task An_embedded_agent_sees_neither_the_silos_redis_password_nor_its_api_key_but_gets_the_model_key()
+    public async Task An_embedded_agent_sees_neither_the_silos_redis_password_nor_its_api_key_nor_its_webhook_secret_but_gets_the_model_key()
     {
         await using var redis = await RedisServer.StartAsync();
         var password = "pw-" + Guid.NewGuid().ToString("N");
         var apiKey = "web-" + Guid.NewGuid().ToString("N");
+        var webhookSecret = "hook-" + Guid.NewGuid().ToString("N");
         await redis.Connection.GetServer(redis.ConnectionString).ExecuteAsync("CONFIG", "SET", "requirepass", password);
         using var dir = new TempDirectory();
         Directory.CreateDirectory(dir.File("workspace"));
@@ -35,6 +36,7 @@ public sealed class AgentEnvironmentTests
         {
             ["Redis:ConnectionString"] = connection,
             ["Web:ApiKey"] = apiKey,
+            ["Webhooks:Secret"] = webhookSecret,
             ["ANTHROPIC_API_KEY"] = "sk-ant-test-key",
             ["Domains:Workspace"] = dir.File("workspace"),
             ["Domains:Agent:Command"] = dir.Script("agent.sh", DumpsEnvironment(dir.File("seen"))),
@@ -49,6 +51,7 @@ public sealed class AgentEnvironmentTests
         var seen = File.ReadAllText(dir.File("seen"));
         Assert.DoesNotContain(password, seen);
         Assert.DoesNotContain(apiKey, seen);
+        Assert.DoesNotContain(webhookSecret, seen);
         Assert.DoesNotContain("Redis__ConnectionString", seen);
         Assert.Contains("ANTHROPIC_API_KEY=sk-ant-test-key", seen);
     }

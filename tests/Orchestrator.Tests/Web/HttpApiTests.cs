@@ -122,6 +122,8 @@ public sealed class HttpApiTests(WebSilo web) : IClassFixture<WebSilo>
     [InlineData("""{"description": "Create user registration with form and API", "after": ["frontend:backend", "backend:frontend"]}""",
         "The domains' order has a cycle: backend after frontend after backend")]
     [InlineData("""{"description": "Add an API", "after": "frontend:backend"}""", "\"after\" must be a list of strings")]
+    [InlineData("""{"description": "Add an API", "notify_url": "ftp://example.com/hook"}""", "is not an absolute http:// or https:// URL")]
+    [InlineData("""{"description": "Add an API", "notify_url": "http://127.0.0.1:9/hook"}""", "no webhook secret")]
     public async Task Bad_input_is_refused_with_400_and_a_problem_naming_it(string body, string expected)
     {
         var response = await Http.PostAsync("/api/tasks", Json(body));
