@@ -51,6 +51,9 @@ public sealed partial class DomainSchedulerGrain(
     private long _seq;
     private int _capacity;
     private bool _askedForDomain;
+
+    /// <summary>The attempts just failed for want of a domain: on their way out (or to a new attempt), they ask for none again.</summary>
+    private readonly HashSet<(string SubtaskId, int Attempt)> _failedUnavailable = [];
     private bool _waking;
     private bool _paused;
 
@@ -172,7 +175,7 @@ public sealed partial class DomainSchedulerGrain(
             LogCapacity(Domain, _capacity, capacity);
             _capacity = capacity;
             _askedForDomain = capacity > 0 && _askedForDomain;
-            if (capacity == 0 && (_queued.Count > 0 || _inFlight.Count > 0))
+            if (capacity == 0 && WaitsForADomain())
             {
                 AskForDomain(); // the last worker went away with work waiting: it needs a domain that can run it
             }
@@ -373,6 +376,15 @@ public sealed partial class DomainSchedulerGrain(
         return true;
     }
 
+    /// <summary>
+    /// Work is queued or in flight that was not just failed for want of a domain: the last instance going away must
+    /// not start a spawn for an attempt already told no domain could be had (seen: a crash-looping domain spawned anew
+    /// while its failed work was still releasing its slot).
+    /// </summary>
+    private bool WaitsForADomain() =>
+        _queued.Values.Any(q => !_failedUnavailable.Contains((q.SubtaskId, q.Attempt)))
+        || _inFlight.Any(f => !_failedUnavailable.Contains((f.Key, f.Value.Attempt)));
+
     private void AskForDomain()
     {
         if (_askedForDomain)
@@ -419,6 +431,8 @@ public sealed partial class DomainSchedulerGrain(
         var waiting = _queued.Values.Select(q => (q.SubtaskId, q.Attempt))
             .Concat(_capacity == 0 ? _inFlight.Select(f => (SubtaskId: f.Key, f.Value.Attempt)) : [])
             .ToArray();
+        _failedUnavailable.Clear();
+        _failedUnavailable.UnionWith(waiting);
         foreach (var (subtaskId, attempt) in waiting)
         {
             _ = RepeatUntilAcknowledged(() => GrainFactory.Reference<ISubtaskGrain>(subtaskId).OnDomainUnavailable(attempt, reason), "domain-unavailable", subtaskId);
