@@ -31,9 +31,32 @@ internal static class DiffCommand
         return command;
     }
 
+    /// <summary>
+    /// Agent text shown so that it cannot drive the terminal: control characters (escape sequences that move the
+    /// cursor, hide lines or write the clipboard) and bidirectional overrides appear as visible escapes.
+    /// </summary>
+    internal static string Visible(string text)
+    {
+        if (!text.Any(IsHidden))
+        {
+            return text;
+        }
+
+        var shown = new System.Text.StringBuilder(text.Length + 16);
+        foreach (var c in text)
+        {
+            shown.Append(!IsHidden(c) ? c.ToString() : c < 0x100 ? $"\\x{(int)c:x2}" : $"\\u{(int)c:x4}");
+        }
+
+        return shown.ToString();
+    }
+
+    private static bool IsHidden(char c) =>
+        (c < 0x20 && c != '\t') || c is >= '\u007f' and <= '\u009f' || c is >= '\u202a' and <= '\u202e' || c is >= '\u2066' and <= '\u2069';
+
     internal static void Write(TextWriter output, IReadOnlyList<DomainDiff> diffs, bool colour)
     {
-        string Paint(string code, string text) => colour ? $"\u001b[{code}m{text}\u001b[0m" : text;
+        string Paint(string code, string text) => colour ? $"\u001b[{code}m{Visible(text)}\u001b[0m" : Visible(text);
         if (diffs.Count == 0)
         {
             output.WriteLine("No diff reported yet (a part that has not finished, or whose worker made none, has none).");
@@ -70,7 +93,7 @@ internal static class DiffCommand
                         _ when line.StartsWith('+') => Paint("32", line),
                         _ when line.StartsWith('-') => Paint("31", line),
                         _ when line.StartsWith("@@", StringComparison.Ordinal) => Paint("36", line),
-                        _ => line,
+                        _ => Visible(line),
                     });
                 }
             }

@@ -67,24 +67,54 @@ public static class PromptBuilder
                 continue;
             }
 
-            prompt.AppendLine();
-            prompt.AppendLine($"### {domain}" + (Text(result, "commit") is { } commit ? $" (commit {commit})" : ""));
+            // Another agent wrote every word of this: file names and commit on one line each, its output inside a
+            // fence it cannot close (longer than any run of ~ in it), and the whole section bounded.
+            var section = new StringBuilder();
+            section.AppendLine();
+            section.AppendLine($"### {OneLine(domain)}" + (Text(result, "commit") is { } commit ? $" (commit {OneLine(commit)})" : ""));
             foreach (var (field, label) in new[] { ("files_created", "Created"), ("files_modified", "Modified"), ("files_deleted", "Deleted") })
             {
                 if (result[field] is JsonArray files && files.Count > 0)
                 {
-                    prompt.AppendLine($"- {label}: {string.Join(", ", files.Select(f => f?.ToString()))}");
+                    section.AppendLine($"- {label}: {string.Join(", ", files.Select(f => OneLine(f?.ToString() ?? "")))}");
                 }
             }
 
             if (Text(result, "output_tail") is { Length: > 0 } tail)
             {
-                prompt.AppendLine("- The end of its output:");
-                prompt.AppendLine("~~~~");
-                prompt.AppendLine(tail);
-                prompt.AppendLine("~~~~");
+                var fence = new string('~', Math.Max(4, LongestRun(tail, '~') + 1));
+                section.AppendLine("- The end of its output:");
+                section.AppendLine(fence);
+                section.AppendLine(tail);
+                section.AppendLine(fence);
             }
+
+            prompt.Append(section.Length <= MaxDependencySectionChars
+                ? section.ToString()
+                : section.ToString(0, MaxDependencySectionChars) + Environment.NewLine + "[… cut: the rest of this domain's result is past the limit]" + Environment.NewLine);
         }
+    }
+
+    /// <summary>How much of one dependency's result a prompt carries.</summary>
+    public const int MaxDependencySectionChars = 16 * 1024;
+
+    /// <summary>A name from another agent as one line: line breaks and other control characters shown as escapes, at most 256 characters.</summary>
+    private static string OneLine(string text)
+    {
+        var shown = string.Concat(text.Select(c => char.IsControl(c) ? $"\\x{(int)c:x2}" : c.ToString()));
+        return shown.Length <= 256 ? shown : shown[..256] + "…";
+    }
+
+    private static int LongestRun(string text, char c)
+    {
+        int longest = 0, run = 0;
+        foreach (var ch in text)
+        {
+            run = ch == c ? run + 1 : 0;
+            longest = Math.Max(longest, run);
+        }
+
+        return longest;
     }
 
     private static string? Text(JsonObject result, string field) =>

@@ -39,6 +39,17 @@ public static class WebhookAddress
             address = address.MapToIPv4();
         }
 
+        if (address.AddressFamily == AddressFamily.InterNetworkV6 && address.ScopeId != 0)
+        {
+            // The scope takes part in IPAddress equality (so ::1%1 is not IsLoopback), yet the kernel ignores it for
+            // any but a link-local address: judged without it, and refused unless it is link-local (refused anyway).
+            address = new IPAddress(address.GetAddressBytes());
+            if (!address.IsIPv6LinkLocal)
+            {
+                return "an address with a scope id";
+            }
+        }
+
         if (Metadata.Contains(address))
         {
             return "a cloud metadata address";

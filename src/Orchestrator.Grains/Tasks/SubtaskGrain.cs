@@ -57,7 +57,6 @@ public sealed partial class SubtaskGrain(
 
     protected override IPersistentState<SubtaskGrainState> StoredState => state;
 
-
     private string SubtaskId => this.GetPrimaryKeyString();
 
     private SubtaskGrainState S => state.State;
@@ -105,11 +104,14 @@ public sealed partial class SubtaskGrain(
             await transport.PublishAsync(TaskMessage.From(Spec, attempt, time.GetUtcNow(), lease, activity?.Id));
         }
 
-        // Not written: a dispatch recorded or not is handled alike — the scheduler's slot holds the attempt, a start
-        // notice or a proven result is taken from a pending subtask, and a deadline passing on one still pending takes
-        // the message back and queues a fresh attempt. Kept in memory, it goes with the next write.
+        // Not written where our workers serve: a dispatch recorded or not is handled alike — the scheduler's slot holds
+        // the attempt, a start notice or a proven result is taken from a pending subtask, and a deadline passing on one
+        // still pending takes the message back and queues a fresh attempt. Kept in memory, it goes with the next write.
+        // The reference's runners send no start notice and no proof: there the dispatch is the only record a result
+        // can be matched with after a restart, so it is written.
         S.State = SubtaskState.Dispatched;
-        await AddLogAsync($"Dispatched to the {Spec.Domain} domain (attempt {attempt})");
+        var logLine = $"Dispatched to the {Spec.Domain} domain (attempt {attempt})";
+        await (options.Value.ReferenceCompatibleDomains.Contains(Spec.Domain) ? ChangedAsync(logLine) : AddLogAsync(logLine));
         return true;
     }
 
@@ -328,11 +330,8 @@ public sealed partial class SubtaskGrain(
             return;
         }
 
-        if (S.State == SubtaskState.Dispatched)
-        {
-            await transport.WithdrawAsync(Spec.Domain, SubtaskId); // queued for workers that do not exist
-        }
-
+        // Queued for workers that do not exist; also when pending, since a dispatch is not always written (see Dispatch).
+        await transport.WithdrawAsync(Spec.Domain, SubtaskId);
         await FailOrRetryAsync(Capped(reason), SubtaskState.Failed);
     }
 

@@ -51,7 +51,14 @@ public sealed partial class TaskGrain
                 await AddLogAsync($"Starting {subtask.Domain}: {string.Join(", ", subtask.After)} completed");
             }
 
-            await StartSubtasksAsync(ready.Select(s => s.TaskId).ToHashSet());
+            // A cancel may have come in meanwhile (this grain is reentrant): it ended the waiting ones, which stay ended.
+            var starting = ready.Where(r => !S.CancelRequested && S.Subtasks.Single(s => s.TaskId == r.TaskId) is var now && Waiting(now)).Select(r => r.TaskId).ToHashSet();
+            await StartSubtasksAsync(starting);
+            if (S.CancelRequested)
+            {
+                // ... or while they started: their grains are cancelled like every other part's.
+                await Task.WhenAll(starting.Select(id => GrainFactory.Reference<ISubtaskGrain>(id).Cancel()));
+            }
         }
         catch (Exception e) when (e is not InconsistentStateException) // an etag conflict deactivates this grain, as everywhere
         {

@@ -88,7 +88,14 @@ public sealed partial class TaskGrain(
         else if (S.State.IsFinal())
         {
             await OnActivateFinishedAsync();
-            NotifyIfFinished(); // a silo may have died between storing the final state and handing over its webhook
+            try
+            {
+                await NotifyIfFinishedAsync(); // a silo may have died between storing the final state and handing over its webhook
+            }
+            catch (Exception)
+            {
+                // Logged; reading the task must not fail for it. The next activation or repeated report hands it over.
+            }
         }
     }
 
@@ -168,7 +175,7 @@ public sealed partial class TaskGrain(
         EnsureExists();
         if (Watched() is { } seen && seen.Version == knownVersion && !seen.State.IsFinal())
         {
-            await WaitAsync(_changed.Task, maxWait);
+            await ClientWaits.UntilAsync(_changed.Task, maxWait, MaxWait, time);
         }
 
         return Watched();
@@ -179,24 +186,12 @@ public sealed partial class TaskGrain(
         EnsureExists();
         if (!Watched().State.IsFinal())
         {
-            await WaitAsync(_final.Task, maxWait);
+            await ClientWaits.UntilAsync(_final.Task, maxWait, MaxWait, time);
         }
 
         return Watched();
     }
 
-    /// <summary>Until <paramref name="signal"/> or <paramref name="maxWait"/>; the timer goes with the signal (a plain delay would stay queued for all of maxWait).</summary>
-    private async Task WaitAsync(Task signal, TimeSpan maxWait)
-    {
-        try
-        {
-            await signal.WaitAsync(maxWait < MaxWait ? maxWait : MaxWait, time);
-        }
-        catch (TimeoutException)
-        {
-            // Nothing changed meanwhile: the caller gets the view as it is and asks again.
-        }
-    }
 
     /// <summary>
     /// What watchers see: the task as last stored, so that none acts on a change that may never be; with the current
@@ -288,6 +283,10 @@ public sealed partial class TaskGrain(
         {
             await PublishAsync();
         }
+        else
+        {
+            await NotifyIfFinishedAsync(); // a report said again: what the last one could not finish
+        }
 
         await StartDependentsAsync();
     }
@@ -345,7 +344,8 @@ public sealed partial class TaskGrain(
     private bool Apply(SubtaskView subtask)
     {
         var index = S.Subtasks.FindIndex(s => s.TaskId == subtask.TaskId);
-        if (index < 0 || S.Subtasks[index].Revision >= subtask.Revision)
+        // A dependent this task ended before it started (cancelled, or failed by its dependency) stays ended.
+        if (index < 0 || S.Subtasks[index].Revision >= subtask.Revision || (NeverStarted(S.Subtasks[index]) && S.Subtasks[index].State.IsFinal()))
         {
             return false;
         }
@@ -416,7 +416,7 @@ public sealed partial class TaskGrain(
         await Writer.WriteAsync();
         _stored = stored;
         WakeWatchers();
-        NotifyIfFinished();
+        await NotifyIfFinishedAsync();
     }
 
     private void WakeWatchers()

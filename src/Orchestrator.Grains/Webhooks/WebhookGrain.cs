@@ -93,7 +93,7 @@ public sealed partial class WebhookGrain(
     {
         if (!Deliveries.Any(d => d.View.TaskCompletedAt == taskCompletedAt && d.View.State != WebhookDeliveryState.Pending))
         {
-            await Task.WhenAny(_changed.Task, Task.Delay(maxWait < LongestWait ? maxWait : LongestWait, time));
+            await ClientWaits.UntilAsync(_changed.Task, maxWait, LongestWait, time);
         }
 
         return Views();

@@ -93,7 +93,8 @@ public sealed class ClaudeStreamJsonReader : IAgentEventReader
             case "user" when root["message"] is JsonObject message:
                 return new AgentEvent(ToolErrors(message["content"]).ToArray());
             case "result":
-                var cost = AgentEventParsing.Number(root["total_cost_usd"]);
+                // A negative cost would only ever lower the sum under its budget: not a figure to trust.
+                var cost = AgentEventParsing.Number(root["total_cost_usd"]) is { } reported and >= 0 ? reported : (double?)null;
                 var summary = $"[agent] finished: {AgentEventParsing.Text(root["subtype"]) ?? "done"}"
                     + (AgentEventParsing.Number(root["num_turns"]) is { } turns ? $", {turns} turns" : "")
                     + (cost is { } c ? $", {c.ToString("0.####", CultureInfo.InvariantCulture)} USD" : "");

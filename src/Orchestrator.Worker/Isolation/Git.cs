@@ -11,7 +11,13 @@ namespace Orchestrator.Worker.Isolation;
 /// </summary>
 public sealed class Git(string workingDirectory, IReadOnlyList<string>? repositoryArguments = null)
 {
-    private static readonly IReadOnlyDictionary<string, string?> Environment = new Dictionary<string, string?>
+    /// <summary>
+    /// Git runs in repositories and worktrees an agent could write to (its config, hooks, attributes): whatever it is
+    /// talked into running runs without the worker's secrets. Only these of the worker's variables reach git.
+    /// </summary>
+    private static readonly string[] InheritedEnvironment = ["PATH", "HOME", "LANG", "TMPDIR"];
+
+    private static readonly IReadOnlyDictionary<string, string?> Environment = Scrubbed(new Dictionary<string, string?>
     {
         ["LC_ALL"] = "C",
         ["GIT_TERMINAL_PROMPT"] = "0",
@@ -20,7 +26,7 @@ public sealed class Git(string workingDirectory, IReadOnlyList<string>? reposito
         ["GIT_OPTIONAL_LOCKS"] = "0",
         // A worker in a container runs as another user than the one who owns the mounted workspace; it is the
         // workspace we were configured to use, so git's ownership check would only stop the work.
-        ["GIT_CONFIG_COUNT"] = "3",
+        ["GIT_CONFIG_COUNT"] = "5",
         ["GIT_CONFIG_KEY_0"] = "safe.directory",
         ["GIT_CONFIG_VALUE_0"] = "*",
         // No housekeeping in the background of our commits: an automatic gc may pack refs while other workers read
@@ -29,7 +35,25 @@ public sealed class Git(string workingDirectory, IReadOnlyList<string>? reposito
         ["GIT_CONFIG_VALUE_1"] = "0",
         ["GIT_CONFIG_KEY_2"] = "maintenance.auto",
         ["GIT_CONFIG_VALUE_2"] = "false",
-    };
+        // Nothing an agent wrote into the repository runs when we commit, merge or look at its worktree.
+        ["GIT_CONFIG_KEY_3"] = "core.hooksPath",
+        ["GIT_CONFIG_VALUE_3"] = "/dev/null",
+        ["GIT_CONFIG_KEY_4"] = "core.fsmonitor",
+        ["GIT_CONFIG_VALUE_4"] = "false",
+    });
+
+    private static Dictionary<string, string?> Scrubbed(Dictionary<string, string?> ours)
+    {
+        foreach (string name in System.Environment.GetEnvironmentVariables().Keys)
+        {
+            if (!InheritedEnvironment.Contains(name) && !name.StartsWith("LC_", StringComparison.Ordinal))
+            {
+                ours.TryAdd(name, null); // CliWrap removes a variable set to null
+            }
+        }
+
+        return ours;
+    }
 
     public string WorkingDirectory => workingDirectory;
 

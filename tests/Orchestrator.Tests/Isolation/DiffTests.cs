@@ -189,6 +189,26 @@ public sealed class DiffRecordTests
     }
 
     [Fact]
+    public void Escape_sequences_and_bidirectional_overrides_in_an_agents_diff_are_shown_not_obeyed()
+    {
+        // A line that would clear the screen above and write the clipboard; a file name that reverses the text after it.
+        var diff = new DomainDiff
+        {
+            Domain = "backend",
+            Files = [new FileDiff { Path = "evil\u202etxt.sh", Status = "added", Patch = "+ok\u001b[2A\u001b[2K\u001b]52;c;cm0gLXJm\u0007\n" }],
+        };
+        using var output = new StringWriter();
+
+        Orchestrator.Cli.Commands.DiffCommand.Write(output, [diff], colour: false);
+
+        var text = output.ToString();
+        Assert.DoesNotContain('\u001b', text);
+        Assert.DoesNotContain('\u0007', text);
+        Assert.DoesNotContain('\u202e', text);
+        Assert.Contains("+ok\\x1b[2A\\x1b[2K\\x1b]52;c;cm0gLXJm\\x07", text);
+    }
+
+    [Fact]
     public void A_diff_field_that_is_not_a_diff_is_refused()
     {
         Assert.Throws<WireFormatException>(() => DiffRecord.Parse("""{"files": [{"status": "added"}]}"""));

@@ -42,6 +42,10 @@ public sealed class WebhookAddressTests
     [InlineData("10.1.2.3", true, null)]
     [InlineData("93.184.216.34", false, null)]
     [InlineData("2606:2800:220:1::1", false, null)]
+    [InlineData("::1%1", false, "an address with a scope id")]
+    [InlineData("::%1", true, "an address with a scope id")]
+    [InlineData("fd00:ec2::254%1", true, "an address with a scope id")]
+    [InlineData("fe80::1%1", true, "a link-local address")]
     public void Inside_addresses_are_refused_and_loopback_and_private_ones_only_unless_allowed(string address, bool allowPrivate, string? refusal)
     {
         Assert.Equal(refusal, WebhookAddress.Refusal(IPAddress.Parse(address), allowPrivate));
