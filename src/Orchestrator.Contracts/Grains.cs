@@ -97,7 +97,7 @@ public interface ISubtaskGrain : IGrainWithStringKey
 }
 
 /// <summary>A subtask waiting for, or holding, a slot of its domain.</summary>
-[GenerateSerializer, Alias("orchestrator.queue-entry")]
+[GenerateSerializer, Immutable, Alias("orchestrator.queue-entry")]
 public sealed record QueueEntry(
     [property: Id(0)] string SubtaskId,
     [property: Id(1)] TaskPriority Priority,

@@ -1,3 +1,5 @@
+using Orleans.Concurrency;
+
 namespace Orchestrator.Contracts;
 
 /// <summary>What a user submits.</summary>
@@ -84,7 +86,7 @@ public sealed record SubtaskSpec
 }
 
 /// <summary>A final result reported by a domain worker (the reference's results hash).</summary>
-[GenerateSerializer, Alias("orchestrator.agent-result")]
+[GenerateSerializer, Immutable, Alias("orchestrator.agent-result")]
 public sealed record AgentResult
 {
     [Id(0)] public required string TaskId { get; init; }
@@ -106,7 +108,7 @@ public sealed record AgentResult
 }
 
 /// <summary>The state of one subtask, as shown to users and aggregated by the parent.</summary>
-[GenerateSerializer, Alias("orchestrator.subtask-view")]
+[GenerateSerializer, Immutable, Alias("orchestrator.subtask-view")]
 public sealed record SubtaskView
 {
     [Id(0)] public required string TaskId { get; init; }
@@ -131,7 +133,7 @@ public sealed record SubtaskView
 }
 
 /// <summary>The state of a task and its subtasks; <see cref="Version"/> grows with every change.</summary>
-[GenerateSerializer, Alias("orchestrator.task-view")]
+[GenerateSerializer, Immutable, Alias("orchestrator.task-view")]
 public sealed record TaskView
 {
     [Id(0)] public required string TaskId { get; init; }
@@ -154,7 +156,7 @@ public sealed record TaskView
 /// What agent runs used, as their workers reported it: tokens by kind and the cost in US dollars (the agent's own
 /// figure when it reports one, else an estimate from the worker's price table; null when neither is known).
 /// </summary>
-[GenerateSerializer, Alias("orchestrator.token-usage")]
+[GenerateSerializer, Immutable, Alias("orchestrator.token-usage")]
 public sealed record TokenUsage
 {
     [Id(0)] public long InputTokens { get; init; }
