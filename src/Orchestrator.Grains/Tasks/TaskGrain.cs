@@ -63,7 +63,10 @@ public sealed partial class TaskGrain(
     /// <summary>Set once the task's final state is stored; replaced when a retry makes it run again.</summary>
     private TaskCompletionSource _final = NewSignal();
 
-    /// <summary>The view as last stored (<see cref="StoreAsync"/>); null before the task's first write.</summary>
+    /// <summary>
+    /// The view as last made durable: stored by this task (<see cref="StoreAsync"/>), or showing subtask changes their
+    /// subtasks stored before they reported them (<see cref="PublishAsync"/>); null before the task's first write.
+    /// </summary>
     private TaskView? _stored;
 
     private string TaskId => this.GetPrimaryKeyString();
@@ -194,8 +197,9 @@ public sealed partial class TaskGrain(
 
 
     /// <summary>
-    /// What watchers see: the task as last stored, so that none acts on a change that may never be; with the current
-    /// version, which new log lines move too, so that a watcher following the log wakes for them.
+    /// What watchers see: the task as last made durable (see <see cref="_stored"/>), so that none acts on a change
+    /// that may never be; with the current version, which new log lines move too, so that a watcher following the log
+    /// wakes for them.
     /// </summary>
     private TaskView Watched() => _stored is { } stored ? stored with { Version = S.Version } : View();
 
