@@ -1,4 +1,6 @@
+using System.Buffers;
 using System.Collections.Concurrent;
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Orchestrator.Contracts;
@@ -81,7 +83,7 @@ public sealed class RedisWorkerTransport(IConnectionMultiplexer redis) : IWorker
 
     public async Task MarkStartedAsync(TaskLease lease, string agentId, string? incarnation, DateTimeOffset startedAt, string? leaseProof, CancellationToken cancellationToken)
     {
-        if (TaskIdOf(lease.RawMessage) is not { } taskId)
+        if ((lease.TaskId ?? TaskIdOf(lease.RawMessage)) is not { } taskId)
         {
             return;
         }
@@ -131,7 +133,7 @@ public sealed class RedisWorkerTransport(IConnectionMultiplexer redis) : IWorker
     public async Task DiscardAsync(TaskLease lease, CancellationToken cancellationToken)
     {
         await Db.ListRemoveAsync(RedisKeys.Active(lease.Domain), lease.RawMessage, 1).ConfigureAwait(false);
-        if (TaskIdOf(lease.RawMessage) is { } taskId)
+        if ((lease.TaskId ?? TaskIdOf(lease.RawMessage)) is { } taskId)
         {
             Release(taskId);
         }
@@ -146,7 +148,7 @@ public sealed class RedisWorkerTransport(IConnectionMultiplexer redis) : IWorker
 
         var withdrawn = new CancellationTokenSource();
         _held[taskId] = withdrawn;
-        return new TaskLease(domain, raw, withdrawn.Token);
+        return new TaskLease(domain, raw, withdrawn.Token, taskId);
     }
 
     private void Release(string taskId)
@@ -173,17 +175,45 @@ public sealed class RedisWorkerTransport(IConnectionMultiplexer redis) : IWorker
     }
 
     /// <summary>The task id of a message, or null when it has none that can be read.</summary>
+    /// <remarks>
+    /// Read in place (each message passes here as it is taken): the top level's <c>task_id</c> string; a message that
+    /// is not one valid JSON object, or names <c>task_id</c> twice, has none.
+    /// </remarks>
     public static string? TaskIdOf(string raw)
     {
+        var buffer = ArrayPool<byte>.Shared.Rent(Encoding.UTF8.GetMaxByteCount(raw.Length));
         try
         {
-            return JsonNode.Parse(raw) is JsonObject { } message && message["task_id"] is JsonValue id && id.GetValueKind() == JsonValueKind.String
-                ? id.GetValue<string>()
-                : null;
+            var reader = new Utf8JsonReader(buffer.AsSpan(0, Encoding.UTF8.GetBytes(raw, buffer)));
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+            {
+                return null;
+            }
+
+            string? taskId = null;
+            var seen = false;
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                var isTaskId = reader.ValueTextEquals("task_id"u8);
+                reader.Read();
+                if (isTaskId)
+                {
+                    taskId = seen ? null : reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+                    seen = true;
+                }
+
+                reader.Skip();
+            }
+
+            return reader.TokenType == JsonTokenType.EndObject && !reader.Read() ? taskId : null;
         }
         catch (JsonException)
         {
             return null;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 

@@ -75,9 +75,13 @@ public sealed class KeywordMatcher
 
         if (token.Length <= word.Length || !token.StartsWith(word, StringComparison.Ordinal))
         {
-            // Inflections that change the stem's last letter: style → styling, query → queries.
-            return (word.EndsWith('e') && token == word[..^1] + "ing")
-                || (word.EndsWith('y') && (token == word[..^1] + "ies" || token == word[..^1] + "ied"));
+            // Inflections that change the stem's last letter: style → styling, query → queries. Compared in place:
+            // routing runs on every submit, over every keyword.
+            var stem = word.AsSpan(0, word.Length - 1);
+            var rest = token.Length > stem.Length && token.AsSpan().StartsWith(stem, StringComparison.Ordinal) ? token.AsSpan(stem.Length) : default;
+            return rest.Length > 0
+                && ((word.EndsWith('e') && rest.SequenceEqual("ing"))
+                    || (word.EndsWith('y') && (rest.SequenceEqual("ies") || rest.SequenceEqual("ied"))));
         }
 
         var suffix = token.AsSpan(word.Length);

@@ -65,8 +65,11 @@ public interface IWorkerTransport
     Task DiscardAsync(TaskLease lease, CancellationToken cancellationToken);
 }
 
-/// <summary>A message a worker took. <see cref="Withdrawn"/> fires when the orchestrator takes the task back.</summary>
-public sealed record TaskLease(string Domain, string RawMessage, CancellationToken Withdrawn);
+/// <summary>
+/// A message a worker took. <see cref="Withdrawn"/> fires when the orchestrator takes the task back; <see cref="TaskId"/>
+/// is the message's task id where the transport read it already (null: unreadable, or not read).
+/// </summary>
+public sealed record TaskLease(string Domain, string RawMessage, CancellationToken Withdrawn, string? TaskId = null);
 
 /// <summary>The agent registry's records (the reference's <c>agents:*</c> keys), with the 30 s heartbeat TTL.</summary>
 public interface IAgentDirectory

@@ -45,7 +45,8 @@ public sealed partial class DomainPoolGrain(
     /// <summary>Replacements since an instance of this domain was last seen healthy (a crash loop counts up here).</summary>
     private int _failedReplacements;
 
-    private string Domain => this.GetPrimaryKeyString();
+    // Kept: Orleans makes a new string of the key on each call.
+    private string Domain => field ??= this.GetPrimaryKeyString();
 
     private IDomainSchedulerGrain Scheduler => GrainFactory.Reference<IDomainSchedulerGrain>(Domain);
 

@@ -57,7 +57,8 @@ public sealed partial class DomainSchedulerGrain(
     private bool _waking;
     private bool _paused;
 
-    private string Domain => this.GetPrimaryKeyString();
+    // Kept: Orleans makes a new string of the key on each call.
+    private string Domain => field ??= this.GetPrimaryKeyString();
 
     private IDomainPoolGrain Pool => GrainFactory.Reference<IDomainPoolGrain>(Domain);
 

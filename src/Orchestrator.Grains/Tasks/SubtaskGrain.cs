@@ -57,7 +57,8 @@ public sealed partial class SubtaskGrain(
 
     protected override IPersistentState<SubtaskGrainState> StoredState => state;
 
-    private string SubtaskId => this.GetPrimaryKeyString();
+    // Kept: Orleans makes a new string of the key on each call.
+    private string SubtaskId => field ??= this.GetPrimaryKeyString();
 
     private SubtaskGrainState S => state.State;
 

@@ -69,7 +69,8 @@ public sealed partial class TaskGrain(
     /// </summary>
     private TaskView? _stored;
 
-    private string TaskId => this.GetPrimaryKeyString();
+    // Kept: Orleans makes a new string of the key on each call.
+    private string TaskId => field ??= this.GetPrimaryKeyString();
 
     private TaskGrainState S => state.State;
 

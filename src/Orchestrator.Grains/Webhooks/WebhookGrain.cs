@@ -49,7 +49,8 @@ public sealed partial class WebhookGrain(
     /// <summary>Completed (and replaced) after every stored change, for <see cref="WaitForDelivery"/>.</summary>
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    private string TaskId => this.GetPrimaryKeyString();
+    // Kept: Orleans makes a new string of the key on each call.
+    private string TaskId => field ??= this.GetPrimaryKeyString();
 
     private List<StoredWebhookDelivery> Deliveries => state.State.Deliveries;
 

@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using Orchestrator.Contracts;
 using Orchestrator.Core.Protocol;
 using Orchestrator.Grains;
+using Orchestrator.Redis;
 
 namespace Orchestrator.Tests.Routing;
 
@@ -83,4 +84,19 @@ public sealed class TaskMessageTests
         Assert.Equal(TimeSpan.FromSeconds(6), policy.BackoffBefore(3));
         Assert.Equal(TimeSpan.FromSeconds(10), policy.BackoffBefore(4));
     }
+
+    [Fact]
+    public void A_taken_messages_task_id_is_read_from_its_top_level() =>
+        Assert.Equal(Spec.TaskId, RedisWorkerTransport.TaskIdOf(TaskMessage.From(Spec, 1, DateTimeOffset.UnixEpoch, lease: null).ToJson()));
+
+    [Theory]
+    [InlineData("not json")]
+    [InlineData("[\"task_id\"]")]
+    [InlineData("{\"task_id\": 42}")]
+    [InlineData("{\"payload\": {\"task_id\": \"nested\"}}")]
+    [InlineData("{\"task_id\": \"a\", \"task_id\": \"b\"}")]
+    [InlineData("{\"task_id\": \"a\"} trailing")]
+    [InlineData("{\"task_id\": \"a\"")]
+    public void A_message_without_one_readable_task_id_has_none(string raw) =>
+        Assert.Null(RedisWorkerTransport.TaskIdOf(raw));
 }

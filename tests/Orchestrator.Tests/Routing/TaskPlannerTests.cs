@@ -1,4 +1,5 @@
 using Orchestrator.Contracts;
+using Orchestrator.Core.Routing;
 using Orchestrator.Tests.Support;
 
 namespace Orchestrator.Tests.Routing;
@@ -45,8 +46,21 @@ public sealed class TaskPlannerTests
     [InlineData("add an endpoint")]
     [InlineData("add two endpoints")]
     [InlineData("speed up the queries")]
+    [InlineData("the rows it queried")]
     public void Inflections_route_to_backend(string description) =>
         Assert.Equal(["backend"], Plan(description).Domains);
+
+    [Theory]
+    [InlineData("fix the styling")]
+    [InlineData("the header is styled")]
+    public void Inflections_that_drop_the_final_e_route_to_frontend(string description) =>
+        Assert.Equal(["frontend"], Plan(description).Domains);
+
+    [Theory]
+    [InlineData("the stylist")]
+    [InlineData("queryies")]
+    public void Near_misses_of_an_inflection_do_not_match(string description) =>
+        Assert.False(new KeywordMatcher(["style", "query"]).Matches(description));
 
     [Theory]
     [InlineData("run it on k8s", "devops")]
