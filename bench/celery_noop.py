@@ -1,7 +1,8 @@
 """The Celery side of bench/compare.sh: a no-op task, and a driver that measures it like `orchestrator bench` does.
 
 Worker:  celery -A celery_noop worker --pool prefork --concurrency 2
-Driver:  python3 celery_noop.py TASKS IN_FLIGHT   (prints one JSON line)
+Driver:  python3 celery_noop.py TASKS IN_FLIGHT [WARMUP]   (prints one JSON line; WARMUP tasks first, unmeasured,
+         at least 64 at a time, as `orchestrator bench --warmup` does)
 """
 import json
 import os
@@ -47,5 +48,7 @@ def measure(tasks, in_flight):
 
 
 if __name__ == "__main__":
-    measure(min(200, int(sys.argv[1])), int(sys.argv[2]))  # warm-up
-    print(json.dumps(measure(int(sys.argv[1]), int(sys.argv[2]))))
+    warmup = int(sys.argv[3]) if len(sys.argv) > 3 else 200
+    if warmup > 0:
+        measure(warmup, max(int(sys.argv[2]), 64))
+    print(json.dumps(measure(int(sys.argv[1]), int(sys.argv[2])) | {"warmup_tasks": warmup}))

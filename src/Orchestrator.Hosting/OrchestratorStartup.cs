@@ -12,15 +12,17 @@ public sealed partial class OrchestratorStartup(IGrainFactory grains, TaskPlanne
 {
     public async Task Execute(CancellationToken cancellationToken)
     {
-        await grains.Reference<IAgentRegistryGrain>(0).Start();
-        foreach (var domain in planner.KnownDomains)
-        {
-            await grains.Reference<IDomainPoolGrain>(domain).List();
-            // A scheduler back from storage resumes its queue, reconciles in-flight work and watches deadlines again.
-            await grains.Reference<IDomainSchedulerGrain>(domain).GetView();
-        }
+        // Side by side: each is a grain activation with a storage read, and the one-command silo waits for all of them.
+        await Task.WhenAll(planner.KnownDomains.Select(StartDomainAsync).Append(grains.Reference<IAgentRegistryGrain>(0).Start()));
 
         LogStarted(string.Join(", ", planner.KnownDomains));
+    }
+
+    private async Task StartDomainAsync(string domain)
+    {
+        await grains.Reference<IDomainPoolGrain>(domain).List();
+        // A scheduler back from storage resumes its queue, reconciles in-flight work and watches deadlines again.
+        await grains.Reference<IDomainSchedulerGrain>(domain).GetView();
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Orchestrator started; domains: {Domains}")]
