@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+
 namespace Orchestrator.Worker.Isolation;
 
 /// <summary>
@@ -8,16 +10,59 @@ namespace Orchestrator.Worker.Isolation;
 public sealed class FileLock : IDisposable
 {
     private static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(25);
+
+    /// <summary>
+    /// This process's waiters for each lock file, queued: one of them at a time tries the file, and the next one goes
+    /// on as soon as the lock is let go instead of at its next poll. Only waited-for locks are here (a workspace's
+    /// open and merge locks, a handful per process); <see cref="TryAcquire"/> waits for nothing and adds none.
+    /// </summary>
+    private static readonly ConcurrentDictionary<string, SemaphoreSlim> Turns = new(StringComparer.Ordinal);
+
     private readonly FileStream _stream;
+    private readonly SemaphoreSlim? _turn;
+    private int _disposed;
 
-    private FileLock(FileStream stream) => _stream = stream;
+    private FileLock(FileStream stream, SemaphoreSlim? turn)
+    {
+        _stream = stream;
+        _turn = turn;
+    }
 
-    /// <summary>The lock, or null when another process holds it.</summary>
-    public static FileLock? TryAcquire(string path)
+    /// <summary>The lock, or null when it is held (by another process, or by this one).</summary>
+    public static FileLock? TryAcquire(string path) => Open(path) is { } stream ? new FileLock(stream, null) : null;
+
+    /// <summary>
+    /// Waits for the lock. Waiters of this process queue for their turn; the one whose turn it is polls the file while
+    /// another process holds it (kernel locks have no wait with a cancellation token).
+    /// </summary>
+    public static async Task<FileLock> AcquireAsync(string path, CancellationToken cancellationToken)
+    {
+        var turn = Turns.GetOrAdd(Path.GetFullPath(path), _ => new SemaphoreSlim(1, 1));
+        await turn.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            while (true)
+            {
+                if (Open(path) is { } stream)
+                {
+                    return new FileLock(stream, turn);
+                }
+
+                await Task.Delay(Poll, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch
+        {
+            turn.Release();
+            throw;
+        }
+    }
+
+    private static FileStream? Open(string path)
     {
         try
         {
-            return new FileLock(new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None));
+            return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
         }
         catch (IOException) when (File.Exists(path))
         {
@@ -25,19 +70,12 @@ public sealed class FileLock : IDisposable
         }
     }
 
-    /// <summary>Waits for the lock (kernel locks have no wait with a cancellation token, so this polls).</summary>
-    public static async Task<FileLock> AcquireAsync(string path, CancellationToken cancellationToken)
+    public void Dispose()
     {
-        while (true)
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
         {
-            if (TryAcquire(path) is { } acquired)
-            {
-                return acquired;
-            }
-
-            await Task.Delay(Poll, cancellationToken).ConfigureAwait(false);
+            _stream.Dispose();
+            _turn?.Release();
         }
     }
-
-    public void Dispose() => _stream.Dispose();
 }

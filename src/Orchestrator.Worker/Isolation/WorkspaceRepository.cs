@@ -168,17 +168,25 @@ public sealed class WorkspaceRepository
         return new MergeResult(false, named, merge.Stderr.Trim());
     }
 
-    /// <summary>A private repository's commit of the workspace as it is (the user's and other tools' edits).</summary>
+    /// <summary>
+    /// A private repository's commit of the workspace as it is (the user's and other tools' edits). It runs under the
+    /// merge lock twice per attempt, so the usual case — nothing changed since — costs one git call (a status that also
+    /// tells an unborn branch), not three.
+    /// </summary>
     private async Task RecordWorkspaceAsync(CancellationToken cancellationToken)
     {
-        await Main.CheckAsync(["add", "-A"], cancellationToken: cancellationToken).ConfigureAwait(false);
-        var staged = await Main.RunAsync(["diff", "--cached", "--quiet"], cancellationToken: cancellationToken).ConfigureAwait(false);
-        var unborn = !(await Main.RunAsync(["rev-parse", "--verify", "-q", "HEAD"], cancellationToken: cancellationToken).ConfigureAwait(false)).Succeeded;
-        if (!staged.Succeeded || unborn)
+        var status = await Main.CheckAsync(["status", "--porcelain=v2", "-z", "--branch", "--untracked-files=all", "--ignored=no"],
+            cancellationToken: cancellationToken).ConfigureAwait(false);
+        var entries = Split(status);
+        var unborn = entries.Contains("# branch.oid (initial)");
+        if (!unborn && entries.All(entry => entry.StartsWith("# ", StringComparison.Ordinal)))
         {
-            await Main.CheckAsync([.. Identity, "commit", "-q", "--allow-empty", "--no-verify", "-m", "The workspace as the orchestrator found it"],
-                cancellationToken: cancellationToken).ConfigureAwait(false);
+            return;
         }
+
+        await Main.CheckAsync(["add", "-A"], cancellationToken: cancellationToken).ConfigureAwait(false);
+        await Main.CheckAsync([.. Identity, "commit", "-q", "--allow-empty", "--no-verify", "-m", "The workspace as the orchestrator found it"],
+            cancellationToken: cancellationToken).ConfigureAwait(false);
     }
 
     private async Task EnsureExcludedAsync(CancellationToken cancellationToken)

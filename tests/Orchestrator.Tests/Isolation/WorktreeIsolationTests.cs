@@ -103,6 +103,38 @@ public sealed class WorktreeIsolationTests : IDisposable
     }
 
     [Fact]
+    public async Task In_a_plain_folder_an_edit_made_while_an_agent_works_is_recorded_and_weighed_by_the_merge()
+    {
+        await PrepareAsync(git: false, ("config.json", "{ \"port\": 80 }\n"));
+        var attempt = await Isolation("backend").BeginAsync(Message(Guid.NewGuid().ToString()), CancellationToken.None);
+        // Meanwhile the user edits the workspace itself: one new file, and the file the agent is about to change.
+        File.WriteAllText(Path.Combine(Workspace, "notes.txt"), "mine\n");
+        File.WriteAllText(Path.Combine(Workspace, "config.json"), "{ \"port\": 81 }\n");
+
+        var report = await RunAsync(attempt, "backend-a1", ("config.json", "{ \"port\": 8080 }\n"), ("api.py", "x = 1\n"));
+
+        Assert.Equal("conflict", report.Merge); // the user's edit is not overwritten
+        Assert.Equal(["config.json"], report.Conflicts);
+        Assert.Equal("{ \"port\": 81 }\n", File.ReadAllText(Path.Combine(Workspace, "config.json")));
+        Assert.Equal("mine\n", File.ReadAllText(Path.Combine(Workspace, "notes.txt")));
+        var git = new Git(Workspace, [$"--git-dir={Path.Combine(Workspace, ".orchestrator", "repo")}", $"--work-tree={Workspace}"]);
+        Assert.Equal("mine\n", await git.CheckAsync(["show", "HEAD:notes.txt"])); // recorded before the merge was tried
+    }
+
+    [Fact]
+    public async Task In_a_plain_folder_an_attempt_with_nothing_changed_meanwhile_merges_without_a_record_of_its_own()
+    {
+        await PrepareAsync(git: false, ("existing.txt", "kept\n"));
+        var git = new Git(Workspace, [$"--git-dir={Path.Combine(Workspace, ".orchestrator", "repo")}", $"--work-tree={Workspace}"]);
+
+        var report = await RunAsync(await Isolation("backend").BeginAsync(Message(Guid.NewGuid().ToString()), CancellationToken.None), "backend-a1", ("api.py", "x = 1\n"));
+
+        Assert.Equal("merged", report.Merge);
+        var subjects = (await git.CheckAsync(["log", "--format=%s"])).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Single(subjects, s => s == "The workspace as the orchestrator found it"); // once, before the attempt; not again before its merge
+    }
+
+    [Fact]
     public async Task Changes_to_different_parts_of_one_file_are_both_kept()
     {
         await PrepareAsync(true, ("notes.md", "top\n\n\n\n\n\n\nbottom\n"));
