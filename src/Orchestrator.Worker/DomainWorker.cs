@@ -250,13 +250,12 @@ public sealed partial class DomainWorker(
 
         await using (attempt.ConfigureAwait(false))
         {
-            // In progress from here: the agent starts now, in a place that is ready for it. The start notice travels
-            // while it runs (a round trip less before every run) and is sent before the result, which waits for it.
-            var startProof = message.Lease is null ? null : LeaseProof.ForStart(message.Lease, message.TaskId, options.AgentId, Incarnation);
-            var started = ReportStartAsync();
             AgentOutcome outcome;
             try
             {
+                // In progress from here: the agent starts now, in a place that is ready for it.
+                var startProof = message.Lease is null ? null : LeaseProof.ForStart(message.Lease, message.TaskId, options.AgentId, Incarnation);
+                await transport.MarkStartedAsync(lease, options.AgentId, Incarnation, startedAt, startProof, CancellationToken.None).ConfigureAwait(false);
                 var prompt = PromptBuilder.Build(message, options.DomainType, attempt.Directory);
                 outcome = await agent.RunAsync(new AgentRun(message, prompt, attempt.Directory, options.DomainType), log.Add, stop).ConfigureAwait(false);
             }
@@ -265,18 +264,6 @@ public sealed partial class DomainWorker(
                 var reason = e is OperationCanceledException ? "Stopped before it finished" : $"The agent could not run: {e.Message}";
                 outcome = new AgentOutcome(null, reason, "", time.GetUtcNow() - startedAt);
             }
-
-            try
-            {
-                await started.ConfigureAwait(false);
-            }
-            catch (Exception e)
-            {
-                outcome = outcome with { StopReason = $"Its start could not be reported: {e.Message}" }; // not merged: the orchestrator may not count it
-            }
-
-            async Task ReportStartAsync() =>
-                await transport.MarkStartedAsync(lease, options.AgentId, Incarnation, startedAt, startProof, CancellationToken.None).ConfigureAwait(false);
 
             try
             {
