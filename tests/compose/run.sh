@@ -90,8 +90,11 @@ say "no Redis password in ps or docker inspect"
 
 task=$(api "$SILO1_HTTP_PORT" POST /api/tasks '{"description": "Create user registration with form and API", "requirements": ["POST /api/users/register", "Build registration form component"]}' | field '["task_id"]')
 say "submitted $task; following its events"
-timeout 120 curl -fsSN -H "X-Api-Key: $ORCHESTRATOR_API_KEY" "http://127.0.0.1:$SILO1_HTTP_PORT/api/tasks/$task/events" | grep -m1 '^event: end' >/dev/null \
-  || fail "the event stream of $task did not end"
+# Read whole (the stream ends after its end event): `grep -m1` on a pipe would close it early, and curl's failure to
+# write the rest then fails the pipeline under pipefail although the end event came.
+events=$(timeout 120 curl -fsSN -H "X-Api-Key: $ORCHESTRATOR_API_KEY" "http://127.0.0.1:$SILO1_HTTP_PORT/api/tasks/$task/events") \
+  || fail "the event stream of $task broke off or did not end within 120 s"
+grep -q '^event: end' <<<"$events" || fail "the event stream of $task ended without its end event"
 result=$(wait_final "$SILO1_HTTP_PORT" "$task")
 [[ $(echo "$result" | field '["status"]') == completed ]] || fail "task $task: $result"
 for file in $(echo "$result" | field '["files_created"]' | tr -d "[]',"); do

@@ -41,12 +41,16 @@ public sealed partial class WorktreeIsolation(IsolationOptions options, ILogger<
             }
         }
 
+        int branches;
         using (await repository.LockAsync(cancellationToken).ConfigureAwait(false))
         {
             await repository.Main.RunAsync(["worktree", "prune"], cancellationToken: cancellationToken).ConfigureAwait(false);
+            // Under the lock too: an attempt's branch is made with its worktree under it, and git deletes no branch a
+            // worktree has checked out. Outside it, a branch just made (at HEAD, so "merged") could go before its
+            // worktree took it, failing another worker's attempt as this one started.
+            branches = await DeleteExpiredBranchesAsync(repository, cancellationToken).ConfigureAwait(false);
         }
 
-        var branches = await DeleteExpiredBranchesAsync(repository, cancellationToken).ConfigureAwait(false);
         if (removed.Count > 0 || branches > 0)
         {
             LogSwept(options.DomainType, removed.Count, branches, string.Join(", ", removed));
