@@ -181,7 +181,7 @@ public sealed class RedisWorkerTransport(IConnectionMultiplexer redis) : IWorker
     /// </remarks>
     public static string? TaskIdOf(string raw)
     {
-        var buffer = ArrayPool<byte>.Shared.Rent(Encoding.UTF8.GetMaxByteCount(raw.Length));
+        var buffer = ArrayPool<byte>.Shared.Rent(Encoding.UTF8.GetByteCount(raw));
         try
         {
             var reader = new Utf8JsonReader(buffer.AsSpan(0, Encoding.UTF8.GetBytes(raw, buffer)));
@@ -207,13 +207,13 @@ public sealed class RedisWorkerTransport(IConnectionMultiplexer redis) : IWorker
 
             return reader.TokenType == JsonTokenType.EndObject && !reader.Read() ? taskId : null;
         }
-        catch (JsonException)
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
         {
-            return null;
+            return null; // invalid JSON, or a string that is not valid text
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            ArrayPool<byte>.Shared.Return(buffer, clearArray: true); // the message carries its attempt's lease
         }
     }
 

@@ -174,9 +174,10 @@ public sealed partial class DomainWorker(
         {
             message = TaskMessage.Parse(lease.RawMessage);
         }
-        catch (WireFormatException e)
+        catch (Exception e)
         {
-            await RejectAsync(lease, e.Message).ConfigureAwait(false);
+            // Whatever a message holds, it is rejected, never allowed to end this consumer.
+            await RejectAsync(lease, e is WireFormatException ? e.Message : $"the message cannot be read: {e.Message}").ConfigureAwait(false);
             return;
         }
 

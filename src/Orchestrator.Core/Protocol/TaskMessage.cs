@@ -114,19 +114,33 @@ public sealed record TaskMessage
         return message.ToJsonString();
     }
 
-    /// <summary>Parses a message as any reference producer writes it; throws <see cref="WireFormatException"/> naming the bad field.</summary>
+    /// <summary>
+    /// Parses a message as any reference producer writes it; throws <see cref="WireFormatException"/> naming the bad
+    /// field, and nothing else whatever the text (a message comes from anyone who can write to Redis).
+    /// </summary>
     public static TaskMessage Parse(string json)
     {
-        JsonObject root;
         try
         {
-            root = JsonNode.Parse(json) as JsonObject ?? throw new WireFormatException("the message is not a JSON object");
+            return ParseObject(JsonNode.Parse(json) as JsonObject ?? throw new WireFormatException("the message is not a JSON object"));
         }
         catch (JsonException e)
         {
             throw new WireFormatException($"the message is not valid JSON: {e.Message}");
         }
+        catch (ArgumentException e)
+        {
+            // A JSON object's fields are read when first used: a field named twice throws then.
+            throw new WireFormatException($"the message cannot be read (a field named twice?): {e.Message}");
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new WireFormatException($"the message cannot be read (a string that is not valid text?): {e.Message}");
+        }
+    }
 
+    private static TaskMessage ParseObject(JsonObject root)
+    {
         var payload = root["payload"] as JsonObject ?? throw new WireFormatException("'payload' is missing or not an object");
         var metadata = root["metadata"] as JsonObject ?? [];
         var context = payload["context"];

@@ -248,6 +248,31 @@ public sealed class WireProtocolTests
     }
 
     [RedisFact]
+    public async Task Messages_naming_a_field_twice_or_holding_invalid_text_are_rejected_and_the_worker_goes_on()
+    {
+        await using var network = await StartAsync(withReferenceAgent: false);
+        var (redis, cluster, _) = network;
+        foreach (var raw in new[]
+        {
+            """{"task_id": "dup-1", "task_id": "dup-2", "payload": {"description": "x"}}""",
+            """{"task_id": "dup-3", "payload": {"description": "x", "description": "y"}}""",
+            """{"task_id": "bad-\ud800", "payload": {"description": "x"}}""",
+        })
+        {
+            await redis.Db.ListLeftPushAsync("tasks:pending:backend", raw);
+        }
+
+        var submitted = await cluster.Client.SubmitAsync(new TaskSubmission { Description = "Add an API endpoint" });
+        var result = await cluster.ResultAsync(submitted.TaskId);
+
+        Assert.Equal(TaskState.Completed, result.State);
+        var dup = (await redis.Db.HashGetAllAsync("results:dup-3")).ToDictionary(f => f.Name.ToString(), f => f.Value.ToString());
+        Assert.Equal("failed", dup["status"]);
+        Assert.Contains("named twice", dup["error"]);
+        Assert.Equal(0, await redis.Db.ListLengthAsync("tasks:active:backend"));
+    }
+
+    [RedisFact]
     public async Task An_oversized_output_fails_the_task_with_the_limit_in_the_reason()
     {
         await using var network = await StartAsync(withReferenceAgent: true);

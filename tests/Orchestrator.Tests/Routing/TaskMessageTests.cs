@@ -99,4 +99,12 @@ public sealed class TaskMessageTests
     [InlineData("{\"task_id\": \"a\"")]
     public void A_message_without_one_readable_task_id_has_none(string raw) =>
         Assert.Null(RedisWorkerTransport.TaskIdOf(raw));
+
+    [Theory]
+    [InlineData("{\"task_id\": \"a\", \"task_id\": \"b\", \"payload\": {\"description\": \"x\"}}")]
+    [InlineData("{\"task_id\": \"a\", \"payload\": {\"description\": \"x\", \"description\": \"y\"}}")]
+    [InlineData("{\"task_id\": \"a\", \"payload\": {\"description\": \"x\"}, \"metadata\": {\"priority\": \"low\", \"priority\": \"high\"}}")]
+    [InlineData("{\"task_id\": \"\\ud800\", \"payload\": {\"description\": \"x\"}}")]
+    public void A_message_that_cannot_be_read_is_refused_as_a_wire_format_error_and_nothing_else(string raw) =>
+        Assert.Throws<WireFormatException>(() => TaskMessage.Parse(raw));
 }
