@@ -33,7 +33,8 @@ public sealed class FileLock : IDisposable
 
     /// <summary>
     /// Waits for the lock. Waiters of this process queue for their turn; the one whose turn it is polls the file while
-    /// another process holds it (kernel locks have no wait with a cancellation token).
+    /// another process holds it (kernel locks have no wait with a cancellation token). The turn is given back only by
+    /// <see cref="Dispose"/>: hold the lock in a <c>using</c>.
     /// </summary>
     public static async Task<FileLock> AcquireAsync(string path, CancellationToken cancellationToken)
     {

@@ -185,8 +185,12 @@ public sealed class WorkspaceRepository
         }
 
         await Main.CheckAsync(["add", "-A"], cancellationToken: cancellationToken).ConfigureAwait(false);
-        await Main.CheckAsync([.. Identity, "commit", "-q", "--allow-empty", "--no-verify", "-m", "The workspace as the orchestrator found it"],
-            cancellationToken: cancellationToken).ConfigureAwait(false);
+        // Status lists what add -A may not stage (a nested repository's own changes): only what it staged is recorded.
+        if (unborn || !(await Main.RunAsync(["diff", "--cached", "--quiet"], cancellationToken: cancellationToken).ConfigureAwait(false)).Succeeded)
+        {
+            await Main.CheckAsync([.. Identity, "commit", "-q", "--allow-empty", "--no-verify", "-m", "The workspace as the orchestrator found it"],
+                cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
     }
 
     private async Task EnsureExcludedAsync(CancellationToken cancellationToken)

@@ -192,9 +192,10 @@ public sealed partial class WorktreeIsolation(IsolationOptions options, ILogger<
             .Where(parts => parts.Length == 2 && long.TryParse(parts[1], out var at) && DateTimeOffset.FromUnixTimeSeconds(at) < cutoff)
             .Select(parts => parts[0])
             .ToArray();
-        foreach (var branch in expired)
+        // A hundred a call: the sweep holds the workspace's lock, and an agent can make any number of such branches.
+        foreach (var chunk in expired.Chunk(100))
         {
-            await repository.Main.RunAsync(["branch", "-D", "-q", branch], cancellationToken: cancellationToken).ConfigureAwait(false);
+            await repository.Main.RunAsync(["branch", "-D", "-q", .. chunk], cancellationToken: cancellationToken).ConfigureAwait(false);
         }
 
         return expired.Length;

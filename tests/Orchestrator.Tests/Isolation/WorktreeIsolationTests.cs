@@ -135,6 +135,55 @@ public sealed class WorktreeIsolationTests : IDisposable
     }
 
     [Fact]
+    public async Task In_a_plain_folder_a_nested_repositorys_own_edits_add_no_empty_records()
+    {
+        await PrepareAsync(git: false, ("existing.txt", "kept\n"));
+        await GitRepository.InitAsync(Path.Combine(Workspace, "vendor", "lib"), ("lib.txt", "v1\n"));
+        var git = new Git(Workspace, [$"--git-dir={Path.Combine(Workspace, ".orchestrator", "repo")}", $"--work-tree={Workspace}"]);
+        await RunAsync(await Isolation("backend").BeginAsync(Message(Guid.NewGuid().ToString()), CancellationToken.None), "backend-a1", ("a.py", "x = 1\n"));
+        // Edited inside the nested repository and not committed there: the workspace's status lists it, add -A stages nothing.
+        File.WriteAllText(Path.Combine(Workspace, "vendor", "lib", "lib.txt"), "v2, not committed\n");
+
+        var report = await RunAsync(await Isolation("backend").BeginAsync(Message(Guid.NewGuid().ToString()), CancellationToken.None), "backend-a2", ("b.py", "y = 2\n"));
+
+        Assert.Equal("merged", report.Merge);
+        var subjects = (await git.CheckAsync(["log", "--format=%s"])).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(1, subjects.Count(s => s == "The workspace as the orchestrator found it")); // the first record only
+    }
+
+    [Fact]
+    public async Task The_sweep_deletes_merged_attempt_branches_past_their_keep_period_and_keeps_unmerged_ones()
+    {
+        await PrepareAsync(git: true);
+        // An old commit at HEAD: attempt branches pointing at it are merged and past a keep period of zero.
+        await OldCommitAsync("An old change");
+        for (var i = 1; i <= 150; i++)
+        {
+            await GitRepository.RunAsync(Workspace, "branch", $"orchestrator/0ld7a5k/backend-{i}");
+        }
+
+        await GitRepository.RunAsync(Workspace, "checkout", "-q", "-b", "orchestrator/0ld7a5k/frontend-1");
+        await OldCommitAsync("Work no one merged");
+        await GitRepository.RunAsync(Workspace, "checkout", "-q", "main");
+
+        await Isolation("backend").SweepLeftoversAsync(CancellationToken.None);
+
+        var left = (await GitRepository.RunAsync(Workspace, "for-each-ref", "--format=%(refname:short)", "refs/heads/orchestrator/")).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(["orchestrator/0ld7a5k/frontend-1"], left);
+    }
+
+    private async Task OldCommitAsync(string message)
+    {
+        File.AppendAllText(Path.Combine(Workspace, "history.txt"), message + "\n");
+        await GitRepository.RunAsync(Workspace, "add", "-A");
+        var commit = new System.Diagnostics.ProcessStartInfo("git", ["-C", Workspace, "commit", "-q", "-m", message]);
+        commit.Environment["GIT_COMMITTER_DATE"] = "2020-01-01T00:00:00Z";
+        using var process = System.Diagnostics.Process.Start(commit)!;
+        await process.WaitForExitAsync();
+        Assert.Equal(0, process.ExitCode);
+    }
+
+    [Fact]
     public async Task Changes_to_different_parts_of_one_file_are_both_kept()
     {
         await PrepareAsync(true, ("notes.md", "top\n\n\n\n\n\n\nbottom\n"));
