@@ -64,7 +64,7 @@ public sealed class OrchestratorClient(IClusterClient cluster, TaskPlanner plann
 
     /// <summary>The task's webhook deliveries, oldest first (empty for a task without a notify URL).</summary>
     public Task<IReadOnlyList<WebhookDelivery>> GetDeliveriesAsync(string taskId) =>
-        cluster.Reference<IWebhookGrain>(TaskGrain(taskId).GetPrimaryKeyString()).GetDeliveries();
+        WebhookGrain(taskId).GetDeliveries();
 
     /// <summary>
     /// Waits until the delivery of <paramref name="task"/>'s final state has ended (delivered or failed) and returns the
@@ -77,7 +77,7 @@ public sealed class OrchestratorClient(IClusterClient cluster, TaskPlanner plann
             return [];
         }
 
-        var grain = cluster.Reference<IWebhookGrain>(TaskGrain(task.TaskId).GetPrimaryKeyString());
+        var grain = WebhookGrain(task.TaskId);
         while (true)
         {
             var deliveries = await grain.WaitForDelivery(completedAt, ChangeWait).WaitAsync(cancellationToken);
@@ -245,7 +245,12 @@ public sealed class OrchestratorClient(IClusterClient cluster, TaskPlanner plann
 
     public Task<IReadOnlyList<AgentInfo>> ListAgentsAsync() => cluster.Reference<IAgentRegistryGrain>(0).List();
 
-    private ITaskGrain TaskGrain(string taskId)
+    private ITaskGrain TaskGrain(string taskId) => cluster.Reference<ITaskGrain>(TaskKey(taskId));
+
+    /// <summary>A task's webhook deliveries live in a grain of the task's own id.</summary>
+    private IWebhookGrain WebhookGrain(string taskId) => cluster.Reference<IWebhookGrain>(TaskKey(taskId));
+
+    private static string TaskKey(string taskId)
     {
         if (string.IsNullOrWhiteSpace(taskId))
         {
@@ -254,7 +259,7 @@ public sealed class OrchestratorClient(IClusterClient cluster, TaskPlanner plann
 
         // Task ids are GUIDs; anything else names no task (the silo refuses such keys from clients too).
         var id = taskId.Trim();
-        return Guid.TryParseExact(id, "D", out _) ? cluster.Reference<ITaskGrain>(id) : throw new UnknownTaskException(id);
+        return Guid.TryParseExact(id, "D", out _) ? id : throw new UnknownTaskException(id);
     }
 
     /// <summary>Holds a domain type's queue (nothing more is dispatched; work in flight runs on), or with <paramref name="paused"/> false lets it go.</summary>

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json.Nodes;
 using Orchestrator.Tests.Support;
 
@@ -51,21 +50,8 @@ public sealed class InstalledTool : IAsyncLifetime
         return exit == 0 ? stdout : throw new Xunit.Sdk.XunitException($"{program} {string.Join(' ', args)} exited {exit}:\n{stdout}\n{stderr}");
     }
 
-    public static async Task<(int Exit, string Stdout, string Stderr)> TryRunAsync(string directory, string program, params string[] args)
-    {
-        var start = new ProcessStartInfo(program) { WorkingDirectory = directory, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var arg in args)
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var bound = new CancellationTokenSource(TimeSpan.FromMinutes(4));
-        await process.WaitForExitAsync(bound.Token);
-        return (process.ExitCode, await stdout, await stderr);
-    }
+    public static Task<(int ExitCode, string Stdout, string Stderr)> TryRunAsync(string directory, string program, params string[] args) =>
+        CliProcess.RunProgramAsync(program, args, TimeSpan.FromMinutes(4), directory);
 }
 
 /// <summary>The installed <c>orchestrator</c> works from any directory: its routing, demo agent and templates travel with it.</summary>

@@ -5,15 +5,24 @@ namespace Orchestrator.Tests.Support;
 /// <summary>The `orchestrator` command as a user runs it: a real process, its exit code, stdout and stderr.</summary>
 public static class CliProcess
 {
-    public static async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(IReadOnlyDictionary<string, string> environment, params string[] args)
+    public static Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(IReadOnlyDictionary<string, string> environment, params string[] args) =>
+        RunProgramAsync("dotnet", [Path.Combine(AppContext.BaseDirectory, "orchestrator.dll"), .. args], TimeSpan.FromMinutes(2), environment: environment);
+
+    /// <summary>Any program, in <paramref name="directory"/> (default: the current one), stopped waiting for after <paramref name="bound"/>.</summary>
+    public static async Task<(int ExitCode, string Stdout, string Stderr)> RunProgramAsync(
+        string program, IEnumerable<string> args, TimeSpan bound, string? directory = null, IReadOnlyDictionary<string, string>? environment = null)
     {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var (key, value) in environment)
+        var start = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        if (directory is not null)
+        {
+            start.WorkingDirectory = directory;
+        }
+
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>())
         {
             start.Environment[key] = value;
         }
 
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "orchestrator.dll"));
         foreach (var arg in args)
         {
             start.ArgumentList.Add(arg);
@@ -22,8 +31,8 @@ public static class CliProcess
         using var process = Process.Start(start)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
-        using var bound = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-        await process.WaitForExitAsync(bound.Token);
+        using var timeout = new CancellationTokenSource(bound);
+        await process.WaitForExitAsync(timeout.Token);
         return (process.ExitCode, await stdout, await stderr);
     }
 }
