@@ -254,11 +254,10 @@ public sealed partial class DomainWorker(
             AgentOutcome outcome;
             try
             {
-                // In progress from here: the agent starts now, in a place that is ready for it.
-                var startProof = message.Lease is null ? null : LeaseProof.ForStart(message.Lease, message.TaskId, options.AgentId, Incarnation);
-                await transport.MarkStartedAsync(lease, options.AgentId, Incarnation, startedAt, startProof, CancellationToken.None).ConfigureAwait(false);
                 var prompt = PromptBuilder.Build(message, options.DomainType, attempt.Directory);
-                outcome = await agent.RunAsync(new AgentRun(message, prompt, attempt.Directory, options.DomainType), log.Add, stop).ConfigureAwait(false);
+                var run = agent.RunAsync(new AgentRun(message, prompt, attempt.Directory, options.DomainType), log.Add, stop);
+                await ReportStartedUnlessEndedAsync(run, lease, message, startedAt).ConfigureAwait(false);
+                outcome = await run.ConfigureAwait(false);
             }
             catch (Exception e)
             {
@@ -277,6 +276,36 @@ public sealed partial class DomainWorker(
                 var failed = outcome with { StopReason = $"The attempt's work could not be recorded: {e.Message}" };
                 return (failed, AttemptReport.NotIsolated);
             }
+        }
+    }
+
+    /// <summary>
+    /// The start notice (in progress, by this agent) once the agent has run for <see cref="WorkerOptions.StartNoticeAfter"/>:
+    /// an attempt that ends sooner is reported by its result alone, which says when it started — two Redis commands, a
+    /// grain call and a stored change fewer. Sent before the result, which it would otherwise overwrite in the results record.
+    /// </summary>
+    private async Task ReportStartedUnlessEndedAsync(Task run, TaskLease lease, TaskMessage message, DateTimeOffset startedAt)
+    {
+        if (options.StartNoticeAfter > TimeSpan.Zero)
+        {
+            using var noticeDue = new CancellationTokenSource();
+            var due = Task.Delay(options.StartNoticeAfter, time, noticeDue.Token);
+            var first = await Task.WhenAny(run, due).ConfigureAwait(false);
+            await noticeDue.CancelAsync().ConfigureAwait(false);
+            if (first == run)
+            {
+                return;
+            }
+        }
+
+        try
+        {
+            var startProof = message.Lease is null ? null : LeaseProof.ForStart(message.Lease, message.TaskId, options.AgentId, Incarnation);
+            await transport.MarkStartedAsync(lease, options.AgentId, Incarnation, startedAt, startProof, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            LogStartNoticeFailed(e, message.TaskId); // the agent runs on; its result says all the notice would have
         }
     }
 
@@ -390,6 +419,9 @@ public sealed partial class DomainWorker(
 
     [GeneratedRegex("\"task_id\"\\s*:\\s*\"([^\"]{1,200})\"")]
     private static partial Regex TaskIdPattern();
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Sending the start notice of {TaskId} failed; the agent runs on and its result will be reported")]
+    private partial void LogStartNoticeFailed(Exception exception, string taskId);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Worker {AgentId} registered for domain {DomainType} with concurrency {Concurrency} (incarnation {Incarnation})")]
     private partial void LogRegistered(string agentId, string domainType, int concurrency, string incarnation);

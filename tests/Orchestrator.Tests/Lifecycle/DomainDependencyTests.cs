@@ -73,7 +73,7 @@ public sealed class DomainDependencyTests
             // The backend holds until the test writes to the pipe.
             ["Domains:Agent:Command"] = dir.Script("agent.sh", $"[ $DOMAIN_TYPE = backend ] && read -r line < '{dir.File("gate")}'\nexit 0"),
         });
-        await MakeFifoAsync(cluster.Dir.File("gate"));
+        await cluster.Dir.FifoAsync("gate");
 
         var submitted = await cluster.Client.SubmitAsync(Registration(FrontendAfterBackend));
         var running = await cluster.WaitUntilAsync(submitted.TaskId, t => t.Subtasks.Single(s => s.Domain == "backend").State == SubtaskState.InProgress);
@@ -234,12 +234,5 @@ public sealed class DomainDependencyTests
         Assert.Equal(2, result.Subtasks.Single(s => s.Domain == "backend").Attempts);
         Assert.Equal(1, result.Subtasks.Single(s => s.Domain == "frontend").Attempts);
         Assert.Contains("backend finished its part", File.ReadAllText(dir.File("prompts/frontend.txt")));
-    }
-
-    private static async Task MakeFifoAsync(string path)
-    {
-        using var mkfifo = Process.Start("mkfifo", [path]);
-        await mkfifo.WaitForExitAsync();
-        Assert.Equal(0, mkfifo.ExitCode);
     }
 }

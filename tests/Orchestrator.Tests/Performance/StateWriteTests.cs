@@ -12,34 +12,71 @@ namespace Orchestrator.Tests.Performance;
 public sealed class StateWriteTests
 {
     [Fact]
-    public async Task A_single_domain_task_is_written_twice_by_its_task_and_three_times_by_its_subtask()
+    public async Task A_single_domain_task_whose_agent_ends_at_once_is_written_twice_by_its_task_and_twice_by_its_subtask()
     {
         var writes = new ConcurrentQueue<string>();
-        var storage = new GrainStorageInterceptor(state =>
+        await using var cluster = await OrchestratorCluster.StartAsync(dir => new()
         {
-            switch (state)
-            {
-                case TaskGrainState task:
-                    writes.Enqueue($"task {task.State.ToWire()}");
-                    break;
-                case SubtaskGrainState subtask:
-                    writes.Enqueue($"subtask {subtask.State.ToWire()}");
-                    break;
-            }
-
-            return Task.CompletedTask;
-        });
-        await using var cluster = await OrchestratorCluster.StartAsync(dir => new() { ["Domains:Agent:Command"] = dir.Script("agent.sh", "echo done > api.txt") }, storage.Install);
+            ["Domains:Agent:Command"] = dir.Script("agent.sh", "echo done > api.txt"),
+            ["Domains:Agent:StartNoticeAfter"] = "00:01:00", // longer than the agent runs, whatever the machine's load
+        }, Recording(writes).Install);
 
         var task = await cluster.Client.SubmitAsync(new TaskSubmission { Description = "Build the API endpoint", Domains = ["backend"] });
         var result = await cluster.ResultAsync(task.TaskId, seconds: 30);
 
         Assert.Equal(TaskState.Completed, result.State);
-        // Queued, taken by an agent, completed; the task: accepted, and its final state. A dispatch is not written (the
-        // scheduler's slot holds it), nor the task's view of a subtask that stored its own change.
-        Assert.Equal(
-            ["subtask pending", "subtask in_progress", "subtask completed", "task completed"],
-            writes.Where(w => w != "task pending").ToArray());
+        // Queued and completed; the task: accepted, and its final state. A dispatch is not written (the scheduler's slot
+        // holds it), nor an attempt's start that its result already reports, nor the task's view of a subtask that
+        // stored its own change.
+        Assert.Equal(["subtask pending", "subtask completed", "task completed"], writes.Where(w => w != "task pending").ToArray());
         Assert.Single(writes, w => w == "task pending");
+        Assert.NotNull(result.Subtasks.Single().StartedAt);
     }
+
+    [Fact]
+    public async Task An_agent_still_running_after_the_start_notice_delay_is_written_in_progress_by_its_agent()
+    {
+        var writes = new ConcurrentQueue<string>();
+        await using var cluster = await OrchestratorCluster.StartAsync(dir => new()
+        {
+            // Blocks until the test has seen the attempt in progress: no race with the delay, however slow the machine.
+            ["Domains:Agent:Command"] = dir.Script("agent.sh", $"read go < '{dir.File("go")}'; echo done > api.txt"),
+            ["Domains:Agent:StartNoticeAfter"] = "00:00:00.050",
+        }, Recording(writes).Install);
+        await cluster.Dir.FifoAsync("go");
+
+        var task = await cluster.Client.SubmitAsync(new TaskSubmission { Description = "Build the API endpoint", Domains = ["backend"] });
+        using (var bound = new CancellationTokenSource(TimeSpan.FromSeconds(30)))
+        {
+            await foreach (var update in cluster.Client.WatchAsync(task.TaskId, bound.Token))
+            {
+                if (update.Task.Subtasks.Single().State == SubtaskState.InProgress)
+                {
+                    Assert.StartsWith("backend-", update.Task.Subtasks.Single().AgentId);
+                    break;
+                }
+            }
+        }
+
+        await File.WriteAllTextAsync(cluster.Dir.File("go"), "go\n");
+        var result = await cluster.ResultAsync(task.TaskId, seconds: 30);
+
+        Assert.Equal(TaskState.Completed, result.State);
+        Assert.Equal(["subtask pending", "subtask in_progress", "subtask completed", "task completed"], writes.Where(w => w != "task pending").ToArray());
+    }
+
+    private static GrainStorageInterceptor Recording(ConcurrentQueue<string> writes) => new(state =>
+    {
+        switch (state)
+        {
+            case TaskGrainState task:
+                writes.Enqueue($"task {task.State.ToWire()}");
+                break;
+            case SubtaskGrainState subtask:
+                writes.Enqueue($"subtask {subtask.State.ToWire()}");
+                break;
+        }
+
+        return Task.CompletedTask;
+    });
 }

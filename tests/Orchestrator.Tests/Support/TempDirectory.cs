@@ -21,6 +21,19 @@ public sealed class TempDirectory : IDisposable
         return $"bash '{path}'";
     }
 
+    /// <summary>
+    /// Makes a named pipe: an agent script that reads it waits until the test writes a line, so a test holds an
+    /// attempt at a point of its choosing without racing a clock.
+    /// </summary>
+    public async Task<string> FifoAsync(string name)
+    {
+        var path = File(name);
+        using var mkfifo = System.Diagnostics.Process.Start("mkfifo", [path]);
+        await mkfifo.WaitForExitAsync();
+        Assert.Equal(0, mkfifo.ExitCode);
+        return path;
+    }
+
     public void Dispose()
     {
         try
