@@ -5,8 +5,8 @@ namespace Orchestrator.Redis;
 
 /// <summary>
 /// A task's retention on Redis: one atomic script sets (or lifts) the expiry of every key the task has —
-/// <c>results:{id}</c>, <c>results:{id}:logs</c> of the task and each subtask, and the task's and subtasks' grain states
-/// (a subtask has two: <c>…/subtask</c> and its diff, <c>…/diff</c>).
+/// <c>results:{id}:logs</c> of the task and each subtask, <c>results:{id}</c> of each subtask, and the grain states
+/// (the task's, its webhook's when it has one, and each subtask's two: <c>…/subtask</c> and its diff, <c>…/diff</c>).
 /// Redis then drops them itself; the cost does not grow with the number of tasks kept.
 /// </summary>
 public sealed class RedisTaskRetention(IConnectionMultiplexer redis, Func<StoredState, RedisKey> stateKey) : ITaskRetention
@@ -34,10 +34,10 @@ public sealed class RedisTaskRetention(IConnectionMultiplexer redis, Func<Stored
         Db.ScriptEvaluateAsync(PersistScript, KeysOf(records));
 
     public Task DeleteAsync(TaskRecords records, CancellationToken cancellationToken = default) =>
-        Db.KeyDeleteAsync(records.TaskIds.SelectMany(RecordKeys).ToArray());
+        Db.KeyDeleteAsync(RecordKeys(records).ToArray());
 
-    private RedisKey[] KeysOf(TaskRecords records) =>
-        records.TaskIds.SelectMany(RecordKeys).Concat(records.States.Select(stateKey)).ToArray();
+    private RedisKey[] KeysOf(TaskRecords records) => RecordKeys(records).Concat(records.States.Select(stateKey)).ToArray();
 
-    private static IEnumerable<RedisKey> RecordKeys(string taskId) => [RedisKeys.Result(taskId), RedisKeys.Logs(taskId)];
+    private static IEnumerable<RedisKey> RecordKeys(TaskRecords records) =>
+        records.ResultIds.Select(id => (RedisKey)RedisKeys.Result(id)).Concat(records.LogIds.Select(id => (RedisKey)RedisKeys.Logs(id)));
 }

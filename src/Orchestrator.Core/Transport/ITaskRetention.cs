@@ -6,10 +6,10 @@ namespace Orchestrator.Core.Transport;
 public readonly record struct StoredState(GrainId GrainId, string StateName);
 
 /// <summary>
-/// Everything one task keeps in the store: the log and result records of the task and its subtasks (by id) and the
-/// grain states of the task and its subtasks.
+/// Everything one task keeps in the store: the logs of the task and its subtasks, the results of its subtasks (by id;
+/// only subtasks go to workers, so only they have one) and the grain states that exist for it.
 /// </summary>
-public sealed record TaskRecords(IReadOnlyList<string> TaskIds, IReadOnlyList<StoredState> States);
+public sealed record TaskRecords(IReadOnlyList<string> LogIds, IReadOnlyList<string> ResultIds, IReadOnlyList<StoredState> States);
 
 /// <summary>
 /// How a finished task's records go away: an expiry set when the task becomes final (so the store drops them by

@@ -66,9 +66,13 @@ public sealed class InMemoryNetwork(ITaskEventSink sink, TimeProvider time, Time
 
     public Task DeleteAsync(TaskRecords records, CancellationToken cancellationToken = default)
     {
-        foreach (var taskId in records.TaskIds)
+        foreach (var taskId in records.ResultIds)
         {
             _results.TryRemove(taskId, out _);
+        }
+
+        foreach (var taskId in records.LogIds)
+        {
             _logs.TryRemove(taskId, out _);
         }
 

@@ -1,4 +1,7 @@
 using System.Diagnostics;
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.Core;
+using Orleans.Storage;
 using Orchestrator.Core.Telemetry;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -44,7 +47,7 @@ public sealed class SubtaskDiffState
 /// </summary>
 public sealed partial class SubtaskGrain(
     [PersistentState(SubtaskGrain.StateName, StorageNames.Orchestrator)] IPersistentState<SubtaskGrainState> state,
-    [PersistentState(SubtaskGrain.DiffStateName, StorageNames.Orchestrator)] IPersistentState<SubtaskDiffState> diff,
+    [FromKeyedServices(StorageNames.Orchestrator)] IGrainStorage storage,
     ITaskTransport transport,
     IClusterKey clusterKey,
     IOptions<OrchestratorOptions> options,
@@ -67,6 +70,12 @@ public sealed partial class SubtaskGrain(
     // Kept: resolving a grain reference costs a reflection lookup in Orleans 10, and these are used on every change.
     private IDomainSchedulerGrain? _scheduler;
     private ITaskGrain? _parent;
+
+    /// <summary>
+    /// Read when first asked for or replaced, not at activation: most subtasks never have a diff. One read shared by
+    /// interleaved callers (<see cref="GetDiff"/> interleaves); a failed one is tried again by the next.
+    /// </summary>
+    private Task<StateStorageBridge<SubtaskDiffState>>? _diff;
 
     private IDomainSchedulerGrain Scheduler => _scheduler ??= GrainFactory.Reference<IDomainSchedulerGrain>(Spec.Domain);
 
@@ -198,7 +207,17 @@ public sealed partial class SubtaskGrain(
     private static bool OutputFlag(System.Text.Json.Nodes.JsonObject? output, string flagName) =>
         output?[flagName] is System.Text.Json.Nodes.JsonValue flag && flag.TryGetValue<bool>(out var set) && set;
 
-    public Task<DomainDiff?> GetDiff() => Task.FromResult(diff.State.Diff);
+    public async Task<DomainDiff?> GetDiff() => (await DiffAsync()).State.Diff;
+
+    private Task<StateStorageBridge<SubtaskDiffState>> DiffAsync() =>
+        _diff is { IsFaulted: false, IsCanceled: false } read ? read : _diff = ReadDiffAsync();
+
+    private async Task<StateStorageBridge<SubtaskDiffState>> ReadDiffAsync()
+    {
+        var diff = new StateStorageBridge<SubtaskDiffState>(DiffStateName, GrainContext, storage);
+        await diff.ReadStateAsync();
+        return diff;
+    }
 
     /// <summary>
     /// The attempt's diff, when it carries its own proof under the attempt's lease (a result alone proves nothing of a
@@ -229,6 +248,7 @@ public sealed partial class SubtaskGrain(
             return;
         }
 
+        var diff = await DiffAsync();
         diff.State = new SubtaskDiffState { Diff = parsed with { Domain = Spec.Domain, Attempt = S.Attempt } };
         await diff.WriteStateAsync();
     }
@@ -432,7 +452,7 @@ public sealed partial class SubtaskGrain(
             return false;
         }
 
-        if (diff.RecordExists)
+        if (await DiffAsync() is { RecordExists: true } diff)
         {
             await diff.ClearStateAsync();
         }

@@ -125,12 +125,16 @@ public sealed partial class TaskGrain
         return true;
     }
 
-    /// <summary>Every record the task keeps in the store: its own and its subtasks' logs, results and grain states (the subtasks' diffs among them), and its webhooks' state.</summary>
+    /// <summary>
+    /// Every record the task keeps in the store: its own and its subtasks' logs, its subtasks' results and grain states
+    /// (their diffs among them), and its webhook's state when it has a webhook (only then is one stored).
+    /// </summary>
     private TaskRecords Records() => new(
         [TaskId, .. S.Subtasks.Select(s => s.TaskId)],
+        [.. S.Subtasks.Select(s => s.TaskId)],
         [
             new StoredState(this.GetGrainId(), StateName),
-            new StoredState(GrainFactory.Reference<IWebhookGrain>(TaskId).GetGrainId(), Webhooks.WebhookGrain.StateName),
+            .. S.Request?.NotifyUrl is null ? [] : new[] { new StoredState(GrainFactory.Reference<IWebhookGrain>(TaskId).GetGrainId(), Webhooks.WebhookGrain.StateName) },
             .. S.Subtasks.Select(s => new StoredState(GrainFactory.Reference<ISubtaskGrain>(s.TaskId).GetGrainId(), SubtaskGrain.StateName)),
             .. S.Subtasks.Select(s => new StoredState(GrainFactory.Reference<ISubtaskGrain>(s.TaskId).GetGrainId(), SubtaskGrain.DiffStateName)),
         ]);

@@ -227,7 +227,7 @@ public sealed partial class WebhookGrain(
         {
             var expiresAt = Deliveries.Max(d => d.View.TaskCompletedAt) + keep.FinishedTasks;
             var after = expiresAt - time.GetUtcNow();
-            await retention.ExpireAsync(new TaskRecords([], [new StoredState(this.GetGrainId(), StateName)]), after > TimeSpan.Zero ? after : TimeSpan.FromSeconds(1));
+            await retention.ExpireAsync(new TaskRecords([], [], [new StoredState(this.GetGrainId(), StateName)]), after > TimeSpan.Zero ? after : TimeSpan.FromSeconds(1));
         }
     }
 

@@ -65,6 +65,24 @@ public sealed class StateWriteTests
         Assert.Equal(["subtask pending", "subtask in_progress", "subtask completed", "task completed"], writes.Where(w => w != "task pending").ToArray());
     }
 
+    [Fact]
+    public async Task A_subtask_whose_attempt_reports_no_diff_reads_no_diff_state_until_asked_for_one()
+    {
+        var reads = new ConcurrentQueue<string>();
+        await using var cluster = await OrchestratorCluster.StartAsync(
+            _ => new() { ["Domains:Agent:Kind"] = "noop" }, // the benchmark's agent: not isolated, so no diff
+            new GrainStorageInterceptor(_ => Task.CompletedTask, reads.Enqueue).Install);
+
+        var task = await cluster.Client.SubmitAsync(new TaskSubmission { Description = "Build the API endpoint", Domains = ["backend"] });
+        var result = await cluster.ResultAsync(task.TaskId, seconds: 30);
+
+        Assert.Equal(TaskState.Completed, result.State);
+        Assert.Contains(SubtaskGrain.StateName, reads);
+        Assert.DoesNotContain(SubtaskGrain.DiffStateName, reads); // read when asked for (`orchestrator diff`) or replaced, not at activation
+        Assert.Empty(await cluster.ClusterClient.GetGrain<ITaskGrain>(task.TaskId).GetDiff(null));
+        Assert.Contains(SubtaskGrain.DiffStateName, reads);
+    }
+
     private static GrainStorageInterceptor Recording(ConcurrentQueue<string> writes) => new(state =>
     {
         switch (state)

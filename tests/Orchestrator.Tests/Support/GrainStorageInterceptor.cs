@@ -6,9 +6,9 @@ namespace Orchestrator.Tests.Support;
 
 /// <summary>
 /// The orchestrator's own grain storage with a hook before each write, given the state about to be written: a test
-/// fails or holds the writes it chooses, as a storage blip or a slow store would.
+/// fails or holds the writes it chooses, as a storage blip or a slow store would. Reads are told by state name.
 /// </summary>
-public sealed class GrainStorageInterceptor(Func<object?, Task> beforeWrite)
+public sealed class GrainStorageInterceptor(Func<object?, Task> beforeWrite, Action<string>? onRead = null)
 {
     /// <summary>For <see cref="OrchestratorCluster.StartAsync"/>'s services hook.</summary>
     public void Install(IServiceCollection services)
@@ -16,12 +16,16 @@ public sealed class GrainStorageInterceptor(Func<object?, Task> beforeWrite)
         var original = services.Single(d => d.ServiceType == typeof(IGrainStorage) && Equals(d.ServiceKey, StorageNames.Orchestrator));
         services.Remove(original);
         services.AddKeyedSingleton<IGrainStorage>(StorageNames.Orchestrator, (sp, key) =>
-            new Storage((IGrainStorage)original.KeyedImplementationFactory!(sp, key), beforeWrite));
+            new Storage((IGrainStorage)original.KeyedImplementationFactory!(sp, key), beforeWrite, onRead ?? (_ => { })));
     }
 
-    private sealed class Storage(IGrainStorage inner, Func<object?, Task> beforeWrite) : IGrainStorage
+    private sealed class Storage(IGrainStorage inner, Func<object?, Task> beforeWrite, Action<string> onRead) : IGrainStorage
     {
-        public Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) => inner.ReadStateAsync(stateName, grainId, grainState);
+        public Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
+        {
+            onRead(stateName);
+            return inner.ReadStateAsync(stateName, grainId, grainState);
+        }
 
         public async Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
         {
