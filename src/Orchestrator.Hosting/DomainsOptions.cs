@@ -61,9 +61,6 @@ public sealed class AgentOptions
 
     public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>An attempt is reported in progress once its agent has run this long; one that ends sooner, by its result alone.</summary>
-    public TimeSpan StartNoticeAfter { get; set; } = TimeSpan.FromMilliseconds(250);
-
     /// <summary>An attempt with no output and no change in its worktree for this long is killed and retried as stalled.</summary>
     public TimeSpan StallTimeout { get; set; } = TimeSpan.FromMinutes(10);
 

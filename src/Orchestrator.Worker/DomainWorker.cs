@@ -197,12 +197,17 @@ public sealed partial class DomainWorker(
         {
             AgentOutcome outcome;
             AttemptReport report;
+            var notice = new StartNotice(() => ReportStartedAsync(lease, message, startedAt));
             await using (var log = new LogBatcher(
-                lines => transport.AppendLogsAsync(message.TaskId, lines, CancellationToken.None),
+                async lines =>
+                {
+                    await notice.BeforeOutputAsync().ConfigureAwait(false);
+                    await transport.AppendLogsAsync(message.TaskId, lines, CancellationToken.None).ConfigureAwait(false);
+                },
                 options.LogFlushInterval, options.LogBatchLines, time, options.MaxLogBytes))
             {
                 log.AddNotice($"{options.AgentId} started the task (attempt {message.Attempt})");
-                (outcome, report) = await RunIsolatedAsync(lease, message, log, startedAt, stop.Token).ConfigureAwait(false);
+                (outcome, report) = await RunIsolatedAsync(lease, message, log, notice, startedAt, stop.Token).ConfigureAwait(false);
                 if (log.Truncated)
                 {
                     LogOutputTruncated(message.TaskId, options.MaxLogBytes);
@@ -219,6 +224,7 @@ public sealed partial class DomainWorker(
                 return; // the orchestrator took the task back (cancel or re-dispatch); it waits for no result from this run
             }
 
+            await notice.AgentEndedAsync().ConfigureAwait(false); // a notice under way goes first: the result would be overwritten by it
             await transport.CompleteAsync(lease, ResultOf(message, outcome, report, startedAt, killRunning), CancellationToken.None).ConfigureAwait(false);
         }
         catch (Exception e)
@@ -236,7 +242,7 @@ public sealed partial class DomainWorker(
     /// attempt's work is kept on its branch, never merged: the orchestrator no longer expects it.
     /// </summary>
     private async Task<(AgentOutcome, AttemptReport)> RunIsolatedAsync(
-        TaskLease lease, TaskMessage message, LogBatcher log, DateTimeOffset startedAt, CancellationToken stop)
+        TaskLease lease, TaskMessage message, LogBatcher log, StartNotice notice, DateTimeOffset startedAt, CancellationToken stop)
     {
         IIsolatedAttempt attempt;
         try
@@ -245,6 +251,7 @@ public sealed partial class DomainWorker(
         }
         catch (Exception e)
         {
+            await notice.AgentEndedAsync().ConfigureAwait(false); // it never ran: its result says so alone
             var reason = e is OperationCanceledException ? "Stopped before it finished" : $"The attempt's worktree could not be prepared: {e.Message}";
             return (new AgentOutcome(null, reason, "", time.GetUtcNow() - startedAt), AttemptReport.NotIsolated);
         }
@@ -255,14 +262,16 @@ public sealed partial class DomainWorker(
             try
             {
                 var prompt = PromptBuilder.Build(message, options.DomainType, attempt.Directory);
-                var run = agent.RunAsync(new AgentRun(message, prompt, attempt.Directory, options.DomainType), log.Add, stop);
-                await ReportStartedUnlessEndedAsync(run, lease, message, startedAt).ConfigureAwait(false);
-                outcome = await run.ConfigureAwait(false);
+                outcome = await agent.RunAsync(new AgentRun(message, prompt, attempt.Directory, options.DomainType), log.Add, stop).ConfigureAwait(false);
             }
             catch (Exception e)
             {
                 var reason = e is OperationCanceledException ? "Stopped before it finished" : $"The agent could not run: {e.Message}";
                 outcome = new AgentOutcome(null, reason, "", time.GetUtcNow() - startedAt);
+            }
+            finally
+            {
+                await notice.AgentEndedAsync().ConfigureAwait(false);
             }
 
             try
@@ -279,25 +288,9 @@ public sealed partial class DomainWorker(
         }
     }
 
-    /// <summary>
-    /// The start notice (in progress, by this agent) once the agent has run for <see cref="WorkerOptions.StartNoticeAfter"/>:
-    /// an attempt that ends sooner is reported by its result alone, which says when it started — two Redis commands, a
-    /// grain call and a stored change fewer. Sent before the result, which it would otherwise overwrite in the results record.
-    /// </summary>
-    private async Task ReportStartedUnlessEndedAsync(Task run, TaskLease lease, TaskMessage message, DateTimeOffset startedAt)
+    /// <summary>The start notice; a failure is logged, never thrown: the agent runs on and its result says all the notice would have.</summary>
+    private async Task ReportStartedAsync(TaskLease lease, TaskMessage message, DateTimeOffset startedAt)
     {
-        if (options.StartNoticeAfter > TimeSpan.Zero)
-        {
-            using var noticeDue = new CancellationTokenSource();
-            var due = Task.Delay(options.StartNoticeAfter, time, noticeDue.Token);
-            var first = await Task.WhenAny(run, due).ConfigureAwait(false);
-            await noticeDue.CancelAsync().ConfigureAwait(false);
-            if (first == run)
-            {
-                return;
-            }
-        }
-
         try
         {
             var startProof = message.Lease is null ? null : LeaseProof.ForStart(message.Lease, message.TaskId, options.AgentId, Incarnation);
@@ -305,7 +298,7 @@ public sealed partial class DomainWorker(
         }
         catch (Exception e)
         {
-            LogStartNoticeFailed(e, message.TaskId); // the agent runs on; its result says all the notice would have
+            LogStartNoticeFailed(e, message.TaskId);
         }
     }
 

@@ -26,11 +26,6 @@ public sealed class WorkerOptions
     /// <summary>Output lines are sent to the task's log at most this often (and when <see cref="LogBatchLines"/> are waiting).</summary>
     public TimeSpan LogFlushInterval { get; set; } = TimeSpan.FromMilliseconds(250);
     public int LogBatchLines { get; set; } = 200;
-    /// <summary>
-    /// An attempt is reported in progress once its agent has run this long (zero: as it starts); one that ends sooner is
-    /// reported by its result alone. The log's flush interval: a watcher learns of a running attempt about when its first output arrives.
-    /// </summary>
-    public TimeSpan StartNoticeAfter { get; set; } = TimeSpan.FromMilliseconds(250);
     /// <summary>An attempt's agent output kept in the task's log; past it a marker line, then nothing more.</summary>
     public long MaxLogBytes { get; set; } = 4 * 1024 * 1024;
 }

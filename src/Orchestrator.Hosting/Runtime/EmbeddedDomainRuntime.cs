@@ -54,7 +54,6 @@ public sealed class EmbeddedDomainRuntime : IDomainRuntime, IAsyncDisposable
                 Concurrency = Math.Max(1, agent.Concurrency),
                 ShutdownGrace = agent.ShutdownGrace,
                 HeartbeatInterval = agent.HeartbeatInterval,
-                StartNoticeAfter = agent.StartNoticeAfter,
                 HeartbeatTtl = orchestrator.Value.HeartbeatTtl,
                 MaxLogBytes = agent.MaxLogBytes,
             },
