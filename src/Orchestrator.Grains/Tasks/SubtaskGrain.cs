@@ -292,7 +292,21 @@ public sealed partial class SubtaskGrain(
 
     public async Task OnDeadlinePassed(int attempt)
     {
-        if (S.Spec is null || attempt != S.Attempt)
+        if (S.Spec is not null && attempt < S.Attempt && S.State == SubtaskState.Pending)
+        {
+            // A newer attempt was stored while this one's slot stayed: its enqueue failed or never came (the silo stopped
+            // in between). Queued now; a repeat changes nothing.
+            await EnqueueAsync(time.GetUtcNow());
+            return;
+        }
+
+        if (S.Spec is null || attempt != S.Attempt || !MayBeInFlight)
+        {
+            return;
+        }
+
+        await TakeMissedResultAsync(); // it may have finished in time, its notification lost
+        if (attempt != S.Attempt || !MayBeInFlight)
         {
             return;
         }
@@ -301,21 +315,6 @@ public sealed partial class SubtaskGrain(
         {
             await QueueUnrecordedAttemptAgainAsync();
             return;
-        }
-
-        if (S.State is not (SubtaskState.Dispatched or SubtaskState.InProgress))
-        {
-            return;
-        }
-
-        if (await transport.GetResultAsync(SubtaskId) is { } missed)
-        {
-            LogReconciled(SubtaskId); // it finished in time, but its notification never reached us
-            await OnResult(missed);
-            if (attempt != S.Attempt || S.State is not (SubtaskState.Dispatched or SubtaskState.InProgress))
-            {
-                return;
-            }
         }
 
         await transport.WithdrawAsync(Spec.Domain, SubtaskId);
@@ -422,15 +421,29 @@ public sealed partial class SubtaskGrain(
 
     public async Task Reconcile()
     {
-        if (S.State is not (SubtaskState.Dispatched or SubtaskState.InProgress))
+        if (S.Spec is not null && MayBeInFlight)
         {
-            return;
+            await TakeMissedResultAsync();
         }
+    }
 
-        if (await transport.GetResultAsync(SubtaskId) is { } result)
+    /// <summary>
+    /// Whether the scheduler's slot may hold an attempt of this part: dispatched or started as recorded, or pending,
+    /// since neither a dispatch (where our workers serve) nor a start (when the result came first) is always written —
+    /// after a restart a part whose attempt ran reads as pending.
+    /// </summary>
+    private bool MayBeInFlight => S.State is SubtaskState.Pending or SubtaskState.Dispatched or SubtaskState.InProgress;
+
+    /// <summary>
+    /// A result stored while its notification was lost (a silo restarted, a connection dropped) is taken as if it had
+    /// arrived; one of another attempt fails its lease proof and is ignored.
+    /// </summary>
+    private async Task TakeMissedResultAsync()
+    {
+        if (await transport.GetResultAsync(SubtaskId) is { } missed)
         {
             LogReconciled(SubtaskId);
-            await OnResult(result);
+            await OnResult(missed);
         }
     }
 

@@ -53,6 +53,54 @@ public sealed class DeadlineTests
         Assert.Equal(2, result.Subtasks.Single().Attempts);
     }
 
+    [Fact]
+    public async Task A_newer_attempt_stored_but_never_queued_is_queued_when_the_older_attempts_deadline_passes()
+    {
+        await using var cluster = await OrchestratorCluster.StartAsync(_ => new() { ["Domains:Agent:Command"] = "exit 99" });
+        cluster.StartExternalWorker("backend-0000r0g0", "backend", new HangsOnceAgentRunner(), TimeSpan.FromMilliseconds(200));
+        var task = await cluster.Client.SubmitAsync(new TaskSubmission { Description = "Add an API endpoint", TimeoutSeconds = 2 });
+        var subtaskId = task.Subtasks.Single().TaskId;
+        await cluster.WaitUntilAsync(task.TaskId, t => t.Subtasks.Single().State == SubtaskState.InProgress);
+
+        // What a silo that stopped between storing a fresh attempt and queueing it leaves: attempt 1 taken back, attempt 2
+        // stored as pending, the scheduler still holding attempt 1's slot. The grains come back from storage.
+        await cluster.Silo.GetRequiredService<ITaskTransport>().WithdrawAsync("backend", subtaskId);
+        await cluster.ChangeStoredSubtaskAsync(subtaskId, stored =>
+        {
+            stored.State = SubtaskState.Pending;
+            stored.AgentId = null;
+            stored.Attempt = 2;
+            stored.RunFirstAttempt = 2;
+        });
+        await cluster.Silo.GetRequiredService<IGrainFactory>().GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero);
+        await cluster.Client.ListDomainsAsync(); // the scheduler comes back with attempt 1 in flight
+
+        var result = await cluster.ResultAsync(task.TaskId, seconds: 30);
+
+        Assert.Equal(TaskState.Completed, result.State);
+        Assert.Equal(2, result.Subtasks.Single().Attempts);
+    }
+
+    [Fact]
+    public async Task A_result_whose_report_was_lost_is_taken_from_the_results_store_at_the_deadline_and_not_run_again()
+    {
+        // The storage fails the write of the completed part once, as during a blip: the report is lost, and the part
+        // comes back from storage as pending — an attempt that ends before its log is first sent writes no start.
+        var failed = 0;
+        var blip = new GrainStorageInterceptor(state =>
+            state is SubtaskGrainState { State: SubtaskState.Completed } && Interlocked.Exchange(ref failed, 1) == 0
+                ? throw new IOException("storage blip")
+                : Task.CompletedTask);
+        await using var cluster = await OrchestratorCluster.StartAsync(_ => new() { ["Domains:Agent:Kind"] = "noop" }, blip.Install);
+
+        var task = await cluster.Client.SubmitAsync(new TaskSubmission { Description = "Add an API endpoint", TimeoutSeconds = 1 });
+        var result = await cluster.ResultAsync(task.TaskId, seconds: 30);
+
+        Assert.Equal(1, failed);
+        Assert.Equal(TaskState.Completed, result.State);
+        Assert.Equal(1, result.Subtasks.Single().Attempts); // its own result, not a second run of the agent
+    }
+
     /// <summary>Withdrawals fail the first times, as during a Redis blip.</summary>
     private sealed class WithdrawalBlips(int failures)
     {
