@@ -20,9 +20,17 @@ public sealed class RedisWorkerTransport(IConnectionMultiplexer redis) : IWorker
 {
     // The result is written only while the message is still ours in the active list: a task the orchestrator
     // took back (timeout, lost agent, cancel) gets no late result from this run.
+    // The last log lines first, whatever follows; then, unless the message was withdrawn meanwhile, the result and its
+    // notification (which wakes the task's watchers, so the lines need no notification of their own).
+    // KEYS: active list, result, log. ARGV: message, published result, logs channel, task id, n, n lines, result fields.
     private const string CompleteScript = """
-        if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 0 then return 0 end
-        redis.call('HSET', KEYS[2], unpack(ARGV, 3))
+        local n = tonumber(ARGV[5])
+        if n > 0 then redis.call('RPUSH', KEYS[3], unpack(ARGV, 6, 5 + n)) end
+        if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 0 then
+          if n > 0 then redis.call('PUBLISH', ARGV[3], ARGV[4]) end
+          return 0
+        end
+        redis.call('HSET', KEYS[2], unpack(ARGV, 6 + n))
         redis.call('PUBLISH', KEYS[2], ARGV[2])
         return 1
         """;
@@ -110,10 +118,14 @@ public sealed class RedisWorkerTransport(IConnectionMultiplexer redis) : IWorker
             Db.PublishAsync(RedisChannel.Literal(RedisKeys.LogsChannel), taskId)).ConfigureAwait(false);
     }
 
-    public async Task CompleteAsync(TaskLease lease, AgentResult result, CancellationToken cancellationToken)
+    public async Task CompleteAsync(TaskLease lease, AgentResult result, IReadOnlyList<string> lastLogLines, CancellationToken cancellationToken)
     {
         var fields = ResultRecord.FinalFields(result);
-        var args = new List<RedisValue> { lease.RawMessage, ResultRecord.ToPublishedJson(fields) };
+        var args = new List<RedisValue>(5 + lastLogLines.Count + 2 * fields.Length)
+        {
+            lease.RawMessage, ResultRecord.ToPublishedJson(fields), RedisKeys.LogsChannel, result.TaskId, lastLogLines.Count,
+        };
+        args.AddRange(lastLogLines.Select(line => (RedisValue)line));
         foreach (var field in fields)
         {
             args.Add(field.Name);
@@ -122,7 +134,7 @@ public sealed class RedisWorkerTransport(IConnectionMultiplexer redis) : IWorker
 
         try
         {
-            await Db.ScriptEvaluateAsync(CompleteScript, [RedisKeys.Active(lease.Domain), RedisKeys.Result(result.TaskId)], args.ToArray()).ConfigureAwait(false);
+            await Db.ScriptEvaluateAsync(CompleteScript, [RedisKeys.Active(lease.Domain), RedisKeys.Result(result.TaskId), RedisKeys.Logs(result.TaskId)], args.ToArray()).ConfigureAwait(false);
         }
         finally
         {

@@ -197,6 +197,7 @@ public sealed partial class DomainWorker(
         {
             AgentOutcome outcome;
             AttemptReport report;
+            IReadOnlyList<string> lastLines;
             var notice = new StartNotice(() => ReportStartedAsync(lease, message, startedAt));
             await using (var log = new LogBatcher(
                 async lines =>
@@ -217,15 +218,18 @@ public sealed partial class DomainWorker(
                 log.AddNotice(outcome.Succeeded
                     ? $"{options.AgentId} completed the task in {outcome.Duration.TotalSeconds:0.0} s{Describe(report)}"
                     : $"{options.AgentId} failed the task: {ErrorOf(outcome, killRunning)}{Describe(report)}");
-            }
-
-            if (lease.Withdrawn.IsCancellationRequested)
-            {
-                return; // the orchestrator took the task back (cancel or re-dispatch); it waits for no result from this run
+                lastLines = await log.HandOverAsync().ConfigureAwait(false); // they travel with the result: one round trip, not two
             }
 
             await notice.AgentEndedAsync().ConfigureAwait(false); // a notice under way goes first: the result would be overwritten by it
-            await transport.CompleteAsync(lease, ResultOf(message, outcome, report, startedAt, killRunning), CancellationToken.None).ConfigureAwait(false);
+            if (lease.Withdrawn.IsCancellationRequested)
+            {
+                // The orchestrator took the task back (cancel or re-dispatch); it waits for no result from this run.
+                await transport.AppendLogsAsync(message.TaskId, lastLines, CancellationToken.None).ConfigureAwait(false);
+                return;
+            }
+
+            await transport.CompleteAsync(lease, ResultOf(message, outcome, report, startedAt, killRunning), lastLines, CancellationToken.None).ConfigureAwait(false);
         }
         catch (Exception e)
         {
@@ -405,7 +409,7 @@ public sealed partial class DomainWorker(
             StartedAt = now,
             CompletedAt = now,
             AgentId = options.AgentId,
-        }, CancellationToken.None).ConfigureAwait(false);
+        }, [], CancellationToken.None).ConfigureAwait(false);
     }
 
     private static JsonArray ToJson(IEnumerable<string> items) => new(items.Select(i => (JsonNode?)i).ToArray());

@@ -20,6 +20,10 @@ public sealed class LogBatcher : IAsyncDisposable
     private long _bytes;
     private int _truncated;
 
+    /// <summary>Set by <see cref="HandOverAsync"/>: what the pump holds when the lines end is kept for the caller, not sent.</summary>
+    private volatile bool _handingOver;
+    private IReadOnlyList<string> _handedOver = [];
+
     public LogBatcher(Func<IReadOnlyList<string>, Task> send, TimeSpan interval, int batchLines, TimeProvider time, long maxBytes = long.MaxValue)
     {
         _send = send;
@@ -55,6 +59,7 @@ public sealed class LogBatcher : IAsyncDisposable
         while (await _lines.Reader.WaitToReadAsync().ConfigureAwait(false))
         {
             var flushAt = _time.GetUtcNow() + _interval;
+            var ended = false;
             while (batch.Count < _batchLines)
             {
                 while (batch.Count < _batchLines && _lines.Reader.TryRead(out var line))
@@ -73,7 +78,8 @@ public sealed class LogBatcher : IAsyncDisposable
                 {
                     if (!await _lines.Reader.WaitToReadAsync(delay.Token).ConfigureAwait(false))
                     {
-                        break; // completed
+                        ended = true;
+                        break;
                     }
                 }
                 catch (OperationCanceledException)
@@ -82,7 +88,18 @@ public sealed class LogBatcher : IAsyncDisposable
                 }
             }
 
+            if (ended && _handingOver)
+            {
+                break;
+            }
+
             await SendAsync(batch).ConfigureAwait(false);
+        }
+
+        if (_handingOver)
+        {
+            _handedOver = batch.ToArray();
+            return;
         }
 
         await SendAsync(batch).ConfigureAwait(false);
@@ -107,7 +124,19 @@ public sealed class LogBatcher : IAsyncDisposable
         batch.Clear();
     }
 
-    /// <summary>Sends what is left and stops.</summary>
+    /// <summary>
+    /// Stops, and returns the lines not sent yet instead of sending them (those sent before are sent by then): the caller
+    /// sends them with what it sends next. Later lines are dropped.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> HandOverAsync()
+    {
+        _handingOver = true;
+        _lines.Writer.TryComplete();
+        await _pump.ConfigureAwait(false);
+        return _handedOver;
+    }
+
+    /// <summary>Sends what is left (unless handed over) and stops.</summary>
     public async ValueTask DisposeAsync()
     {
         _lines.Writer.TryComplete();

@@ -58,8 +58,12 @@ public interface IWorkerTransport
 
     Task AppendLogsAsync(string taskId, IReadOnlyList<string> lines, CancellationToken cancellationToken);
 
-    /// <summary>Writes the final result, removes the message from the active list and notifies.</summary>
-    Task CompleteAsync(TaskLease lease, AgentResult result, CancellationToken cancellationToken);
+    /// <summary>
+    /// Appends the attempt's last log lines, then writes the final result, removes the message from the active list and
+    /// notifies — one step, so that the end of a log costs no round trip of its own. The lines are kept also when the
+    /// message was withdrawn meanwhile (they say how the run ended); the result is not.
+    /// </summary>
+    Task CompleteAsync(TaskLease lease, AgentResult result, IReadOnlyList<string> lastLogLines, CancellationToken cancellationToken);
 
     /// <summary>Drops a message that cannot be run (malformed beyond reading its task id) from the active list.</summary>
     Task DiscardAsync(TaskLease lease, CancellationToken cancellationToken);

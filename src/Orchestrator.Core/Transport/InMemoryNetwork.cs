@@ -94,11 +94,18 @@ public sealed class InMemoryNetwork(ITaskEventSink sink, TimeProvider time, Time
         await sink.OnLogsAppendedAsync(taskId).ConfigureAwait(false);
     }
 
-    public async Task CompleteAsync(TaskLease lease, AgentResult result, CancellationToken cancellationToken)
+    public async Task CompleteAsync(TaskLease lease, AgentResult result, IReadOnlyList<string> lastLogLines, CancellationToken cancellationToken)
     {
+        await AppendLogsAsync(result.TaskId, lastLogLines, cancellationToken).ConfigureAwait(false);
         if (!QueueOf(lease.Domain).Finish(lease.RawMessage))
         {
-            return; // withdrawn meanwhile: the orchestrator no longer waits for this run
+            // Withdrawn meanwhile: the orchestrator no longer waits for this run; its last lines are news to a watcher.
+            if (lastLogLines.Count > 0)
+            {
+                await sink.OnLogsAppendedAsync(result.TaskId).ConfigureAwait(false);
+            }
+
+            return;
         }
 
         _results[result.TaskId] = result;

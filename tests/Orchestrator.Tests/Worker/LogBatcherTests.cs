@@ -36,6 +36,29 @@ public sealed class LogBatcherTests
     }
 
     [Fact]
+    public async Task Handing_over_returns_the_lines_not_sent_yet_and_sends_them_not_while_full_batches_before_were_sent()
+    {
+        var sent = new List<string>();
+        IReadOnlyList<string> handedOver;
+        await using (var batcher = new LogBatcher(batch => { lock (sent) { sent.AddRange(batch); } return Task.CompletedTask; },
+                         TimeSpan.FromMinutes(5), batchLines: 10, TimeProvider.System))
+        {
+            for (var i = 0; i < 25; i++)
+            {
+                batcher.Add($"line {i}");
+            }
+
+            handedOver = await batcher.HandOverAsync();
+        }
+
+        Assert.Equal(20, sent.Count);
+        Assert.EndsWith("line 19", sent[^1]);
+        Assert.Equal(5, handedOver.Count);
+        Assert.EndsWith("line 20", handedOver[0]);
+        Assert.EndsWith("line 24", handedOver[^1]);
+    }
+
+    [Fact]
     public async Task A_failing_sink_does_not_stop_the_batcher()
     {
         var attempts = 0;
