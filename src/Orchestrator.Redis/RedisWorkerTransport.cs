@@ -20,12 +20,13 @@ public sealed class RedisWorkerTransport(IConnectionMultiplexer redis) : IWorker
 {
     // The result is written only while the message is still ours in the active list: a task the orchestrator
     // took back (timeout, lost agent, cancel) gets no late result from this run.
-    // The last log lines first, whatever follows; then, unless the message was withdrawn meanwhile, the result and its
-    // notification (which wakes the task's watchers, so the lines need no notification of their own).
+    // The last log lines first (best effort, as every log line: a log key of the wrong type fails no result); then, unless
+    // the message was withdrawn meanwhile, the result and its notification (which wakes the task's watchers, so the
+    // lines need no notification of their own).
     // KEYS: active list, result, log. ARGV: message, published result, logs channel, task id, n, n lines, result fields.
     private const string CompleteScript = """
         local n = tonumber(ARGV[5])
-        if n > 0 then redis.call('RPUSH', KEYS[3], unpack(ARGV, 6, 5 + n)) end
+        if n > 0 then redis.pcall('RPUSH', KEYS[3], unpack(ARGV, 6, 5 + n)) end
         if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 0 then
           if n > 0 then redis.call('PUBLISH', ARGV[3], ARGV[4]) end
           return 0

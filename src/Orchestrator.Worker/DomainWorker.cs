@@ -221,7 +221,7 @@ public sealed partial class DomainWorker(
                 lastLines = await log.HandOverAsync().ConfigureAwait(false); // they travel with the result: one round trip, not two
             }
 
-            await notice.AgentEndedAsync().ConfigureAwait(false); // a notice under way goes first: the result would be overwritten by it
+            // A notice sent went before: the log's batches wait for it, and the log was handed over before the result.
             if (lease.Withdrawn.IsCancellationRequested)
             {
                 // The orchestrator took the task back (cancel or re-dispatch); it waits for no result from this run.
@@ -292,17 +292,19 @@ public sealed partial class DomainWorker(
         }
     }
 
-    /// <summary>The start notice; a failure is logged, never thrown: the agent runs on and its result says all the notice would have.</summary>
-    private async Task ReportStartedAsync(TaskLease lease, TaskMessage message, DateTimeOffset startedAt)
+    /// <summary>The start notice; a failure is logged, never thrown: the agent runs on, the notice is tried again with the next output.</summary>
+    private async Task<bool> ReportStartedAsync(TaskLease lease, TaskMessage message, DateTimeOffset startedAt)
     {
         try
         {
             var startProof = message.Lease is null ? null : LeaseProof.ForStart(message.Lease, message.TaskId, options.AgentId, Incarnation);
             await transport.MarkStartedAsync(lease, options.AgentId, Incarnation, startedAt, startProof, CancellationToken.None).ConfigureAwait(false);
+            return true;
         }
         catch (Exception e)
         {
             LogStartNoticeFailed(e, message.TaskId);
+            return false;
         }
     }
 
@@ -417,7 +419,7 @@ public sealed partial class DomainWorker(
     [GeneratedRegex("\"task_id\"\\s*:\\s*\"([^\"]{1,200})\"")]
     private static partial Regex TaskIdPattern();
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Sending the start notice of {TaskId} failed; the agent runs on and its result will be reported")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Sending the start notice of {TaskId} failed; the agent runs on, and the notice is tried again with its next output")]
     private partial void LogStartNoticeFailed(Exception exception, string taskId);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Worker {AgentId} registered for domain {DomainType} with concurrency {Concurrency} (incarnation {Incarnation})")]

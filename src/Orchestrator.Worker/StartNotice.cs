@@ -6,18 +6,29 @@ namespace Orchestrator.Worker;
 /// as queued. An attempt whose agent ended before then is reported by its result alone, which says when it started:
 /// a notice, a grain call and a stored change fewer.
 /// </summary>
-public sealed class StartNotice(Func<Task> send)
+/// <param name="send">Sends the notice; false when it could not (it is tried again before the next batch).</param>
+public sealed class StartNotice(Func<Task<bool>> send)
 {
     private readonly Lock _lock = new();
-    private Task? _sent;
+    private Task<bool>? _sent;
     private bool _agentEnded;
 
-    /// <summary>Before each batch of the log: the notice goes first, once, while the agent runs.</summary>
+    /// <summary>Before each batch of the log: the notice goes first, once (until it went), while the agent runs.</summary>
     public Task BeforeOutputAsync()
     {
         lock (_lock)
         {
-            return _agentEnded ? _sent ?? Task.CompletedTask : _sent ??= send();
+            if (_agentEnded)
+            {
+                return _sent ?? Task.CompletedTask;
+            }
+
+            if (_sent is { IsCompletedSuccessfully: true, Result: false })
+            {
+                _sent = null; // it could not be sent: tried again now
+            }
+
+            return _sent ??= send();
         }
     }
 

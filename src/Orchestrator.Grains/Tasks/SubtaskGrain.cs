@@ -115,8 +115,8 @@ public sealed partial class SubtaskGrain(
         }
 
         // Not written where our workers serve: a dispatch recorded or not is handled alike — the scheduler's slot holds
-        // the attempt, a start notice or a proven result is taken from a pending subtask, and a deadline passing on one
-        // still pending takes the message back and queues a fresh attempt. Kept in memory, it goes with the next write.
+        // the attempt, a start notice or a proven result is taken from a pending subtask (also one missed, at a reconcile
+        // or the deadline), and a deadline passing on one still pending times it out. Kept in memory, it goes with the next write.
         // The reference's runners send no start notice and no proof: there the dispatch is the only record a result
         // can be matched with after a restart, so it is written.
         S.State = SubtaskState.Dispatched;
@@ -250,7 +250,15 @@ public sealed partial class SubtaskGrain(
 
         var diff = await DiffAsync();
         diff.State = new SubtaskDiffState { Diff = parsed with { Domain = Spec.Domain, Attempt = S.Attempt } };
-        await diff.WriteStateAsync();
+        try
+        {
+            await diff.WriteStateAsync();
+        }
+        catch
+        {
+            _diff = null; // read again when next needed: this copy holds what was not stored
+            throw;
+        }
     }
 
     /// <summary>
@@ -294,9 +302,7 @@ public sealed partial class SubtaskGrain(
     {
         if (S.Spec is not null && attempt < S.Attempt && S.State == SubtaskState.Pending)
         {
-            // A newer attempt was stored while this one's slot stayed: its enqueue failed or never came (the silo stopped
-            // in between). Queued now; a repeat changes nothing.
-            await EnqueueAsync(time.GetUtcNow());
+            await QueueStoredAttemptAsync();
             return;
         }
 
@@ -311,12 +317,8 @@ public sealed partial class SubtaskGrain(
             return;
         }
 
-        if (S.State == SubtaskState.Pending)
-        {
-            await QueueUnrecordedAttemptAgainAsync();
-            return;
-        }
-
+        // Pending too (a dispatch, and a start its result came before, are not written, so after a restart an attempt
+        // that ran reads as pending): counted like any timeout, so that no crash loop retries for ever.
         await transport.WithdrawAsync(Spec.Domain, SubtaskId);
         await FailOrRetryAsync($"Timed out after {Spec.TimeoutSeconds} s (attempt {attempt})", SubtaskState.TimedOut);
     }
@@ -330,17 +332,33 @@ public sealed partial class SubtaskGrain(
     }
 
     /// <summary>
-    /// The attempt may have been published without its dispatch being recorded (the silo stopped, or the write failed,
-    /// in between) while the scheduler counts it in flight: take any message back and queue a fresh attempt, which
-    /// costs no retry. A new attempt number, so a worker already running the old one has its reports ignored.
+    /// The dispatch failed, so the attempt may have been published without the scheduler knowing it went: take any
+    /// message back and queue a fresh attempt, which costs no retry. A new attempt number, so a worker already running
+    /// the old one has its reports ignored.
     /// </summary>
     private async Task QueueUnrecordedAttemptAgainAsync()
     {
         await transport.WithdrawAsync(Spec.Domain, SubtaskId);
         S.Attempt++;
         S.RunFirstAttempt++;
-        await ChangedAsync($"Attempt {S.Attempt - 1} may have been published but its dispatch was never recorded; queued again as attempt {S.Attempt}");
+        await ChangedAsync($"Attempt {S.Attempt - 1} may have been published although its dispatch failed; queued again as attempt {S.Attempt}");
         await EnqueueAsync(time.GetUtcNow());
+    }
+
+    /// <summary>
+    /// An older attempt's deadline while a newer one is stored as pending: the newer one's enqueue failed or never came
+    /// (the silo stopped in between), or it was dispatched before a scheduler that lost it. A result it left is taken;
+    /// otherwise any message of it is taken back and it is queued (a repeat, or one already queued, changes nothing).
+    /// </summary>
+    private async Task QueueStoredAttemptAsync()
+    {
+        var stored = S.Attempt;
+        await TakeMissedResultAsync();
+        if (S.Attempt == stored && S.State == SubtaskState.Pending)
+        {
+            await transport.WithdrawAsync(Spec.Domain, SubtaskId);
+            await EnqueueAsync(time.GetUtcNow());
+        }
     }
 
     public async Task OnDomainUnavailable(int attempt, string reason)
@@ -350,7 +368,14 @@ public sealed partial class SubtaskGrain(
             return;
         }
 
-        // Queued for workers that do not exist; also when pending, since a dispatch is not always written (see Dispatch).
+        // Queued for workers that do not exist; also when pending, since a dispatch is not always written (see Dispatch):
+        // an attempt that ran may have left its result.
+        await TakeMissedResultAsync();
+        if (attempt != S.Attempt || S.State is not (SubtaskState.Pending or SubtaskState.Dispatched))
+        {
+            return;
+        }
+
         await transport.WithdrawAsync(Spec.Domain, SubtaskId);
         await FailOrRetryAsync(Capped(reason), SubtaskState.Failed);
     }
@@ -436,15 +461,27 @@ public sealed partial class SubtaskGrain(
 
     /// <summary>
     /// A result stored while its notification was lost (a silo restarted, a connection dropped) is taken as if it had
-    /// arrived; one of another attempt fails its lease proof and is ignored.
+    /// arrived. One proved for another attempt is an earlier attempt's, left in the store: passed over without a word
+    /// (a forged one arriving is said in the log where it arrives, see <see cref="OnResult"/>).
     /// </summary>
     private async Task TakeMissedResultAsync()
     {
-        if (await transport.GetResultAsync(SubtaskId) is { } missed)
+        if (await transport.GetResultAsync(SubtaskId) is not { } missed)
         {
-            LogReconciled(SubtaskId);
-            await OnResult(missed);
+            return;
         }
+
+        if (missed.LeaseProof is { } proof)
+        {
+            var lease = AttemptLease.Compute(await clusterKey.GetAsync(), SubtaskId, S.Attempt);
+            if (!LeaseProof.Matches(LeaseProof.ForResult(lease, SubtaskId, missed.Succeeded, missed.OutputJson, missed.Error), proof))
+            {
+                return;
+            }
+        }
+
+        LogReconciled(SubtaskId);
+        await OnResult(missed);
     }
 
     public Task OnLogsAppended() =>

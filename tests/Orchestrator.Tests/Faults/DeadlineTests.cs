@@ -29,9 +29,10 @@ public sealed class DeadlineTests
     }
 
     [Fact]
-    public async Task A_subtask_published_but_never_recorded_as_dispatched_is_queued_again_at_its_deadline()
+    public async Task A_subtask_published_but_never_recorded_as_dispatched_times_out_at_its_deadline_and_is_retried()
     {
-        await using var cluster = await OrchestratorCluster.StartAsync(_ => new() { ["Domains:Agent:Command"] = "exit 99" });
+        // Counted like any timeout (a crash loop must not retry for ever), so a second attempt is allowed here.
+        await using var cluster = await OrchestratorCluster.StartAsync(_ => new() { ["Domains:Agent:Command"] = "exit 99", ["Orchestrator:Retry:MaxAttempts"] = "2" });
         cluster.StartExternalWorker("backend-0000r0g0", "backend", new HangsOnceAgentRunner(), TimeSpan.FromMilliseconds(200));
         var task = await cluster.Client.SubmitAsync(new TaskSubmission { Description = "Add an API endpoint", TimeoutSeconds = 2 });
         var subtaskId = task.Subtasks.Single().TaskId;
