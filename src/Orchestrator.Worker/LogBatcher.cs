@@ -73,7 +73,7 @@ public sealed class LogBatcher : IAsyncDisposable
                     break;
                 }
 
-                using var delay = new CancellationTokenSource(wait);
+                using var delay = new CancellationTokenSource(wait, _time);
                 try
                 {
                     if (!await _lines.Reader.WaitToReadAsync(delay.Token).ConfigureAwait(false))

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using Orchestrator.Worker;
 
 namespace Orchestrator.Tests.Worker;
@@ -56,6 +57,25 @@ public sealed class LogBatcherTests
         Assert.Equal(5, handedOver.Count);
         Assert.EndsWith("line 20", handedOver[0]);
         Assert.EndsWith("line 24", handedOver[^1]);
+    }
+
+    [Fact]
+    public async Task A_partial_batch_is_sent_when_the_interval_passes_on_the_batchers_clock()
+    {
+        var clock = new FakeTimeProvider(DateTimeOffset.UnixEpoch);
+        var sent = new TaskCompletionSource<IReadOnlyList<string>>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var batcher = new LogBatcher(batch => { sent.TrySetResult(batch); return Task.CompletedTask; },
+            TimeSpan.FromHours(1), batchLines: 100, clock);
+
+        batcher.Add("only line");
+        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(10)); // an hour on the wall clock never passes here
+        while (!sent.Task.IsCompleted && !bound.IsCancellationRequested)
+        {
+            clock.Advance(TimeSpan.FromHours(1)); // again if the pump had not begun to wait yet
+            await Task.WhenAny(sent.Task, Task.Delay(20, bound.Token).ContinueWith(_ => { }, TaskScheduler.Default));
+        }
+
+        Assert.Single(await sent.Task.WaitAsync(TimeSpan.Zero));
     }
 
     [Fact]
