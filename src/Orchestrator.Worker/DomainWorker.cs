@@ -222,13 +222,7 @@ public sealed partial class DomainWorker(
             }
 
             // A notice sent went before: the log's batches wait for it, and the log was handed over before the result.
-            if (lease.Withdrawn.IsCancellationRequested)
-            {
-                // The orchestrator took the task back (cancel or re-dispatch); it waits for no result from this run.
-                await transport.AppendLogsAsync(message.TaskId, lastLines, CancellationToken.None).ConfigureAwait(false);
-                return;
-            }
-
+            // A run the orchestrator took back (cancel or re-dispatch) has its last lines kept and no result written.
             await transport.CompleteAsync(lease, ResultOf(message, outcome, report, startedAt, killRunning), lastLines, CancellationToken.None).ConfigureAwait(false);
         }
         catch (Exception e)

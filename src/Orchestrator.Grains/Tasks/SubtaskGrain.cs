@@ -230,8 +230,7 @@ public sealed partial class SubtaskGrain(
             return;
         }
 
-        var lease = AttemptLease.Compute(await clusterKey.GetAsync(), SubtaskId, S.Attempt);
-        if (!LeaseProof.Matches(LeaseProof.ForDiff(lease, SubtaskId, json), result.DiffProof))
+        if (result.DiffProof is not { } diffProof || !await ProvesCurrentAttemptAsync(diffProof, lease => LeaseProof.ForDiff(lease, SubtaskId, json)))
         {
             await IgnoreAsync("diff", result.AgentId, $"its diff proof is not that of attempt {S.Attempt}");
             return;
@@ -278,8 +277,7 @@ public sealed partial class SubtaskGrain(
             return false;
         }
 
-        var lease = AttemptLease.Compute(await clusterKey.GetAsync(), SubtaskId, S.Attempt);
-        if (LeaseProof.Matches(expectedProof(lease), proof))
+        if (await ProvesCurrentAttemptAsync(proof, expectedProof))
         {
             return true;
         }
@@ -287,6 +285,10 @@ public sealed partial class SubtaskGrain(
         await IgnoreAsync(what, agentId, $"its lease proof is not that of attempt {S.Attempt} for what it reports");
         return false;
     }
+
+    /// <summary>Whether <paramref name="proof"/> is what the holder of the current attempt's lease would send.</summary>
+    private async ValueTask<bool> ProvesCurrentAttemptAsync(string proof, Func<string, string> expectedProof) =>
+        LeaseProof.Matches(expectedProof(AttemptLease.Compute(await clusterKey.GetAsync(), SubtaskId, S.Attempt)), proof);
 
     /// <summary>Said in the operator's log and in the task's own, so that a forged or stale report is visible where people look.</summary>
     private Task IgnoreAsync(string what, string? agentId, string reason)
@@ -471,13 +473,10 @@ public sealed partial class SubtaskGrain(
             return;
         }
 
-        if (missed.LeaseProof is { } proof)
+        if (missed.LeaseProof is { } proof
+            && !await ProvesCurrentAttemptAsync(proof, lease => LeaseProof.ForResult(lease, SubtaskId, missed.Succeeded, missed.OutputJson, missed.Error)))
         {
-            var lease = AttemptLease.Compute(await clusterKey.GetAsync(), SubtaskId, S.Attempt);
-            if (!LeaseProof.Matches(LeaseProof.ForResult(lease, SubtaskId, missed.Succeeded, missed.OutputJson, missed.Error), proof))
-            {
-                return;
-            }
+            return;
         }
 
         LogReconciled(SubtaskId);

@@ -241,7 +241,7 @@ public sealed class WireProtocolTests
         var result = await cluster.ResultAsync(submitted.TaskId);
 
         Assert.Equal(TaskState.Completed, result.State);
-        var bad = (await redis.Db.HashGetAllAsync("results:bad-1")).ToDictionary(f => f.Name.ToString(), f => f.Value.ToString());
+        var bad = await ResultFieldsAsync(redis, "results:bad-1");
         Assert.Equal("failed", bad["status"]);
         Assert.Contains("metadata.timeout_seconds", bad["error"]);
         Assert.Equal(0, await redis.Db.ListLengthAsync("tasks:active:backend"));
@@ -266,7 +266,7 @@ public sealed class WireProtocolTests
         var result = await cluster.ResultAsync(submitted.TaskId);
 
         Assert.Equal(TaskState.Completed, result.State);
-        var dup = (await redis.Db.HashGetAllAsync("results:dup-3")).ToDictionary(f => f.Name.ToString(), f => f.Value.ToString());
+        var dup = await ResultFieldsAsync(redis, "results:dup-3");
         Assert.Equal("failed", dup["status"]);
         Assert.Contains("named twice", dup["error"]);
         Assert.Equal(0, await redis.Db.ListLengthAsync("tasks:active:backend"));
@@ -327,7 +327,7 @@ public sealed class WireProtocolTests
         Dictionary<string, string> result = [];
         await Eventually.TrueAsync(async () =>
         {
-            result = (await redis.Db.HashGetAllAsync("results:3f1c7a52-0000-4000-8000-000000000001")).ToDictionary(f => f.Name.ToString(), f => f.Value.ToString());
+            result = await ResultFieldsAsync(redis, "results:3f1c7a52-0000-4000-8000-000000000001");
             return result.GetValueOrDefault("status") is "completed" or "failed";
         }, "the reference-queued task got no final result", seconds: 30);
 
@@ -356,4 +356,7 @@ public sealed class WireProtocolTests
         var ttl = await redis.Db.KeyTimeToLiveAsync($"agents:heartbeat:{domain.DomainId}");
         Assert.InRange(ttl!.Value, TimeSpan.FromMilliseconds(1), TimeSpan.FromSeconds(3)); // the test cluster's Orchestrator:HeartbeatTtl
     }
+
+    private static async Task<Dictionary<string, string>> ResultFieldsAsync(RedisServer redis, string key) =>
+        (await redis.Db.HashGetAllAsync(key)).ToDictionary(f => f.Name.ToString(), f => f.Value.ToString());
 }
