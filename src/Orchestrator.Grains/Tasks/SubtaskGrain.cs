@@ -533,8 +533,16 @@ public sealed partial class SubtaskGrain(
         await ChangedAsync(retryable ? $"{reason}; no attempts left ({attemptsUsed} made)" : $"{reason}; not retried");
     }
 
-    private Task EnqueueAsync(DateTimeOffset notBefore) =>
-        Scheduler.Enqueue(new QueueEntry(SubtaskId, Spec.Priority, Spec.TimeoutSeconds, S.Attempt, notBefore));
+    /// <summary>
+    /// Queues the current attempt. The scheduler may hand it out before its queue is saved, and its <see cref="Dispatch"/>
+    /// comes in while this grain still waits for the save: let in (call-chain reentrancy), the message goes out beside
+    /// the save instead of a round trip after it. Every caller's state is written before, and it only returns after.
+    /// </summary>
+    private async Task EnqueueAsync(DateTimeOffset notBefore)
+    {
+        using var dispatchMayComeIn = RequestContext.AllowCallChainReentrancy();
+        await Scheduler.Enqueue(new QueueEntry(SubtaskId, Spec.Priority, Spec.TimeoutSeconds, S.Attempt, notBefore));
+    }
 
     private async Task ChangedAsync(string? logText, bool notifyParent = true)
     {
