@@ -1,3 +1,4 @@
+using Orleans.Core;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orchestrator.Contracts;
@@ -29,7 +30,7 @@ public sealed partial class DomainPoolGrain(
     TimeProvider time,
     ILogger<DomainPoolGrain> logger) : StoredStateGrain<DomainPoolState>, IDomainPoolGrain, IRemindable
 {
-    protected override IPersistentState<DomainPoolState> StoredState => state;
+    protected override IStorage<DomainPoolState> StoredState => state;
 
     private const string HealthReminder = "health";
 

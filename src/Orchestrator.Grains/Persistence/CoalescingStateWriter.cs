@@ -1,4 +1,5 @@
 using Orchestrator.Contracts;
+using Orleans.Core;
 using Orleans.Storage;
 
 namespace Orchestrator.Grains.Persistence;
@@ -20,7 +21,7 @@ namespace Orchestrator.Grains.Persistence;
 /// </remarks>
 /// <param name="memoryIsTheTruth">True for a grain whose memory is its own truth and written whole each time (a
 /// scheduler's queue, the task index): a storage error leaves it serving, and the next write carries the change.</param>
-public sealed class CoalescingStateWriter<TState>(IPersistentState<TState> state, Action onFailed, Action? captureState = null, bool memoryIsTheTruth = false)
+public sealed class CoalescingStateWriter<TState>(IStorage<TState> state, Action onFailed, Action? captureState = null, bool memoryIsTheTruth = false)
 {
     private TaskCompletionSource? _next;
     private bool _writing;

@@ -1,3 +1,5 @@
+using Orleans.Core;
+
 namespace Orchestrator.Grains.Persistence;
 
 /// <summary>
@@ -6,11 +8,11 @@ namespace Orchestrator.Grains.Persistence;
 /// </summary>
 public abstract class StoredStateGrain<TState> : Grain, IIncomingGrainCallFilter
 {
-    protected abstract IPersistentState<TState> StoredState { get; }
+    protected abstract IStorage<TState> StoredState { get; }
 
     protected CoalescingStateWriter<TState> Writer => field ??= new(StoredState, DeactivateOnIdle);
 
-    public Task Invoke(IIncomingGrainCallContext context)
+    public virtual Task Invoke(IIncomingGrainCallContext context)
     {
         Writer.ThrowIfFailed();
         return context.Invoke();

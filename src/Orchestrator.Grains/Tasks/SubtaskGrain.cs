@@ -46,24 +46,23 @@ public sealed class SubtaskDiffState
 /// the retry policy for failures, timeouts and lost agents, cancel and user retry. It reports every change to its parent.
 /// </summary>
 public sealed partial class SubtaskGrain(
-    [PersistentState(SubtaskGrain.StateName, StorageNames.Orchestrator)] IPersistentState<SubtaskGrainState> state,
     [FromKeyedServices(StorageNames.Orchestrator)] IGrainStorage storage,
     ITaskTransport transport,
     IClusterKey clusterKey,
     IOptions<OrchestratorOptions> options,
     TimeProvider time,
-    ILogger<SubtaskGrain> logger) : StoredStateGrain<SubtaskGrainState>, ISubtaskGrain
+    ILogger<SubtaskGrain> logger) : StateReadOnFirstCallGrain<SubtaskGrainState>(SubtaskGrain.StateName, storage), ISubtaskGrain
 {
     public const string StateName = "subtask";
 
     public const string DiffStateName = "diff";
 
-    protected override IPersistentState<SubtaskGrainState> StoredState => state;
+    protected override string CreatingMethod => nameof(Start);
 
     // Kept: Orleans makes a new string of the key on each call.
     private string SubtaskId => field ??= this.GetPrimaryKeyString();
 
-    private SubtaskGrainState S => state.State;
+    private SubtaskGrainState S => StoredState.State;
 
     private SubtaskSpec Spec => S.Spec ?? throw new UnknownTaskException(SubtaskId);
 
@@ -83,11 +82,10 @@ public sealed partial class SubtaskGrain(
 
     public async Task<SubtaskView> Start(SubtaskSpec spec)
     {
-        if (S.Spec is null)
+        // No log line of its own: the task's says where it was routed, the dispatch when it left the queue.
+        if (S.Spec is null && await CreateAsync(new SubtaskGrainState { Spec = spec, State = SubtaskState.Pending, Attempt = 1, RunFirstAttempt = 1, Revision = 1 }))
         {
-            state.State = new SubtaskGrainState { Spec = spec, State = SubtaskState.Pending, Attempt = 1, RunFirstAttempt = 1, Revision = 1 };
             OrchestratorMetrics.SubtaskSubmitted(spec.Domain);
-            await Writer.WriteAsync(); // no log line of its own: the task's says where it was routed, the dispatch when it left the queue
         }
 
         if (S.State == SubtaskState.Pending)
@@ -214,7 +212,7 @@ public sealed partial class SubtaskGrain(
 
     private async Task<StateStorageBridge<SubtaskDiffState>> ReadDiffAsync()
     {
-        var diff = new StateStorageBridge<SubtaskDiffState>(DiffStateName, GrainContext, storage);
+        var diff = new StateStorageBridge<SubtaskDiffState>(DiffStateName, GrainContext, Storage);
         await diff.ReadStateAsync();
         return diff;
     }
@@ -506,7 +504,7 @@ public sealed partial class SubtaskGrain(
             await diff.ClearStateAsync();
         }
 
-        await state.ClearStateAsync();
+        await StoredState.ClearStateAsync();
         return true;
     }
 

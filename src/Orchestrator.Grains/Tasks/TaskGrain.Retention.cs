@@ -111,7 +111,7 @@ public sealed partial class TaskGrain
             }
 
             await retention.DeleteAsync(records);
-            await state.ClearStateAsync();
+            await StoredState.ClearStateAsync();
         }
         catch
         {

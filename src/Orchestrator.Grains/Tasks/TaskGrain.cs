@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Orchestrator.Core.Telemetry;
 using Orleans.Concurrency;
+using Orleans.Storage;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -40,7 +41,7 @@ public sealed class TaskGrainState
 /// </summary>
 [Reentrant]
 public sealed partial class TaskGrain(
-    [PersistentState(TaskGrain.StateName, StorageNames.Orchestrator)] IPersistentState<TaskGrainState> state,
+    [FromKeyedServices(StorageNames.Orchestrator)] IGrainStorage storage,
     TaskRequestValidator validator,
     TaskPlanner planner,
     ITaskTransport transport,
@@ -49,11 +50,11 @@ public sealed partial class TaskGrain(
     WebhookGuard webhooks,
     IOptions<OrchestratorOptions> options,
     [FromKeyedServices(TaskClock.Key)] TimeProvider time,
-    ILogger<TaskGrain> logger) : StoredStateGrain<TaskGrainState>, ITaskGrain
+    ILogger<TaskGrain> logger) : StateReadOnFirstCallGrain<TaskGrainState>(TaskGrain.StateName, storage), ITaskGrain
 {
     public const string StateName = "task";
 
-    protected override IPersistentState<TaskGrainState> StoredState => state;
+    protected override string CreatingMethod => nameof(Submit);
 
     /// <summary>A watcher's wait is cut here: a client cannot keep a timer of this grain alive for longer.</summary>
     private static readonly TimeSpan MaxWait = TimeSpan.FromMinutes(1);
@@ -72,9 +73,9 @@ public sealed partial class TaskGrain(
     // Kept: Orleans makes a new string of the key on each call.
     private string TaskId => field ??= this.GetPrimaryKeyString();
 
-    private TaskGrainState S => state.State;
+    private TaskGrainState S => StoredState.State;
 
-    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    protected override async Task OnStateReadAsync()
     {
         _stored = S.Request is null ? null : View(); // as read from the store
         if (S.Request is not null && !S.State.IsFinal())
@@ -138,8 +139,9 @@ public sealed partial class TaskGrain(
             BudgetTokens = valid.BudgetTokens ?? options.Value.Budget.Tokens,
         }).ToArray();
 
-        state.State = new TaskGrainState
+        var created = new TaskGrainState
         {
+            Version = 1,
             Request = valid,
             CreatedAt = now,
             State = TaskState.Pending,
@@ -154,8 +156,13 @@ public sealed partial class TaskGrain(
                 After = plan.Subtasks.Single(p => p.Domain == s.Domain).After,
             }).ToList(),
         };
-        Changed();
-        await StoreAsync();
+        if (!await CreateAsync(created))
+        {
+            return await Submit(request); // stored before this activation: the same id again
+        }
+
+        _stored = View();
+        WakeWatchers();
         LogSubmitted(TaskId, string.Join(",", plan.Domains), valid.Priority);
         var logged = transport.AppendLogsAsync(TaskId,
         [

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using Orchestrator.Contracts;
 using Orchestrator.Core.Aggregation;
 using Orchestrator.Tests.Support;
@@ -243,6 +244,43 @@ public sealed class TaskLifecycleTests
         var logs = await cluster.Client.GetLogsAsync(submitted.TaskId);
         Assert.Contains(logs.Entries, e => e.Source == "orchestrator" && e.Line.Contains("Routed to backend"));
         Assert.Contains(logs.Entries, e => e.Source == "backend" && e.Line.EndsWith("step one done"));
+    }
+
+    [RedisFact]
+    public async Task Submitting_a_stored_tasks_id_again_after_its_grains_were_let_go_returns_the_stored_task_and_runs_nothing_again()
+    {
+        // On Redis: a new task is stored without being read first, so the storage itself must refuse to overwrite one.
+        await using var redis = await RedisServer.StartAsync();
+        await using var cluster = await OrchestratorCluster.StartAsync(_ => new() { ["Redis:ConnectionString"] = redis.ConnectionString, ["Domains:Agent:Kind"] = "noop" });
+        var request = new TaskSubmission { Description = "Build the API endpoint", Domains = ["backend"] };
+        var task = await cluster.Client.SubmitAsync(request);
+        var first = await cluster.ResultAsync(task.TaskId, seconds: 30);
+        // A client repeating its call after a lost reply, to an activation that has not read the task yet.
+        await cluster.Silo.GetRequiredService<IGrainFactory>().GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero);
+
+        var again = await cluster.ClusterClient.GetGrain<ITaskGrain>(task.TaskId).Submit(request);
+
+        Assert.Equal(TaskState.Completed, again.State);
+        Assert.Equal(first.Subtasks.Single().TaskId, again.Subtasks.Single().TaskId);
+        Assert.Equal(first.CreatedAt, again.CreatedAt);
+        Assert.Equal(1, (await cluster.ResultAsync(task.TaskId, seconds: 30)).Subtasks.Single().Attempts);
+    }
+
+    [Fact]
+    public async Task Starting_a_stored_subtask_again_after_it_was_let_go_returns_it_as_stored()
+    {
+        await using var cluster = await OrchestratorCluster.StartAsync(_ => new() { ["Domains:Agent:Kind"] = "noop" });
+        var task = await cluster.Client.SubmitAsync(new TaskSubmission { Description = "Build the API endpoint", Domains = ["backend"] });
+        var stored = (await cluster.ResultAsync(task.TaskId, seconds: 30)).Subtasks.Single();
+        var grains = cluster.Silo.GetRequiredService<IGrainFactory>();
+        await grains.GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero);
+
+        var again = await grains.GetGrain<ISubtaskGrain>(stored.TaskId).Start(
+            new SubtaskSpec { TaskId = stored.TaskId, ParentTaskId = task.TaskId, Domain = "backend", Description = "Build the API endpoint" });
+
+        Assert.Equal(SubtaskState.Completed, again.State);
+        Assert.Equal(stored.Revision, again.Revision);
+        Assert.Equal(1, again.Attempts);
     }
 
     [Fact]

@@ -64,6 +64,22 @@ public sealed class StateWriteTests
     }
 
     [Fact]
+    public async Task A_new_task_and_its_subtask_read_no_state_the_call_that_creates_each_stores_it()
+    {
+        var reads = new ConcurrentQueue<string>();
+        await using var cluster = await OrchestratorCluster.StartAsync(
+            _ => new() { ["Domains:Agent:Kind"] = "noop" },
+            new GrainStorageInterceptor(_ => Task.CompletedTask, reads.Enqueue).Install);
+
+        var task = await cluster.Client.SubmitAsync(new TaskSubmission { Description = "Build the API endpoint", Domains = ["backend"] });
+        var result = await cluster.ResultAsync(task.TaskId, seconds: 30);
+
+        Assert.Equal(TaskState.Completed, result.State);
+        Assert.DoesNotContain(TaskGrain.StateName, reads);
+        Assert.DoesNotContain(SubtaskGrain.StateName, reads);
+    }
+
+    [Fact]
     public async Task A_subtask_whose_attempt_reports_no_diff_reads_no_diff_state_until_asked_for_one()
     {
         var reads = new ConcurrentQueue<string>();
@@ -75,7 +91,6 @@ public sealed class StateWriteTests
         var result = await cluster.ResultAsync(task.TaskId, seconds: 30);
 
         Assert.Equal(TaskState.Completed, result.State);
-        Assert.Contains(SubtaskGrain.StateName, reads);
         Assert.DoesNotContain(SubtaskGrain.DiffStateName, reads); // read when asked for (`orchestrator diff`) or replaced, not at activation
         Assert.Empty(await cluster.ClusterClient.GetGrain<ITaskGrain>(task.TaskId).GetDiff(null));
         Assert.Contains(SubtaskGrain.DiffStateName, reads);

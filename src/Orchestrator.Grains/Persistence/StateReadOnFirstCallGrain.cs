@@ -1,0 +1,147 @@
+using Orleans.Core;
+using Orleans.Storage;
+
+namespace Orchestrator.Grains.Persistence;
+
+/// <summary>
+/// A stored-state grain that reads its state at its first call rather than at its activation, so that the call that
+/// creates it (<see cref="CreatingMethod"/>: the first a new task or subtask gets) costs no read of a record that is
+/// not there yet. That call starts from an empty state and stores it with <see cref="CreateAsync"/>, which the storage
+/// refuses where a record exists (an empty etag over a stored one), and then reads it; every other call waits until the
+/// state is known, as calls waited for the activation's read before.
+/// </summary>
+public abstract class StateReadOnFirstCallGrain<TState>(string stateName, IGrainStorage storage) : StoredStateGrain<TState>
+    where TState : class, new()
+{
+    /// <summary>The storage of the grain's state, for other states of the grain to share.</summary>
+    protected IGrainStorage Storage { get; } = storage;
+
+    private bool _known;
+
+    /// <summary>Set while the creating call runs and its state is not known yet; the other calls wait for it.</summary>
+    private TaskCompletionSource? _creating;
+
+    /// <summary>The read under way, shared by the calls that wait for it.</summary>
+    private Task? _reading;
+
+    protected sealed override IStorage<TState> StoredState =>
+        field ??= new StateStorageBridge<TState>(stateName, GrainContext, Storage) { State = new TState() };
+
+    /// <summary>The grain method that may create the state (the interface method's name).</summary>
+    protected abstract string CreatingMethod { get; }
+
+    /// <summary>Runs once the stored state is read (not after a creation): what an activation did with it before.</summary>
+    protected virtual Task OnStateReadAsync() => Task.CompletedTask;
+
+    public override Task Invoke(IIncomingGrainCallContext context)
+    {
+        if (_known)
+        {
+            return base.Invoke(context);
+        }
+
+        return _creating is null && _reading is null && context.Request.GetMethodName() == CreatingMethod
+            ? CreatingCallAsync(context)
+            : WhenKnownAsync(context);
+    }
+
+    /// <summary>
+    /// For the creating call, when memory holds no state yet (<see cref="TState"/> empty): stores <paramref name="initial"/>
+    /// as the first state. False when a record was there after all (the call repeated after this grain was let go):
+    /// memory then holds that record, read.
+    /// </summary>
+    protected async Task<bool> CreateAsync(TState initial)
+    {
+        StoredState.State = initial;
+        if (_known)
+        {
+            await Writer.WriteAsync(); // read before, and nothing was stored
+            return true;
+        }
+
+        bool created;
+        try
+        {
+            await StoredState.WriteStateAsync(); // no etag: refused where a record exists
+            created = true;
+        }
+        catch (InconsistentStateException)
+        {
+            created = false;
+        }
+        catch
+        {
+            StoredState.State = new TState(); // not known still: the next call reads
+            throw;
+        }
+
+        if (!created)
+        {
+            try
+            {
+                await StoredState.ReadStateAsync();
+                await OnStateReadAsync();
+            }
+            catch
+            {
+                StoredState.State = new TState();
+                throw;
+            }
+        }
+
+        _known = true;
+        _creating?.TrySetResult();
+        return created;
+    }
+
+    private async Task CreatingCallAsync(IIncomingGrainCallContext context)
+    {
+        var creating = _creating = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        try
+        {
+            await base.Invoke(context);
+        }
+        finally
+        {
+            _creating = null;
+            creating.TrySetResult(); // also when it ended before storing anything (refused input): the next call reads
+        }
+    }
+
+    private async Task WhenKnownAsync(IIncomingGrainCallContext context)
+    {
+        while (!_known)
+        {
+            if (_creating is { } creating)
+            {
+                await creating.Task;
+                continue;
+            }
+
+            var reading = _reading ??= ReadAsync();
+            try
+            {
+                await reading;
+            }
+            catch
+            {
+                if (ReferenceEquals(_reading, reading))
+                {
+                    _reading = null; // the next call tries again
+                }
+
+                throw;
+            }
+        }
+
+        await base.Invoke(context);
+    }
+
+    private async Task ReadAsync()
+    {
+        await StoredState.ReadStateAsync();
+        await OnStateReadAsync();
+        _known = true;
+        _reading = null;
+    }
+}
