@@ -39,19 +39,21 @@ public sealed partial class TaskGrain
     {
         // The index may have missed the one-way notice when the task finished (a silo died); it costs one message.
         _ = Index.Finished(TaskId, S.CompletedAt);
-        if ((S.ExpiresAt is null) == Retention.KeepsForever)
-        {
-            return;
-        }
-
         if (Retention.KeepsForever)
         {
-            await LiftExpiryAsync();
-            await StoreAsync();
+            if (S.ExpiresAt is not null)
+            {
+                await LiftExpiryAsync();
+                await StoreAsync();
+            }
         }
-        else if (S.CompletedAt + Retention.FinishedTasks <= time.GetUtcNow())
+        else if ((S.ExpiresAt ?? S.CompletedAt + Retention.FinishedTasks) <= time.GetUtcNow())
         {
             await RemoveAsync(); // already past the period: an expiry now would race the write that records it
+        }
+        else if (S.ExpiresAt is { } expiresAt)
+        {
+            await ExpireAsync(expiresAt); // again: the write that stored it went beside it, and may have landed alone
         }
         else
         {
@@ -60,23 +62,31 @@ public sealed partial class TaskGrain
     }
 
     /// <summary>
-    /// Called before each write: a task that just became final gets the expiry of all its records first. The write
-    /// keeps it (Redis keeps a key's expiry across HSET), so no final task is ever stored without one.
+    /// Called at each write: a task that just became final records when its records expire, and their expiry is sent
+    /// beside that write rather than a round trip before it (Redis keeps a key's expiry across HSET, whichever lands
+    /// first). Should the expiry fail and the write land, the next activation sets it again from the stored time.
     /// </summary>
-    private async Task ExpireIfFinishedAsync()
+    private Task ExpireIfFinishedAsync()
     {
-        if (S.State.IsFinal() && S.ExpiresAt is null && !Retention.KeepsForever && S.CompletedAt is { } completedAt)
+        if (!S.State.IsFinal() || S.ExpiresAt is not null || Retention.KeepsForever || S.CompletedAt is not { } completedAt)
         {
-            var expiresAt = completedAt + Retention.FinishedTasks;
+            return Task.CompletedTask;
+        }
+
+        S.ExpiresAt = completedAt + Retention.FinishedTasks;
+        return ExpireAsync(S.ExpiresAt.Value);
+    }
+
+    private async Task ExpireAsync(DateTimeOffset expiresAt)
+    {
+        try
+        {
             await retention.ExpireAsync(Records(), expiresAt - time.GetUtcNow());
-            if (S.State.IsFinal() && S.CompletedAt == completedAt)
-            {
-                S.ExpiresAt = expiresAt;
-            }
-            else
-            {
-                await retention.KeepAsync(Records()); // retried meanwhile (this grain is reentrant): its records outlive the new run
-            }
+        }
+        catch
+        {
+            DeactivateOnIdle(); // the next activation reads when it expires and sets it again
+            throw;
         }
     }
 

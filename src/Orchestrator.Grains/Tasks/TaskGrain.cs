@@ -414,20 +414,31 @@ public sealed partial class TaskGrain(
 
     /// <summary>
     /// Writes the state, then wakes the watchers: none of them ever sees a change that was not stored. A task that just
-    /// became final has its records' expiry set first (<see cref="ExpireIfFinishedAsync"/>).
+    /// became final has its records' expiry set beside the write (<see cref="ExpireIfFinishedAsync"/>).
     /// </summary>
     private async Task StoreAsync()
     {
-        await ExpireIfFinishedAsync();
         if (_purging)
         {
             return; // removed meanwhile (this grain is reentrant): a write now would bring it back without its records
         }
 
         var stored = View();
-        await Writer.WriteAsync();
-        _stored = stored;
-        WakeWatchers();
+        var expiring = ExpireIfFinishedAsync();
+        var writing = Writer.WriteAsync();
+        try
+        {
+            await Task.WhenAll(expiring, writing);
+        }
+        finally
+        {
+            if (writing.IsCompletedSuccessfully)
+            {
+                _stored = stored;
+                WakeWatchers();
+            }
+        }
+
         await NotifyIfFinishedAsync();
     }
 

@@ -246,6 +246,34 @@ public sealed class RetentionTests
         Assert.Contains($"Orchestrator:Retention:FinishedTasks is {retention}, which is {reason}", error.ToString());
     }
 
+    [RedisFact]
+    public async Task A_finished_tasks_expiry_lost_beside_its_final_write_is_set_again_when_the_task_is_next_read()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        await using var cluster = await OrchestratorCluster.StartAsync(_ => new()
+        {
+            ["Redis:ConnectionString"] = redis.ConnectionString,
+            ["Domains:Agent:Command"] = "demo",
+            ["Orchestrator:Retention:FinishedTasks"] = "01:00:00",
+        });
+        var task = await cluster.ResultAsync((await cluster.Client.SubmitAsync(Backend)).TaskId);
+        // The expiry is sent beside the write that stores the final state; what it leaves when only the write landed:
+        var keys = await KeysOfAsync(redis, TaskIds(task));
+        foreach (var key in keys)
+        {
+            await redis.Db.KeyPersistAsync(key);
+        }
+
+        await cluster.Silo.GetRequiredService<IGrainFactory>().GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero);
+        Assert.Equal(TaskState.Completed, (await cluster.Client.GetAsync(task.TaskId)).State);
+
+        Assert.Equal(keys, await KeysOfAsync(redis, TaskIds(task)));
+        foreach (var key in keys)
+        {
+            Assert.True(await redis.Db.KeyTimeToLiveAsync(key) is { } ttl && ttl > TimeSpan.FromMinutes(50), $"{key} has no expiry");
+        }
+    }
+
     private static string[] TaskIds(TaskView task) => [task.TaskId, .. task.Subtasks.Select(s => s.TaskId)];
 
     private static async Task<TimeSpan?[]> TimesToLiveAsync(RedisServer redis, IReadOnlyList<string> ids)
