@@ -1,10 +1,10 @@
-using Orleans.Core;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orchestrator.Contracts;
 using Orchestrator.Core.Domains;
 using Orchestrator.Core.Transport;
 using Orchestrator.Grains.Persistence;
+using Orleans.Core;
 
 namespace Orchestrator.Grains.Domains;
 

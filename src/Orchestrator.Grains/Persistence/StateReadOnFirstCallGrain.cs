@@ -16,6 +16,10 @@ public abstract class StateReadOnFirstCallGrain<TState>(string stateName, IGrain
     /// <summary>The storage of the grain's state, for other states of the grain to share.</summary>
     protected IGrainStorage Storage { get; } = storage;
 
+    /// <summary>Memory holds the stored state: read, or created by this activation's write.</summary>
+    private bool _read;
+
+    /// <summary>The calls may go on: <see cref="_read"/>, and <see cref="OnStateReadAsync"/> done after a read.</summary>
     private bool _known;
 
     /// <summary>Set while the creating call runs and its state is not known yet; the other calls wait for it.</summary>
@@ -40,7 +44,8 @@ public abstract class StateReadOnFirstCallGrain<TState>(string stateName, IGrain
             return base.Invoke(context);
         }
 
-        return _creating is null && _reading is null && context.Request.GetMethodName() == CreatingMethod
+        // Never once read: a repeated create must not write over what a read found (its etag would let it).
+        return !_read && _creating is null && _reading is null && context.Request.GetMethodName() == CreatingMethod
             ? CreatingCallAsync(context)
             : WhenKnownAsync(context);
     }
@@ -53,21 +58,21 @@ public abstract class StateReadOnFirstCallGrain<TState>(string stateName, IGrain
     protected async Task<bool> CreateAsync(TState initial)
     {
         StoredState.State = initial;
-        if (_known)
+        if (_read)
         {
             await Writer.WriteAsync(); // read before, and nothing was stored
             return true;
         }
 
-        bool created;
         try
         {
             await StoredState.WriteStateAsync(); // no etag: refused where a record exists
-            created = true;
         }
         catch (InconsistentStateException)
         {
-            created = false;
+            StoredState.State = new TState();
+            await FinishReadAsync(); // stored before: read it, and the call goes on as a repeat
+            return false;
         }
         catch
         {
@@ -75,23 +80,9 @@ public abstract class StateReadOnFirstCallGrain<TState>(string stateName, IGrain
             throw;
         }
 
-        if (!created)
-        {
-            try
-            {
-                await StoredState.ReadStateAsync();
-                await OnStateReadAsync();
-            }
-            catch
-            {
-                StoredState.State = new TState();
-                throw;
-            }
-        }
-
-        _known = true;
+        _read = _known = true;
         _creating?.TrySetResult();
-        return created;
+        return true;
     }
 
     private async Task CreatingCallAsync(IIncomingGrainCallContext context)
@@ -118,30 +109,34 @@ public abstract class StateReadOnFirstCallGrain<TState>(string stateName, IGrain
                 continue;
             }
 
-            var reading = _reading ??= ReadAsync();
+            var reading = _reading ??= FinishReadAsync();
             try
             {
                 await reading;
             }
-            catch
+            finally
             {
                 if (ReferenceEquals(_reading, reading))
                 {
-                    _reading = null; // the next call tries again
+                    _reading = null; // done, or failed: the next call tries again
                 }
-
-                throw;
             }
         }
 
         await base.Invoke(context);
     }
 
-    private async Task ReadAsync()
+    /// <summary>Reads the state unless read already, then does what a read calls for; a failure leaves the next call to finish it.</summary>
+    private async Task FinishReadAsync()
     {
-        await StoredState.ReadStateAsync();
+        if (!_read)
+        {
+            await StoredState.ReadStateAsync();
+            _read = true;
+        }
+
         await OnStateReadAsync();
         _known = true;
-        _reading = null;
+        _creating?.TrySetResult();
     }
 }

@@ -88,12 +88,13 @@ public sealed partial class SubtaskGrain(
             OrchestratorMetrics.SubtaskSubmitted(spec.Domain);
         }
 
+        var stored = View();
         if (S.State == SubtaskState.Pending)
         {
             await EnqueueAsync(time.GetUtcNow());
         }
 
-        return View();
+        return stored;
     }
 
     public Task<SubtaskView> GetView() => Task.FromResult(View());
@@ -440,8 +441,9 @@ public sealed partial class SubtaskGrain(
         S.StartedAt = null;
         S.CompletedAt = null;
         await ChangedAsync($"Retry requested: attempt {S.Attempt} queued", notifyParent: false);
+        var stored = View();
         await EnqueueAsync(time.GetUtcNow());
-        return View();
+        return stored;
     }
 
     public async Task Reconcile()
@@ -534,7 +536,9 @@ public sealed partial class SubtaskGrain(
     /// <summary>
     /// Queues the current attempt. The scheduler may hand it out before its queue is saved, and its <see cref="Dispatch"/>
     /// comes in while this grain still waits for the save: let in (call-chain reentrancy), the message goes out beside
-    /// the save instead of a round trip after it. Every caller's state is written before, and it only returns after.
+    /// the save instead of a round trip after it. Whatever else the scheduler calls back meanwhile comes in too (a
+    /// failed dispatch, no domain to be had), so every caller stores its change before and does nothing after but
+    /// return — a view taken before, since what came in may not be stored (a dispatch is kept in memory).
     /// </summary>
     private async Task EnqueueAsync(DateTimeOffset notBefore)
     {

@@ -34,8 +34,11 @@ public sealed partial class TaskGrain
         return await RemoveAsync() ? outcome : outcome with { Removed = false };
     }
 
-    /// <summary>A finished task comes back: its expiry brought in line with the setting, which may have changed since.</summary>
-    private async Task OnActivateFinishedAsync()
+    /// <summary>
+    /// A finished task read again (its subtasks agree it is finished): its records' expiry brought in line with the
+    /// setting, which may have changed since, and set again where it was recorded.
+    /// </summary>
+    private async Task OnFinishedReadAsync()
     {
         // The index may have missed the one-way notice when the task finished (a silo died); it costs one message.
         _ = Index.Finished(TaskId, S.CompletedAt);
@@ -53,7 +56,14 @@ public sealed partial class TaskGrain
         }
         else if (S.ExpiresAt is { } expiresAt)
         {
-            await ExpireAsync(expiresAt); // again: the write that stored it went beside it, and may have landed alone
+            try
+            {
+                await ExpireAsync(expiresAt); // again: the write that stored it went beside it, and may have landed alone
+            }
+            catch (Exception e)
+            {
+                LogExpiryNotSet(e, TaskId); // reading the task must not fail for it; the next activation tries again
+            }
         }
         else
         {
@@ -148,6 +158,9 @@ public sealed partial class TaskGrain
             .. S.Subtasks.Select(s => new StoredState(GrainFactory.Reference<ISubtaskGrain>(s.TaskId).GetGrainId(), SubtaskGrain.StateName)),
             .. S.Subtasks.Select(s => new StoredState(GrainFactory.Reference<ISubtaskGrain>(s.TaskId).GetGrainId(), SubtaskGrain.DiffStateName)),
         ]);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The expiry of task {TaskId}'s records could not be set again; the task's next activation tries again")]
+    private partial void LogExpiryNotSet(Exception exception, string taskId);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Task {TaskId} is kept: one of its subtasks runs again although the task's stored state says it finished")]
     private partial void LogKeptRunning(string taskId);

@@ -78,29 +78,43 @@ public sealed partial class TaskGrain(
     protected override async Task OnStateReadAsync()
     {
         _stored = S.Request is null ? null : View(); // as read from the store
-        if (S.Request is not null && !S.State.IsFinal())
+        if (S.Request is null)
         {
-            // Notifications may have been lost while this task was not active: take the subtasks' own word.
+            return;
+        }
+
+        if (!S.State.IsFinal() || !Retention.KeepsForever)
+        {
+            // Notifications may have been lost while this task was not active: take the subtasks' own word. A final copy
+            // too, before its records' expiry is set: it may be older than its subtasks (a retry whose own write failed).
+            var wasFinal = S.State.IsFinal();
             var views = await Task.WhenAll(S.Subtasks.Where(s => !NeverStarted(s)).Select(s => GrainFactory.Reference<ISubtaskGrain>(s.TaskId).GetView()));
             foreach (var view in views)
             {
                 Apply(view);
             }
 
+            if (wasFinal && !S.State.IsFinal())
+            {
+                S.ExpiresAt = null; // it runs again: the retry lifted the expiry before it restarted them
+            }
+        }
+
+        if (!S.State.IsFinal())
+        {
             await StartDependentsAsync();
             await PublishAsync();
+            return;
         }
-        else if (S.State.IsFinal())
+
+        await OnFinishedReadAsync();
+        try
         {
-            await OnActivateFinishedAsync();
-            try
-            {
-                await NotifyIfFinishedAsync(); // a silo may have died between storing the final state and handing over its webhook
-            }
-            catch (Exception)
-            {
-                // Logged; reading the task must not fail for it. The next activation or repeated report hands it over.
-            }
+            await NotifyIfFinishedAsync(); // a silo may have died between storing the final state and handing over its webhook
+        }
+        catch (Exception)
+        {
+            // Logged; reading the task must not fail for it. The next activation or repeated report hands it over.
         }
     }
 
@@ -398,7 +412,7 @@ public sealed partial class TaskGrain(
     /// <summary>
     /// Makes the subtasks' changes visible. Each subtask stored its own change before it reported it, so a change that
     /// leaves the task unfinished needs no write of its own here (an activation takes the subtasks' word again, see
-    /// <see cref="OnActivateAsync"/>); the task's own facts — its final state, when it finished, its expiry — are stored.
+    /// <see cref="OnStateReadAsync"/>); the task's own facts — its final state, when it finished, its expiry — are stored.
     /// </summary>
     private Task PublishAsync()
     {

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.DependencyInjection;
 using Orchestrator.Contracts;
 using Orchestrator.Core.Aggregation;
+using Orchestrator.Grains.Tasks;
 using Orchestrator.Tests.Support;
 
 namespace Orchestrator.Tests.Lifecycle;
@@ -264,6 +265,53 @@ public sealed class TaskLifecycleTests
         Assert.Equal(first.Subtasks.Single().TaskId, again.Subtasks.Single().TaskId);
         Assert.Equal(first.CreatedAt, again.CreatedAt);
         Assert.Equal(1, (await cluster.ResultAsync(task.TaskId, seconds: 30)).Subtasks.Single().Attempts);
+    }
+
+    [Fact]
+    public async Task A_submit_repeated_after_the_stored_task_was_found_but_not_yet_taken_up_never_writes_over_it()
+    {
+        // The subtask's state cannot be read once: the repeated submit finds the task stored, but cannot take its
+        // subtasks' word, and fails. The next repeat must go on from what was read, not create the task afresh.
+        var failSubtaskRead = 0;
+        var storage = new GrainStorageInterceptor(_ => Task.CompletedTask, name =>
+        {
+            if (name == SubtaskGrain.StateName && Interlocked.Exchange(ref failSubtaskRead, 0) == 1)
+            {
+                throw new IOException("storage blip");
+            }
+        });
+        await using var cluster = await OrchestratorCluster.StartAsync(_ => new() { ["Domains:Agent:Kind"] = "noop" }, storage.Install);
+        var request = new TaskSubmission { Description = "Build the API endpoint", Domains = ["backend"] };
+        var task = await cluster.Client.SubmitAsync(request);
+        var first = await cluster.ResultAsync(task.TaskId, seconds: 30);
+        await cluster.Silo.GetRequiredService<IGrainFactory>().GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero);
+        var grain = cluster.ClusterClient.GetGrain<ITaskGrain>(task.TaskId);
+
+        failSubtaskRead = 1;
+        await Assert.ThrowsAnyAsync<Exception>(() => grain.Submit(request));
+        var again = await grain.Submit(request);
+
+        Assert.Equal(TaskState.Completed, again.State);
+        Assert.Equal(first.Subtasks.Single().TaskId, again.Subtasks.Single().TaskId);
+        Assert.Equal(first.CreatedAt, again.CreatedAt);
+    }
+
+    [Fact]
+    public async Task The_view_a_submit_returns_shows_its_parts_as_stored_not_a_dispatch_kept_in_memory()
+    {
+        await using var cluster = await OrchestratorCluster.StartAsync(dir => new()
+        {
+            ["Domains:Agent:Command"] = dir.Script("agent.sh", $"read go < '{dir.File("go")}'"),
+        });
+        await cluster.Dir.FifoAsync("go");
+
+        var task = await cluster.Client.SubmitAsync(new TaskSubmission { Description = "Build the API endpoint", Domains = ["backend"] });
+
+        // Where our workers serve, a dispatch is not written (the scheduler's slot holds it): the part reads as queued
+        // (or in progress, should its start notice be stored before the reply).
+        Assert.NotEqual(SubtaskState.Dispatched, task.Subtasks.Single().State);
+        await File.WriteAllTextAsync(cluster.Dir.File("go"), "go\n");
+        Assert.Equal(TaskState.Completed, (await cluster.ResultAsync(task.TaskId, seconds: 30)).State);
     }
 
     [Fact]

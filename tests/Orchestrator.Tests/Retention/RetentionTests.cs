@@ -247,6 +247,35 @@ public sealed class RetentionTests
     }
 
     [RedisFact]
+    public async Task A_retried_task_whose_own_write_failed_is_not_expired_by_its_next_read_while_it_runs_again()
+    {
+        var failTaskWrite = 0;
+        var storage = new GrainStorageInterceptor(state =>
+            state is Grains.Tasks.TaskGrainState && Interlocked.Exchange(ref failTaskWrite, 0) == 1 ? throw new IOException("storage blip") : Task.CompletedTask);
+        await using var redis = await RedisServer.StartAsync();
+        await using var cluster = await OrchestratorCluster.StartAsync(dir => new()
+        {
+            ["Redis:ConnectionString"] = redis.ConnectionString,
+            // Fails the first time; runs on (until cancelled) the second.
+            ["Domains:Agent:Command"] = dir.Script("agent.sh", $"[ -f '{dir.File("ran")}' ] && exec sleep 600\ntouch '{dir.File("ran")}'\nexit 3"),
+        }, storage.Install);
+        var failed = await cluster.ResultAsync((await cluster.Client.SubmitAsync(Backend)).TaskId);
+        var ids = TaskIds(failed);
+
+        // The retry lifts the expiry and starts the part again, but the task's own write fails: its stored copy still
+        // reads as finished, with the old expiry time.
+        failTaskWrite = 1;
+        await Assert.ThrowsAnyAsync<Exception>(() => cluster.Client.RetryAsync(failed.TaskId));
+        var running = await cluster.WaitUntilAsync(failed.TaskId, t => t.Subtasks.Single().State == SubtaskState.InProgress);
+
+        Assert.Equal(TaskState.InProgress, running.State);
+        Assert.All(await TimesToLiveAsync(redis, ids), ttl => Assert.Null(ttl));
+        await cluster.Client.CancelAsync(failed.TaskId);
+        await cluster.ResultAsync(failed.TaskId);
+        Assert.All(await TimesToLiveAsync(redis, ids), ttl => Assert.NotNull(ttl));
+    }
+
+    [RedisFact]
     public async Task A_finished_tasks_expiry_lost_beside_its_final_write_is_set_again_when_the_task_is_next_read()
     {
         await using var redis = await RedisServer.StartAsync();

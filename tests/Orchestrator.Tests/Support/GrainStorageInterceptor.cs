@@ -19,8 +19,11 @@ public sealed class GrainStorageInterceptor(Func<object?, Task> beforeWrite, Act
             new Storage((IGrainStorage)original.KeyedImplementationFactory!(sp, key), beforeWrite, onRead ?? (_ => { })));
     }
 
-    private sealed class Storage(IGrainStorage inner, Func<object?, Task> beforeWrite, Action<string> onRead) : IGrainStorage
+    /// <summary>A lifecycle participant as its inner storage is (the Redis provider connects in the silo's start).</summary>
+    private sealed class Storage(IGrainStorage inner, Func<object?, Task> beforeWrite, Action<string> onRead) : IGrainStorage, ILifecycleParticipant<ISiloLifecycle>
     {
+        public void Participate(ISiloLifecycle lifecycle) => (inner as ILifecycleParticipant<ISiloLifecycle>)?.Participate(lifecycle);
+
         public Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
         {
             onRead(stateName);
