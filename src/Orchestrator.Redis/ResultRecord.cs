@@ -1,5 +1,6 @@
+using System.Buffers;
+using System.Text;
 using System.Text.Json;
-using System.Text.Json.Nodes;
 using Orchestrator.Contracts;
 using Orchestrator.Core.Protocol;
 using StackExchange.Redis;
@@ -60,13 +61,19 @@ public static class ResultRecord
     /// <summary>The JSON object published on <c>results:{task_id}</c>: the fields written.</summary>
     public static string ToPublishedJson(HashEntry[] fields)
     {
-        var json = new JsonObject();
-        foreach (var field in fields)
+        var buffer = new ArrayBufferWriter<byte>(512);
+        using (var json = new Utf8JsonWriter(buffer))
         {
-            json[field.Name.ToString()] = field.Value.ToString();
+            json.WriteStartObject();
+            foreach (var field in fields)
+            {
+                json.WriteString(field.Name.ToString(), field.Value.ToString());
+            }
+
+            json.WriteEndObject();
         }
 
-        return json.ToJsonString();
+        return Encoding.UTF8.GetString(buffer.WrittenSpan);
     }
 
     /// <summary>A final result from the hash's fields; null while the task is not final. Throws <see cref="WireFormatException"/> for bad fields.</summary>
@@ -88,9 +95,9 @@ public static class ResultRecord
         var output = fields.GetValueOrDefault("output");
         var error = NullIfEmpty(fields.GetValueOrDefault("error"));
         var succeeded = status == Completed;
-        if (output is not null && output.Length > MaxOutputBytes / 4 && System.Text.Encoding.UTF8.GetByteCount(output) > MaxOutputBytes)
+        if (output is not null && output.Length > MaxOutputBytes / 4 && Encoding.UTF8.GetByteCount(output) > MaxOutputBytes)
         {
-            error = $"The worker's output is {System.Text.Encoding.UTF8.GetByteCount(output)} bytes; the limit is {MaxOutputBytes}";
+            error = $"The worker's output is {Encoding.UTF8.GetByteCount(output)} bytes; the limit is {MaxOutputBytes}";
             (output, succeeded) = (null, false);
         }
         else if (!string.IsNullOrEmpty(output) && !IsJsonObject(output))
@@ -100,7 +107,7 @@ public static class ResultRecord
 
         // An oversized diff is dropped with its proof; the result it came with still counts.
         var diff = NullIfEmpty(fields.GetValueOrDefault("diff")) is { } text && (text.Length <= DiffRecord.MaxJsonBytes / 4
-            || System.Text.Encoding.UTF8.GetByteCount(text) <= DiffRecord.MaxJsonBytes) ? text : null;
+            || Encoding.UTF8.GetByteCount(text) <= DiffRecord.MaxJsonBytes) ? text : null;
         return new AgentResult
         {
             TaskId = taskId,
@@ -120,41 +127,56 @@ public static class ResultRecord
         FromFields(taskId, hash.ToDictionary(h => h.Name.ToString(), h => (string?)h.Value.ToString(), StringComparer.Ordinal));
 
     /// <summary>Reads the JSON published on a result channel (values may be strings, or <c>output</c> an object).</summary>
+    /// <summary>Reads the JSON published on a result channel (values may be strings, or <c>output</c> an object).</summary>
     public static AgentResult? FromPublishedJson(string taskId, string json)
     {
-        JsonObject root;
+        var fields = new Dictionary<string, string?>(StringComparer.Ordinal);
         try
         {
-            root = JsonNode.Parse(json) as JsonObject ?? throw new WireFormatException("the published result is not a JSON object");
+            using var document = JsonDocument.Parse(json);
+            if (document.RootElement.ValueKind != JsonValueKind.Object)
+            {
+                throw new WireFormatException("the published result is not a JSON object");
+            }
+
+            foreach (var field in document.RootElement.EnumerateObject())
+            {
+                var value = field.Value.ValueKind switch
+                {
+                    JsonValueKind.Null => null,
+                    JsonValueKind.String => field.Value.GetString(),
+                    _ => field.Value.GetRawText(),
+                };
+                if (!fields.TryAdd(field.Name, value))
+                {
+                    throw new WireFormatException($"the published result names '{field.Name}' twice");
+                }
+            }
         }
         catch (JsonException e)
         {
             throw new WireFormatException($"the published result is not valid JSON: {e.Message}");
         }
 
-        var fields = new Dictionary<string, string?>(StringComparer.Ordinal);
-        foreach (var (name, value) in root)
-        {
-            fields[name] = value switch
-            {
-                null => null,
-                JsonValue v when v.GetValueKind() == JsonValueKind.String => v.GetValue<string>(),
-                _ => value.ToJsonString(),
-            };
-        }
-
         return FromFields(taskId, fields);
     }
 
+    /// <summary>Whether the text is one JSON object, checked without building it.</summary>
     private static bool IsJsonObject(string text)
     {
+        var bytes = ArrayPool<byte>.Shared.Rent(Encoding.UTF8.GetMaxByteCount(text.Length));
         try
         {
-            return JsonNode.Parse(text) is JsonObject;
+            var reader = new Utf8JsonReader(bytes.AsSpan(0, Encoding.UTF8.GetBytes(text, bytes)));
+            return reader.Read() && reader.TokenType == JsonTokenType.StartObject && reader.TrySkip() && !reader.Read();
         }
         catch (JsonException)
         {
             return false;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(bytes);
         }
     }
 
