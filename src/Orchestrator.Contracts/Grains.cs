@@ -262,7 +262,7 @@ public sealed class TaskConflictException(string message) : Exception(message);
 [GenerateSerializer, Alias("orchestrator.domain-spawn-failed")]
 public sealed class DomainSpawnException(string message) : Exception(message);
 
-/// <summary>A stop or cleanup of domains failed or did not finish in time; the message says which and why.</summary>
+/// <summary>A listing, stop or cleanup of domains failed or did not finish in time; the message says which and why.</summary>
 [GenerateSerializer, Alias("orchestrator.domain-operation-failed")]
 public sealed class DomainOperationException(string message) : Exception(message);
 

@@ -34,6 +34,13 @@ public sealed class OrchestratorOptions
     public TimeSpan DomainOperationTimeout { get; set; } = TimeSpan.FromMinutes(2);
 
     /// <summary>
+    /// How long a pool waits for the domain runtime to list its instances (on Docker a list and an inspect per
+    /// container). The pool answers nothing else meanwhile, so a hung engine holds it no longer than this; below the
+    /// response timeout (30 s), so that a caller hears why.
+    /// </summary>
+    public TimeSpan RuntimeListTimeout { get; set; } = TimeSpan.FromSeconds(20);
+
+    /// <summary>
     /// Replacements in a row, while no instance of the domain is healthy, after which the pool stops replacing (a
     /// crash-looping worker) and fails the waiting work with the last instance's reason and log lines.
     /// </summary>

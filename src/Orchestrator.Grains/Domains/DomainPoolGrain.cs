@@ -80,7 +80,7 @@ public sealed partial class DomainPoolGrain(
 
     public async Task<DomainOperation?> StartStop(string domainId)
     {
-        if ((await runtime.ListAsync(Domain)).All(i => i.DomainId != domainId))
+        if ((await InstancesAsync()).All(i => i.DomainId != domainId))
         {
             return null;
         }
@@ -99,7 +99,7 @@ public sealed partial class DomainPoolGrain(
     public async Task<DomainOperation> StartCleanup(bool all)
     {
         EnsureRoomForClientOperation();
-        var ids = (await runtime.ListAsync(Domain)).Where(i => all || i.State == DomainInstanceState.Exited).Select(i => i.DomainId).ToArray();
+        var ids = (await InstancesAsync()).Where(i => all || i.State == DomainInstanceState.Exited).Select(i => i.DomainId).ToArray();
         var work = _work;
         return Run(DomainOperationKind.Cleanup, ids, async (operation, ct) =>
         {
@@ -124,7 +124,7 @@ public sealed partial class DomainPoolGrain(
         }
 
         var now = time.GetUtcNow();
-        var instances = await runtime.ListAsync(Domain);
+        var instances = await InstancesAsync();
         var agents = await AgentsAsync();
         await ReportRestartsAsync(agents.Values);
         if (instances.Any(i => ToView(i, agents.GetValueOrDefault(i.DomainId)).Healthy))
@@ -276,6 +276,26 @@ public sealed partial class DomainPoolGrain(
     private DomainOperation Run(DomainOperationKind kind, IReadOnlyList<string> domainIds, Func<DomainOperation, CancellationToken, Task<DomainOperation>> work) =>
         _operations.Start(kind, domainIds, options.Value.DomainOperationTimeout, work, this.AsReference<IDomainPoolGrain>().OnOperationFinished);
 
+    /// <summary>
+    /// The runtime's instances of this domain, within <see cref="OrchestratorOptions.RuntimeListTimeout"/>: listing runs
+    /// in the pool's turn, so a hung engine would otherwise hold every call to the pool, and the domain's work with it.
+    /// </summary>
+    private async Task<IReadOnlyList<DomainInstance>> InstancesAsync()
+    {
+        var timeout = options.Value.RuntimeListTimeout;
+        using var deadline = new CancellationTokenSource(timeout, time);
+        try
+        {
+            return await runtime.ListAsync(Domain, deadline.Token);
+        }
+        catch (OperationCanceledException) when (deadline.IsCancellationRequested)
+        {
+            throw new DomainOperationException(
+                $"The domain runtime did not list the {Domain} instances within {timeout.TotalSeconds:0.#} s (Orchestrator:RuntimeListTimeout). "
+                + "Check that the Docker engine answers (`docker ps`); the pool tries again at its next health check.");
+        }
+    }
+
     private static bool Usable(DomainView view) => view.Healthy || view is { Managed: true, Status: DomainStatus.Starting };
 
     private async Task<Dictionary<string, AgentInfo>> AgentsAsync() =>
@@ -285,7 +305,7 @@ public sealed partial class DomainPoolGrain(
 
     private async Task<IReadOnlyList<DomainView>> ViewsAsync()
     {
-        var instances = await runtime.ListAsync(Domain);
+        var instances = await InstancesAsync();
         var agents = await AgentsAsync();
         var views = instances.Select(i => ToView(i, agents.GetValueOrDefault(i.DomainId))).ToList();
         var managed = instances.Select(i => i.DomainId).ToHashSet();

@@ -50,6 +50,23 @@ public sealed class PoolOperationTests
     }
 
     [Fact]
+    public async Task A_runtime_that_stops_answering_lists_fails_a_domain_listing_at_the_list_timeout_saying_so_and_the_pool_serves_again()
+    {
+        HangingList? runtime = null;
+        await using var cluster = await OrchestratorCluster.StartAsync(_ => new() { ["Orchestrator:RuntimeListTimeout"] = "00:00:01" },
+            services => RuntimeDecorator.Install(services, inner => runtime = new HangingList(inner)), clientResponseTimeout: TimeSpan.FromSeconds(10));
+        await cluster.Client.ListDomainsAsync();
+
+        runtime!.Hang = true;
+        var error = await Assert.ThrowsAsync<DomainOperationException>(() => cluster.Client.ListDomainsAsync());
+        runtime.Hang = false;
+
+        Assert.Contains("did not list the", error.Message);
+        Assert.Contains("Orchestrator:RuntimeListTimeout", error.Message);
+        Assert.NotEmpty(await cluster.Client.ListDomainsAsync());
+    }
+
+    [Fact]
     public async Task Cleanup_all_stops_every_domain_at_once()
     {
         var stops = new StopBarrier(count: 3);
@@ -65,6 +82,22 @@ public sealed class PoolOperationTests
 
         Assert.Equal(spawned.Order(), removed.Order());
         Assert.Empty((await cluster.Client.ListDomainsAsync()).SelectMany(p => p.Domains));
+    }
+
+    /// <summary>A list the engine stops answering while <see cref="Hang"/> is set; only the caller's deadline ends it.</summary>
+    private sealed class HangingList(IDomainRuntime inner) : RuntimeDecorator(inner)
+    {
+        public volatile bool Hang;
+
+        public override async Task<IReadOnlyList<DomainInstance>> ListAsync(string? domainType = null, CancellationToken cancellationToken = default)
+        {
+            if (Hang)
+            {
+                await Task.Delay(Timeout.InfiniteTimeSpan, cancellationToken);
+            }
+
+            return await base.ListAsync(domainType, cancellationToken);
+        }
     }
 
     /// <summary>A spawn that takes <paramref name="delay"/> before the real runtime starts the instance, as a slow engine does.</summary>

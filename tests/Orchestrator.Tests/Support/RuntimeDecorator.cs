@@ -32,7 +32,7 @@ public class RuntimeDecorator(IDomainRuntime inner) : IDomainRuntime, IAsyncDisp
 
     public Task RemoveAsync(string domainId, CancellationToken cancellationToken = default) => inner.RemoveAsync(domainId, cancellationToken);
 
-    public Task<IReadOnlyList<DomainInstance>> ListAsync(string? domainType = null, CancellationToken cancellationToken = default) => inner.ListAsync(domainType, cancellationToken);
+    public virtual Task<IReadOnlyList<DomainInstance>> ListAsync(string? domainType = null, CancellationToken cancellationToken = default) => inner.ListAsync(domainType, cancellationToken);
 
     public async ValueTask DisposeAsync()
     {
