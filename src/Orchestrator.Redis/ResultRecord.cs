@@ -127,7 +127,6 @@ public static class ResultRecord
         FromFields(taskId, hash.ToDictionary(h => h.Name.ToString(), h => (string?)h.Value.ToString(), StringComparer.Ordinal));
 
     /// <summary>Reads the JSON published on a result channel (values may be strings, or <c>output</c> an object).</summary>
-    /// <summary>Reads the JSON published on a result channel (values may be strings, or <c>output</c> an object).</summary>
     public static AgentResult? FromPublishedJson(string taskId, string json)
     {
         var fields = new Dictionary<string, string?>(StringComparer.Ordinal);

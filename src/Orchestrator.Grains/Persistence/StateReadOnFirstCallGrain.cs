@@ -34,7 +34,7 @@ public abstract class StateReadOnFirstCallGrain<TState>(string stateName, IGrain
     /// <summary>The grain method that may create the state (the interface method's name).</summary>
     protected abstract string CreatingMethod { get; }
 
-    /// <summary>Runs once the stored state is read (not after a creation): what an activation did with it before.</summary>
+    /// <summary>Runs after the stored state is read, not after a creation (again at the next call if it failed): what an activation did with it before.</summary>
     protected virtual Task OnStateReadAsync() => Task.CompletedTask;
 
     public override Task Invoke(IIncomingGrainCallContext context)
