@@ -46,6 +46,13 @@ public sealed class OrchestratorOptions
     /// </summary>
     public int MaxFailedReplacements { get; set; } = 2;
 
+    /// <summary>
+    /// The most instances of one domain a client may have running or starting: each spawn asked for past it is refused,
+    /// so that whoever holds the access token cannot start containers until the host gives out. Replacements of dead
+    /// instances and the spawn of a domain that has none never exceed it.
+    /// </summary>
+    public int MaxInstancesPerDomain { get; set; } = 8;
+
     /// <summary>An agent is healthy while its last heartbeat is younger than this (the reference's key TTL).</summary>
     public TimeSpan HeartbeatTtl { get; set; } = Heartbeats.Ttl;
 

@@ -193,5 +193,10 @@ internal sealed class RedisTransportStartup(RedisTaskTransport transport) : ILif
 internal sealed class OrchestratorOptionsValidator : IValidateOptions<OrchestratorOptions>
 {
     public ValidateOptionsResult Validate(string? name, OrchestratorOptions options) =>
-        (options.Retention.Validate() ?? options.Budget.Validate()) is { } error ? ValidateOptionsResult.Fail(error) : ValidateOptionsResult.Success;
+        (options.Retention.Validate() ?? options.Budget.Validate() ?? ValidateInstanceCap(options.MaxInstancesPerDomain)) is { } error
+            ? ValidateOptionsResult.Fail(error)
+            : ValidateOptionsResult.Success;
+
+    private static string? ValidateInstanceCap(int cap) =>
+        cap >= 1 ? null : $"Orchestrator:MaxInstancesPerDomain is {cap}; it must be at least 1 (a domain with no instance can run nothing).";
 }

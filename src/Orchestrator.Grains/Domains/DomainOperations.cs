@@ -24,6 +24,9 @@ internal sealed partial class DomainOperations(string domainType, TimeProvider t
     /// <summary>Whether an instance is being started (a spawn, or a replacement with its successor).</summary>
     public bool Starting => _entries.Values.Any(e => e.Operation is { State: DomainOperationState.Running, Kind: DomainOperationKind.Spawn or DomainOperationKind.Replace });
 
+    /// <summary>Spawns under way, each an instance the runtime may not list yet (a replacement's successor takes its predecessor's place).</summary>
+    public int Spawning => _entries.Values.Count(e => e.Operation is { State: DomainOperationState.Running, Kind: DomainOperationKind.Spawn });
+
     /// <summary>
     /// Records an operation and runs <paramref name="work"/> on the thread pool, cancelled at the deadline; its outcome
     /// goes to <paramref name="reportBack"/> (a call to the pool grain, so that it is applied in the grain's own turn).

@@ -70,10 +70,19 @@ public sealed partial class DomainPoolGrain(
         }
     }
 
-    public Task<DomainOperation> StartSpawn()
+    public async Task<DomainOperation> StartSpawn()
     {
         EnsureRoomForClientOperation();
-        return Task.FromResult(StartSpawnOperation());
+        var cap = options.Value.MaxInstancesPerDomain;
+        var running = (await InstancesAsync()).Count(i => i.State != DomainInstanceState.Exited);
+        if (running + _operations.Spawning >= cap)
+        {
+            throw new TaskConflictException(
+                $"The {Domain} domain has {running} instance(s) running and {_operations.Spawning} starting, the most Orchestrator:MaxInstancesPerDomain ({cap}) allows. "
+                + $"Stop one first (`orchestrator domains stop <id>`), or raise the setting.");
+        }
+
+        return StartSpawnOperation();
     }
 
     public async Task<IReadOnlyList<DomainView>> List() => await ViewsAsync();

@@ -84,6 +84,32 @@ public sealed class PoolOperationTests
         Assert.Empty((await cluster.Client.ListDomainsAsync()).SelectMany(p => p.Domains));
     }
 
+    [Fact]
+    public async Task A_spawn_past_the_instance_cap_is_refused_saying_how_many_run_and_what_to_do()
+    {
+        await using var cluster = await OrchestratorCluster.StartAsync(_ => new() { ["Orchestrator:MaxInstancesPerDomain"] = "2" });
+        await cluster.Client.SpawnDomainAsync("frontend");
+        await cluster.Client.SpawnDomainAsync("frontend");
+
+        var refused = await Assert.ThrowsAsync<TaskConflictException>(() => cluster.Client.SpawnDomainAsync("frontend"));
+
+        Assert.Equal("The frontend domain has 2 instance(s) running and 0 starting, the most Orchestrator:MaxInstancesPerDomain (2) allows. "
+            + "Stop one first (`orchestrator domains stop <id>`), or raise the setting.", refused.Message);
+        Assert.Equal(2, (await cluster.Client.ListDomainsAsync()).Single(p => p.DomainType == "frontend").Domains.Count);
+    }
+
+    [Fact]
+    public async Task A_stopped_instance_leaves_room_under_the_instance_cap()
+    {
+        await using var cluster = await OrchestratorCluster.StartAsync(_ => new() { ["Orchestrator:MaxInstancesPerDomain"] = "1" });
+        var first = await cluster.Client.SpawnDomainAsync("frontend");
+
+        await cluster.Client.StopDomainAsync(first.DomainId);
+        var second = await cluster.Client.SpawnDomainAsync("frontend");
+
+        Assert.NotEqual(first.DomainId, second.DomainId);
+    }
+
     /// <summary>A list the engine stops answering while <see cref="Hang"/> is set; only the caller's deadline ends it.</summary>
     private sealed class HangingList(IDomainRuntime inner) : RuntimeDecorator(inner)
     {
