@@ -29,6 +29,15 @@ public sealed partial class DockerDomainRuntime(
     public const string DomainIdLabel = "distributed-agent-network.domain-id";
     public const string ManagedLabel = "distributed-agent-network.managed";
 
+    /// <summary>
+    /// Marks the throwaway container of the workspace check (ours alone: the reference's spawner does not list it), so
+    /// that one a silo left behind when it died mid-check is found and removed.
+    /// </summary>
+    public const string WorkspaceProbeLabel = "orchestrator.workspace-probe";
+
+    /// <summary>A workspace check lasts seconds; a probe this old was left behind by a silo that stopped during one.</summary>
+    private static readonly TimeSpan LeftoverProbeAge = TimeSpan.FromMinutes(10);
+
     /// <summary>Log lines kept in the detail of a crash-looping container (and so in the error of the work that waited for it).</summary>
     private const int CrashLogLines = 20;
 
@@ -169,11 +178,13 @@ public sealed partial class DockerDomainRuntime(
     /// </summary>
     private async Task CheckWorkspaceWritableAsync(CreateContainerParameters worker, CancellationToken cancellationToken)
     {
+        await RemoveLeftoverProbesAsync(cancellationToken).ConfigureAwait(false);
         var limits = worker.HostConfig!;
         var probe = await _docker.Containers.CreateContainerAsync(new CreateContainerParameters
         {
             Image = worker.Image,
             User = worker.User,
+            Labels = new Dictionary<string, string> { [WorkspaceProbeLabel] = "true" },
             Entrypoint = ["/bin/sh", "-c", "id -u; test -w /workspace && test -x /workspace"],
             Cmd = [],
             HostConfig = new HostConfig
@@ -213,6 +224,33 @@ public sealed partial class DockerDomainRuntime(
             await _docker.Containers.RemoveContainerAsync(probe.ID, new ContainerRemoveParameters { Force = true }, CancellationToken.None).ConfigureAwait(false);
         }
     }
+
+    /// <summary>Probes of any silo older than <see cref="LeftoverProbeAge"/>: a live one is never that old, so none in use goes.</summary>
+    private async Task RemoveLeftoverProbesAsync(CancellationToken cancellationToken)
+    {
+        var probes = await _docker.Containers.ListContainersAsync(new ContainersListParameters
+        {
+            All = true,
+            Filters = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [$"{WorkspaceProbeLabel}=true"] = true } },
+        }, cancellationToken).ConfigureAwait(false);
+        var cutoff = time.GetUtcNow() - LeftoverProbeAge;
+        foreach (var leftover in probes.Where(p => AsUtc(p.Created) < cutoff))
+        {
+            try
+            {
+                await _docker.Containers.RemoveContainerAsync(leftover.ID, new ContainerRemoveParameters { Force = true }, cancellationToken).ConfigureAwait(false);
+                LogLeftoverProbeRemoved(leftover.ID[..12], leftover.Created);
+            }
+            catch (DockerContainerNotFoundException)
+            {
+                // another silo's spawn removed it first
+            }
+        }
+    }
+
+    /// <summary>The engine's times are UTC; one the client left without a kind is read as such.</summary>
+    private static DateTimeOffset AsUtc(DateTime engineTime) =>
+        engineTime.Kind == DateTimeKind.Unspecified ? new DateTimeOffset(engineTime, TimeSpan.Zero) : new DateTimeOffset(engineTime);
 
     private CreateContainerParameters Parameters(string domainType, string domainId, DomainContainerOptions container, DomainWorkerSettings worker)
     {
@@ -377,6 +415,9 @@ public sealed partial class DockerDomainRuntime(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not check the workspace's permissions with image {Image} before a spawn: {Reason}")]
     private partial void LogProbeSkipped(string image, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Removed workspace probe container {ContainerId} (created {Created:O}), left behind by a silo that stopped during a workspace check")]
+    private partial void LogLeftoverProbeRemoved(string containerId, DateTime created);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Created container {Name} for {DomainType} from image {Image}")]
     private partial void LogCreated(string name, string domainType, string image);

@@ -1,4 +1,6 @@
+using Docker.DotNet;
 using Docker.DotNet.Models;
+using Microsoft.Extensions.Time.Testing;
 using TaskState = Orchestrator.Contracts.TaskState;
 using Microsoft.Extensions.Logging.Abstractions;
 using Orchestrator.Contracts;
@@ -197,6 +199,40 @@ public sealed class DockerRuntimeTests
         Assert.Contains("docker/build-images.sh worker", spawn.Message);
         Assert.Equal(TaskState.Failed, result.State);
         Assert.Contains("orchestrator-worker:does-not-exist", result.Subtasks.Single().Error);
+    }
+
+    [DockerFact]
+    public async Task A_workspace_probe_left_behind_by_a_silo_that_stopped_mid_check_is_removed_by_a_spawn_once_ten_minutes_old()
+    {
+        await using var testbed = await DockerTestbed.StartAsync();
+        var leftover = await testbed.Docker.Containers.CreateContainerAsync(new CreateContainerParameters
+        {
+            Image = DockerTestbed.Image,
+            Labels = new Dictionary<string, string> { [DockerDomainRuntime.WorkspaceProbeLabel] = "true" },
+        });
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        using var runtime = new DockerDomainRuntime(
+            new DockerRuntimeOptions { Defaults = new DomainContainerOptions { Image = DockerTestbed.Image, NetworkMode = "host" } },
+            testbed.Workspace,
+            $"redis://{testbed.Redis.ConnectionString}/0",
+            _ => new DomainWorkerSettings("true", 1, TimeSpan.FromSeconds(1)),
+            clock,
+            NullLogger<DockerDomainRuntime>.Instance);
+
+        try
+        {
+            await runtime.SpawnAsync("backend");
+            var keptWhileYoung = await testbed.Docker.Containers.InspectContainerAsync(leftover.ID);
+            clock.Advance(TimeSpan.FromMinutes(11));
+            await runtime.SpawnAsync("backend");
+
+            Assert.Equal(leftover.ID, keptWhileYoung.ID);
+            await Assert.ThrowsAsync<DockerContainerNotFoundException>(() => testbed.Docker.Containers.InspectContainerAsync(leftover.ID));
+        }
+        finally
+        {
+            await testbed.Docker.Containers.RemoveContainerAsync(leftover.ID, new ContainerRemoveParameters { Force = true }).ContinueWith(_ => { });
+        }
     }
 
     [Fact]
