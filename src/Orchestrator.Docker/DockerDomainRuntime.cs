@@ -7,10 +7,20 @@ using Orchestrator.Redis;
 
 namespace Orchestrator.Docker;
 
-/// <summary>What a domain's worker runs and how, as the silo's configuration says for its type.</summary>
-/// <summary>What a domain container's worker is told; <paramref name="UsageFormat"/> and <paramref name="PricesJson"/> unset leave the worker's defaults.</summary>
+/// <summary>
+/// What a domain container's worker is told, as the silo's configuration says for its type; <paramref name="UsageFormat"/>
+/// and <paramref name="PricesJson"/> unset leave the worker's defaults, as does <paramref name="Run"/>.
+/// </summary>
 public sealed record DomainWorkerSettings(
-    string AgentCommand, int Concurrency, TimeSpan ShutdownGrace, TimeSpan? StallTimeout = null, string? UsageFormat = null, string? PricesJson = null);
+    string AgentCommand, int Concurrency, TimeSpan ShutdownGrace, TimeSpan? StallTimeout = null, string? UsageFormat = null, string? PricesJson = null,
+    WorkerRunSettings? Run = null);
+
+/// <summary>
+/// How the worker runs and records an attempt: merge mode, how long merged branches stay, output limits, the names of
+/// the variables its agents get (their values come from the silo's environment) and the globs left out of the commit.
+/// </summary>
+public sealed record WorkerRunSettings(
+    string MergeMode, int KeepMergedBranchesDays, int MaxLineBytes, long MaxLogBytes, IReadOnlyList<string> AgentPassEnvironment, IReadOnlyList<string> IgnorePatterns);
 
 /// <summary>
 /// Domains as Docker containers, named, labelled, mounted and limited as the reference network's spawner does, so
@@ -281,7 +291,19 @@ public sealed partial class DockerDomainRuntime(
             environment.Add($"AGENT_PRICES={prices}");
         }
 
-        foreach (var name in container.PassEnvironment ?? [])
+        var passed = container.PassEnvironment ?? [];
+        if (worker.Run is { } run)
+        {
+            environment.Add($"MERGE_MODE={run.MergeMode}");
+            environment.Add($"KEEP_MERGED_BRANCHES_DAYS={run.KeepMergedBranchesDays}");
+            environment.Add($"MAX_LINE_BYTES={run.MaxLineBytes}");
+            environment.Add($"MAX_LOG_BYTES={run.MaxLogBytes}");
+            environment.Add($"AGENT_PASS_ENVIRONMENT={string.Join(',', run.AgentPassEnvironment)}"); // empty: the agents get none
+            environment.Add($"IGNORE_PATTERNS={string.Join(',', run.IgnorePatterns)}");
+            passed = [.. passed.Union(run.AgentPassEnvironment, StringComparer.Ordinal)]; // what the agents get, the container must have
+        }
+
+        foreach (var name in passed)
         {
             if (Environment.GetEnvironmentVariable(name) is { } value)
             {

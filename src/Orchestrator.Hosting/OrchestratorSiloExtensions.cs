@@ -126,7 +126,14 @@ public static class OrchestratorSiloExtensions
                 {
                     var agent = domains.AgentFor(type);
                     return new DomainWorkerSettings(agent.Command, Math.Max(1, agent.Concurrency), agent.ShutdownGrace, agent.StallTimeout,
-                        agent.UsageFormat, agent.Prices is null ? null : PriceTable.ToJson(agent.CheckedPrices()));
+                        agent.UsageFormat, agent.Prices is null ? null : PriceTable.ToJson(agent.CheckedPrices()),
+                        new WorkerRunSettings(
+                            agent.Merge.ToString().ToLowerInvariant(),
+                            (int)Math.Ceiling(agent.KeepMergedBranches.TotalDays), // the worker keeps whole days
+                            agent.MaxLineBytes,
+                            agent.MaxLogBytes,
+                            agent.PassEnvironment,
+                            agent.IgnorePatterns));
                 },
                 sp.GetRequiredService<TimeProvider>(),
                 sp.GetRequiredService<ILogger<DockerDomainRuntime>>());

@@ -116,7 +116,8 @@ public sealed partial record WorkerSettings
             Concurrency = Positive(Get("WORKER_CONCURRENCY"), "WORKER_CONCURRENCY", 1),
             ContainerId = Get("CONTAINER_ID") ?? ContainerIdFromMounts(),
             IgnorePatterns = List(Get("IGNORE_PATTERNS")),
-            PassEnvironment = Get("AGENT_PASS_ENVIRONMENT") is { } names ? List(names) : ["ANTHROPIC_API_KEY"],
+            // Set but empty: the agents get none (unset: the model key).
+            PassEnvironment = environment.Contains("AGENT_PASS_ENVIRONMENT") ? List(environment["AGENT_PASS_ENVIRONMENT"] as string) : ["ANTHROPIC_API_KEY"],
             MergeMode = mergeMode,
             KeepMergedBranches = TimeSpan.FromDays(NonNegative(Get("KEEP_MERGED_BRANCHES_DAYS"), "KEEP_MERGED_BRANCHES_DAYS")),
             MaxLineBytes = Positive(Get("MAX_LINE_BYTES"), "MAX_LINE_BYTES", 16 * 1024),

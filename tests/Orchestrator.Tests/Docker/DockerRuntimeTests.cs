@@ -7,6 +7,7 @@ using Orchestrator.Contracts;
 using Orchestrator.Core.Aggregation;
 using Orchestrator.Docker;
 using Orchestrator.Tests.Support;
+using Orchestrator.Worker.Isolation;
 
 namespace Orchestrator.Tests.Docker;
 
@@ -99,6 +100,36 @@ public sealed class DockerRuntimeTests
         Assert.DoesNotContain("FRONTEND_ONLY=yes", containers["backend"].Config!.Env!);
         Assert.All(containers.Values, c => Assert.Contains("ORCHESTRATOR_TEST_MODEL_KEY=sk-test-value", c.Config!.Env!));
         Assert.All(containers.Values, c => Assert.Contains($"{testbed.Dir.Path}:/extra:ro", c.HostConfig!.Binds!));
+    }
+
+    [DockerFact]
+    public async Task A_domain_containers_worker_runs_with_the_silos_agent_settings()
+    {
+        Environment.SetEnvironmentVariable("ORCHESTRATOR_TEST_AGENT_KEY", "agent-key-value");
+        await using var testbed = await DockerTestbed.StartAsync();
+        await using var cluster = await OrchestratorCluster.StartAsync(_ => testbed.Settings(
+            """mkdir -p out && printf '%s' "${ORCHESTRATOR_TEST_AGENT_KEY:-missing}" > "out/$DOMAIN_TYPE.txt" """,
+            ("Domains:Agent:Merge", "branch"),
+            ("Domains:Agent:KeepMergedBranches", "1.12:00:00"),
+            ("Domains:Agent:MaxLineBytes", "1000"),
+            ("Domains:Agent:MaxLogBytes", "50000"),
+            ("Domains:Agent:PassEnvironment:0", "ORCHESTRATOR_TEST_AGENT_KEY"),
+            ("Domains:Agent:IgnorePatterns:0", "*.log"),
+            ("Domains:Agent:IgnorePatterns:1", "dist")));
+
+        var result = await cluster.ResultAsync((await cluster.Client.SubmitAsync(new TaskSubmission { Description = "Add an API endpoint" })).TaskId, seconds: 120);
+        var environment = (await testbed.ContainersAsync()).Single().Config!.Env!;
+        var branch = $"orchestrator/{result.TaskId[..8]}/backend-1";
+
+        Assert.Equal(TaskState.Completed, result.State);
+        Assert.False(File.Exists(Path.Combine(testbed.Workspace, "out/backend.txt"))); // left on its branch, not merged
+        Assert.Equal("agent-key-value", await new Git(testbed.Workspace, [$"--git-dir={Path.Combine(testbed.Workspace, ".orchestrator/repo")}"]).CheckAsync(["show", $"{branch}:out/backend.txt"]));
+        Assert.Contains("MERGE_MODE=branch", environment);
+        Assert.Contains("KEEP_MERGED_BRANCHES_DAYS=2", environment); // whole days, rounded up
+        Assert.Contains("MAX_LINE_BYTES=1000", environment);
+        Assert.Contains("MAX_LOG_BYTES=50000", environment);
+        Assert.Contains("AGENT_PASS_ENVIRONMENT=ANTHROPIC_API_KEY,ORCHESTRATOR_TEST_AGENT_KEY", environment); // the binder adds to the default
+        Assert.Contains("IGNORE_PATTERNS=*.log,dist", environment);
     }
 
     [DockerFact]

@@ -69,6 +69,25 @@ public sealed class WorkerIsolationTests
     }
 
     [RedisFact]
+    public async Task A_worker_told_to_pass_no_variables_gives_its_agents_not_even_the_model_key()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        using var dir = new TempDirectory();
+        Directory.CreateDirectory(dir.File("workspace"));
+        var environment = Environment(redis, dir, AgentEnvironmentTests.DumpsEnvironment(dir.File("seen")));
+        environment["ANTHROPIC_API_KEY"] = "sk-ant-test-key";
+        environment["AGENT_PASS_ENVIRONMENT"] = "";
+        await using var worker = WorkerProcess.Start(environment);
+        await worker.RegisteredAsync();
+
+        await PushAsync(redis.Db, "t-none", "Add an API endpoint", timeoutSeconds: 30);
+        var result = await FinalResultAsync(redis.Db, "t-none");
+
+        Assert.Equal("completed", result["status"]);
+        Assert.DoesNotContain("ANTHROPIC_API_KEY", File.ReadAllText(dir.File("seen")));
+    }
+
+    [RedisFact]
     public async Task A_task_id_that_would_steer_a_path_is_refused_before_anything_runs()
     {
         await using var redis = await RedisServer.StartAsync();
