@@ -102,6 +102,28 @@ public sealed class DeadlineTests
         Assert.Equal(1, result.Subtasks.Single().Attempts); // its own result, not a second run of the agent
     }
 
+    [Fact]
+    public async Task A_result_whose_report_was_lost_is_taken_when_its_domain_is_reported_unavailable_instead_of_failing_the_part()
+    {
+        // As above, the report of the completed part is lost; its deadline is far off, and the domain goes away first.
+        var failed = 0;
+        var blip = new GrainStorageInterceptor(state =>
+            state is SubtaskGrainState { State: SubtaskState.Completed } && Interlocked.Exchange(ref failed, 1) == 0
+                ? throw new IOException("storage blip")
+                : Task.CompletedTask);
+        await using var cluster = await OrchestratorCluster.StartAsync(_ => new() { ["Domains:Agent:Kind"] = "noop" }, blip.Install);
+        var task = await cluster.Client.SubmitAsync(new TaskSubmission { Description = "Add an API endpoint", TimeoutSeconds = 300 });
+        await Eventually.TrueAsync(() => Volatile.Read(ref failed) == 1, "the completed part's write never failed");
+
+        var scheduler = cluster.Silo.GetRequiredService<IGrainFactory>().GetGrain<IDomainSchedulerGrain>("backend");
+        await scheduler.SetCapacity(0); // its workers are gone: the part in its slot is waiting for a domain
+        await scheduler.DomainUnavailable("simulated: no backend domain can be started");
+        var result = await cluster.ResultAsync(task.TaskId, seconds: 30);
+
+        Assert.Equal(TaskState.Completed, result.State);
+        Assert.Equal(1, result.Subtasks.Single().Attempts); // its own result, neither failed with the reason nor run again
+    }
+
     /// <summary>Withdrawals fail the first times, as during a Redis blip.</summary>
     private sealed class WithdrawalBlips(int failures)
     {
