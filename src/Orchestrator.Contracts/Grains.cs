@@ -51,6 +51,13 @@ public interface ISubtaskGrain : IGrainWithStringKey
     /// <summary>Stores the spec and queues it with its domain's scheduler. Idempotent.</summary>
     [Alias("Start")] Task<SubtaskView> Start(SubtaskSpec spec);
 
+    /// <summary>
+    /// <see cref="Start"/> for a subtask whose id its parent has just made, so that no record of it can exist: its state
+    /// is stored side by side with its enqueue (and dispatch) instead of before them. Only for a fresh id; a repeat goes
+    /// through <see cref="Start"/>.
+    /// </summary>
+    [Alias("StartNew")] Task<SubtaskView> StartNew(SubtaskSpec spec);
+
     /// <summary>Interleaves: the parent asks for it while this subtask may be waiting on the parent (on the parent's activation).</summary>
     [Alias("GetView"), ReadOnly, AlwaysInterleave] Task<SubtaskView> GetView();
 

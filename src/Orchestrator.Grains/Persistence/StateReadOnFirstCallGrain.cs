@@ -8,7 +8,8 @@ namespace Orchestrator.Grains.Persistence;
 /// creates it (<see cref="CreatingMethod"/>: the first a new task or subtask gets) costs no read of a record that is
 /// not there yet. That call starts from an empty state and stores it with <see cref="CreateAsync"/>, which the storage
 /// refuses where a record exists (an empty etag over a stored one), and then reads it; every other call waits until the
-/// state is known, as calls waited for the activation's read before.
+/// state is known, as calls waited for the activation's read before. A grain whose key its caller has just made
+/// (<see cref="CreatingNewMethod"/>) has no record to find: its state is known, empty, at once.
 /// </summary>
 public abstract class StateReadOnFirstCallGrain<TState>(string stateName, IGrainStorage storage) : StoredStateGrain<TState>
     where TState : class, new()
@@ -34,6 +35,14 @@ public abstract class StateReadOnFirstCallGrain<TState>(string stateName, IGrain
     /// <summary>The grain method that may create the state (the interface method's name).</summary>
     protected abstract string CreatingMethod { get; }
 
+    /// <summary>
+    /// The grain method that creates the state of a key just made, which no record can have; null when there is none.
+    /// It starts with the state known (empty) and stores it through <see cref="StoredStateGrain{TState}.Writer"/>, so
+    /// other calls go on while that write is under way. Should a record exist after all, the write is refused (no etag
+    /// over a stored one) and the grain is replaced, never writing over it.
+    /// </summary>
+    protected virtual string? CreatingNewMethod => null;
+
     /// <summary>Runs after the stored state is read, not after a creation (again at the next call if it failed): what an activation did with it before.</summary>
     protected virtual Task OnStateReadAsync() => Task.CompletedTask;
 
@@ -45,9 +54,22 @@ public abstract class StateReadOnFirstCallGrain<TState>(string stateName, IGrain
         }
 
         // Never once read: a repeated create must not write over what a read found (its etag would let it).
-        return !_read && _creating is null && _reading is null && context.Request.GetMethodName() == CreatingMethod
-            ? CreatingCallAsync(context)
-            : WhenKnownAsync(context);
+        if (!_read && _creating is null && _reading is null)
+        {
+            var method = context.Request.GetMethodName();
+            if (method == CreatingMethod)
+            {
+                return CreatingCallAsync(context);
+            }
+
+            if (method == CreatingNewMethod)
+            {
+                _read = _known = true; // nothing stored to read: memory holds it, empty
+                return base.Invoke(context);
+            }
+        }
+
+        return WhenKnownAsync(context);
     }
 
     /// <summary>

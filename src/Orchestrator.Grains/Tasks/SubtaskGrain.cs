@@ -59,6 +59,8 @@ public sealed partial class SubtaskGrain(
 
     protected override string CreatingMethod => nameof(Start);
 
+    protected override string CreatingNewMethod => nameof(StartNew);
+
     // Kept: Orleans makes a new string of the key on each call.
     private string SubtaskId => field ??= this.GetPrimaryKeyString();
 
@@ -83,7 +85,7 @@ public sealed partial class SubtaskGrain(
     public async Task<SubtaskView> Start(SubtaskSpec spec)
     {
         // No log line of its own: the task's says where it was routed, the dispatch when it left the queue.
-        if (S.Spec is null && await CreateAsync(new SubtaskGrainState { Spec = spec, State = SubtaskState.Pending, Attempt = 1, RunFirstAttempt = 1, Revision = 1 }))
+        if (S.Spec is null && await CreateAsync(Initial(spec)))
         {
             OrchestratorMetrics.SubtaskSubmitted(spec.Domain);
         }
@@ -96,6 +98,43 @@ public sealed partial class SubtaskGrain(
 
         return stored;
     }
+
+    public async Task<SubtaskView> StartNew(SubtaskSpec spec)
+    {
+        if (S.Spec is not null)
+        {
+            return await Start(spec); // this activation knew it already: a repeat
+        }
+
+        StoredState.State = Initial(spec);
+        OrchestratorMetrics.SubtaskSubmitted(spec.Domain);
+        var stored = View();
+        var storing = Writer.WriteAsync(); // no etag: refused, and this grain replaced, should a record exist after all
+        try
+        {
+            await Task.WhenAll(storing, EnqueueAsync(time.GetUtcNow()));
+        }
+        catch (Exception) when (!storing.IsCompletedSuccessfully)
+        {
+            // Not stored while its message may be out: take that back, so that no agent runs work no record knows of.
+            // The parent's submit fails, and the client's repeat starts it anew.
+            try
+            {
+                await transport.WithdrawAsync(spec.Domain, SubtaskId);
+            }
+            catch (Exception withdrawal)
+            {
+                LogUnstoredNotWithdrawn(withdrawal, SubtaskId);
+            }
+
+            throw;
+        }
+
+        return stored;
+    }
+
+    private static SubtaskGrainState Initial(SubtaskSpec spec) =>
+        new() { Spec = spec, State = SubtaskState.Pending, Attempt = 1, RunFirstAttempt = 1, Revision = 1 };
 
     public Task<SubtaskView> GetView() => Task.FromResult(View());
 
@@ -592,6 +631,9 @@ public sealed partial class SubtaskGrain(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Agent {AgentId} restarted (incarnation {Old} -> {New}) while it ran {TaskId} attempt {Attempt}; that attempt is lost")]
     private partial void LogAgentRestarted(string agentId, string old, string @new, string taskId, int attempt);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Subtask {TaskId} was not stored and its message could not be taken back: an agent may run it with no record; it is ignored when it reports, and the slot freed at its deadline")]
+    private partial void LogUnstoredNotWithdrawn(Exception exception, string taskId);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Found the missed result of {TaskId} in the results store")]
     private partial void LogReconciled(string taskId);

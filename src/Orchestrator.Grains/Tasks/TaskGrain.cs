@@ -325,16 +325,18 @@ public sealed partial class TaskGrain(
         return Task.CompletedTask;
     }
 
-    private async Task StartSubtasksAsync(HashSet<string> ids, IReadOnlyList<SubtaskSpec>? specs = null)
+    /// <param name="newSpecs">The specs of subtask ids this submit has just made (no record of them can exist, so each
+    /// stores its state beside its enqueue: <see cref="ISubtaskGrain.StartNew"/>); null to start stored ones again.</param>
+    private async Task StartSubtasksAsync(HashSet<string> ids, IReadOnlyList<SubtaskSpec>? newSpecs = null)
     {
         if (ids.Count == 0)
         {
             return;
         }
 
-        specs ??= RebuildSpecs(ids);
-        var views = await Task.WhenAll(specs.Where(s => ids.Contains(s.TaskId))
-            .Select(s => GrainFactory.Reference<ISubtaskGrain>(s.TaskId).Start(s)));
+        var views = await Task.WhenAll(newSpecs is null
+            ? RebuildSpecs(ids).Select(s => GrainFactory.Reference<ISubtaskGrain>(s.TaskId).Start(s))
+            : newSpecs.Where(s => ids.Contains(s.TaskId)).Select(s => GrainFactory.Reference<ISubtaskGrain>(s.TaskId).StartNew(s)));
         foreach (var view in views)
         {
             Apply(view);
