@@ -297,6 +297,27 @@ public sealed class TaskLifecycleTests
     }
 
     [Fact]
+    public async Task A_submit_whose_new_subtask_could_not_be_stored_fails_and_its_repeat_runs_the_task()
+    {
+        // A new subtask's state goes out beside its enqueue; here it is not stored, while its message may have gone out.
+        var failed = 0;
+        var storage = new GrainStorageInterceptor(state =>
+            state is SubtaskGrainState { Revision: 1 } && Interlocked.Exchange(ref failed, 1) == 0 ? throw new IOException("storage blip") : Task.CompletedTask);
+        await using var cluster = await OrchestratorCluster.StartAsync(_ => new() { ["Domains:Agent:Kind"] = "noop" }, storage.Install);
+        var request = new TaskSubmission { Description = "Build the API endpoint", Domains = ["backend"] };
+        var grain = cluster.ClusterClient.GetGrain<ITaskGrain>(Guid.NewGuid().ToString());
+
+        await Assert.ThrowsAnyAsync<Exception>(() => grain.Submit(request));
+        var stored = await grain.GetView();
+        await grain.Submit(request); // the client's repeat
+        var result = await cluster.ResultAsync(stored.TaskId, seconds: 30);
+
+        Assert.Equal(TaskState.Pending, stored.State); // accepted and still visible, not dropped
+        Assert.Equal(TaskState.Completed, result.State);
+        Assert.Equal(1, result.Subtasks.Single().Attempts);
+    }
+
+    [Fact]
     public async Task The_view_a_submit_returns_shows_its_parts_as_stored_not_a_dispatch_kept_in_memory()
     {
         await using var cluster = await OrchestratorCluster.StartAsync(dir => new()
