@@ -78,6 +78,9 @@ public sealed partial class SubtaskGrain(
     /// </summary>
     private Task<StateStorageBridge<SubtaskDiffState>>? _diff;
 
+    /// <summary>The first write of a new subtask (<see cref="StartNew"/>), which its dispatch waits for.</summary>
+    private Task? _storingNew;
+
     private IDomainSchedulerGrain Scheduler => _scheduler ??= GrainFactory.Reference<IDomainSchedulerGrain>(Spec.Domain);
 
     private ITaskGrain Parent => _parent ??= GrainFactory.Reference<ITaskGrain>(Spec.ParentTaskId);
@@ -107,29 +110,11 @@ public sealed partial class SubtaskGrain(
         }
 
         StoredState.State = Initial(spec);
-        OrchestratorMetrics.SubtaskSubmitted(spec.Domain);
         var stored = View();
-        var storing = Writer.WriteAsync(); // no etag: refused, and this grain replaced, should a record exist after all
-        try
-        {
-            await Task.WhenAll(storing, EnqueueAsync(time.GetUtcNow()));
-        }
-        catch (Exception) when (!storing.IsCompletedSuccessfully)
-        {
-            // Not stored while its message may be out: take that back, so that no agent runs work no record knows of.
-            // The parent's submit fails, and the client's repeat starts it anew.
-            try
-            {
-                await transport.WithdrawAsync(spec.Domain, SubtaskId);
-            }
-            catch (Exception withdrawal)
-            {
-                LogUnstoredNotWithdrawn(withdrawal, SubtaskId);
-            }
-
-            throw;
-        }
-
+        // No etag: refused, and this grain replaced, should a record exist after all. Its dispatch waits for it (see
+        // Dispatch); if it fails, the parent's submit fails with it, and the client's repeat starts the part anew.
+        await Task.WhenAll(_storingNew = Writer.WriteAsync(), EnqueueAsync(time.GetUtcNow()));
+        OrchestratorMetrics.SubtaskSubmitted(spec.Domain);
         return stored;
     }
 
@@ -143,6 +128,20 @@ public sealed partial class SubtaskGrain(
         if (S.Spec is null || S.State != SubtaskState.Pending || attempt != S.Attempt)
         {
             return false;
+        }
+
+        if (_storingNew is { IsCompletedSuccessfully: false } storing)
+        {
+            // A new subtask's state is stored beside its enqueue; its message goes out only once it is, so that no
+            // agent runs work no record knows of. The scheduler's hop here overlaps that write.
+            try
+            {
+                await storing;
+            }
+            catch (Exception)
+            {
+                return false; // not stored: the scheduler lets the entry go, and the failed submit's repeat queues it anew
+            }
         }
 
         using (var activity = OrchestratorTelemetry.Start("orchestrator.dispatch", ActivityKind.Producer, Spec.TraceParent, SubtaskId))
@@ -631,9 +630,6 @@ public sealed partial class SubtaskGrain(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Agent {AgentId} restarted (incarnation {Old} -> {New}) while it ran {TaskId} attempt {Attempt}; that attempt is lost")]
     private partial void LogAgentRestarted(string agentId, string old, string @new, string taskId, int attempt);
-
-    [LoggerMessage(Level = LogLevel.Error, Message = "Subtask {TaskId} was not stored and its message could not be taken back: an agent may run it with no record; it is ignored when it reports, and the slot freed at its deadline")]
-    private partial void LogUnstoredNotWithdrawn(Exception exception, string taskId);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Found the missed result of {TaskId} in the results store")]
     private partial void LogReconciled(string taskId);

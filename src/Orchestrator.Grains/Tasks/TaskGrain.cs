@@ -88,7 +88,7 @@ public sealed partial class TaskGrain(
             // Notifications may have been lost while this task was not active: take the subtasks' own word. A final copy
             // too, before its records' expiry is set: it may be older than its subtasks (a retry whose own write failed).
             var wasFinal = S.State.IsFinal();
-            var views = await Task.WhenAll(S.Subtasks.Where(s => !NeverStarted(s)).Select(s => GrainFactory.Reference<ISubtaskGrain>(s.TaskId).GetView()));
+            var views = await Task.WhenAll(S.Subtasks.Where(s => !NeverStarted(s)).Select(SubtasksWordAsync));
             foreach (var view in views)
             {
                 Apply(view);
@@ -117,6 +117,16 @@ public sealed partial class TaskGrain(
             // Logged; reading the task must not fail for it. The next activation or repeated report hands it over.
         }
     }
+
+    /// <summary>
+    /// A part as its grain has it. One a running task never saw stored may never have been (its start failed with the
+    /// submit, and no repeat came): it is started, which stores and queues a missing one and only answers for one that
+    /// is there. A finished or cancelled task starts nothing.
+    /// </summary>
+    private Task<SubtaskView> SubtasksWordAsync(SubtaskView known) =>
+        known.Revision == 0 && !S.State.IsFinal() && !S.CancelRequested
+            ? GrainFactory.Reference<ISubtaskGrain>(known.TaskId).Start(RebuildSpecs([known.TaskId]).Single())
+            : GrainFactory.Reference<ISubtaskGrain>(known.TaskId).GetView();
 
     public async Task<TaskView> Submit(TaskSubmission request)
     {

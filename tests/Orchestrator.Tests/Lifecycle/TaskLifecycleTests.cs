@@ -1,6 +1,8 @@
 using Microsoft.Extensions.DependencyInjection;
 using Orchestrator.Contracts;
 using Orchestrator.Core.Aggregation;
+using Orchestrator.Core.Protocol;
+using Orchestrator.Core.Transport;
 using Orchestrator.Grains.Tasks;
 using Orchestrator.Tests.Support;
 
@@ -297,24 +299,84 @@ public sealed class TaskLifecycleTests
     }
 
     [Fact]
-    public async Task A_submit_whose_new_subtask_could_not_be_stored_fails_and_its_repeat_runs_the_task()
+    public async Task A_new_parts_message_waits_for_its_state_and_goes_out_only_with_the_repeat_when_that_write_fails()
     {
-        // A new subtask's state goes out beside its enqueue; here it is not stored, while its message may have gone out.
+        // A new part's state is stored beside its enqueue; here that write fails once it is dispatched.
+        var dispatched = new TaskCompletionSource();
+        var failed = 0;
+        var storage = new GrainStorageInterceptor(async state =>
+        {
+            if (state is SubtaskGrainState { Revision: 1 } && Interlocked.Exchange(ref failed, 1) == 0)
+            {
+                await dispatched.Task;
+                throw new IOException("storage blip");
+            }
+        });
+        var published = new PublishCounter();
+        await using var cluster = await OrchestratorCluster.StartAsync(_ => new() { ["Domains:Agent:Kind"] = "noop" },
+            services => { storage.Install(services); published.Install(services); });
+        var request = new TaskSubmission { Description = "Build the API endpoint", Domains = ["backend"] };
+        var grain = cluster.ClusterClient.GetGrain<ITaskGrain>(Guid.NewGuid().ToString());
+        var scheduler = cluster.Silo.GetRequiredService<IGrainFactory>().GetGrain<IDomainSchedulerGrain>("backend");
+
+        var submitting = grain.Submit(request);
+        await Eventually.TrueAsync(async () => (await scheduler.GetView()).InFlight == 1, "the part was never handed to its domain");
+        dispatched.SetResult();
+        await Assert.ThrowsAnyAsync<Exception>(() => submitting);
+        var publishedBeforeRepeat = published.Count;
+        await grain.Submit(request); // the client's repeat
+        var result = await cluster.ResultAsync(grain.GetPrimaryKeyString(), seconds: 30);
+
+        Assert.Equal(0, publishedBeforeRepeat); // no agent ran work no record knew of
+        Assert.Equal(TaskState.Completed, result.State); // long before its 300 s timeout: the failed dispatch freed the slot
+        Assert.Equal(1, result.Subtasks.Single().Attempts);
+        Assert.Equal(1, published.Count);
+    }
+
+    [Fact]
+    public async Task A_part_whose_start_failed_with_the_submit_is_started_when_the_task_is_next_read_with_no_repeat()
+    {
         var failed = 0;
         var storage = new GrainStorageInterceptor(state =>
             state is SubtaskGrainState { Revision: 1 } && Interlocked.Exchange(ref failed, 1) == 0 ? throw new IOException("storage blip") : Task.CompletedTask);
         await using var cluster = await OrchestratorCluster.StartAsync(_ => new() { ["Domains:Agent:Kind"] = "noop" }, storage.Install);
-        var request = new TaskSubmission { Description = "Build the API endpoint", Domains = ["backend"] };
         var grain = cluster.ClusterClient.GetGrain<ITaskGrain>(Guid.NewGuid().ToString());
+        await Assert.ThrowsAnyAsync<Exception>(() => grain.Submit(new TaskSubmission { Description = "Build the API endpoint", Domains = ["backend"] }));
 
-        await Assert.ThrowsAnyAsync<Exception>(() => grain.Submit(request));
-        var stored = await grain.GetView();
-        await grain.Submit(request); // the client's repeat
-        var result = await cluster.ResultAsync(stored.TaskId, seconds: 30);
+        // No repeat comes; the task's grain is let go, and the next reader finds it stored.
+        await cluster.Silo.GetRequiredService<IGrainFactory>().GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero);
+        var result = await cluster.ResultAsync(grain.GetPrimaryKeyString(), seconds: 30);
 
-        Assert.Equal(TaskState.Pending, stored.State); // accepted and still visible, not dropped
         Assert.Equal(TaskState.Completed, result.State);
         Assert.Equal(1, result.Subtasks.Single().Attempts);
+    }
+
+    /// <summary>The in-memory transport, counting the messages published to workers.</summary>
+    private sealed class PublishCounter
+    {
+        private int _count;
+
+        public int Count => Volatile.Read(ref _count);
+
+        public void Install(IServiceCollection services) =>
+            services.AddSingleton<ITaskTransport>(sp => new Transport(sp.GetRequiredService<InMemoryNetwork>(), this));
+
+        private sealed class Transport(ITaskTransport inner, PublishCounter counter) : ITaskTransport
+        {
+            public Task PublishAsync(TaskMessage message, CancellationToken cancellationToken = default)
+            {
+                Interlocked.Increment(ref counter._count);
+                return inner.PublishAsync(message, cancellationToken);
+            }
+
+            public Task WithdrawAsync(string domain, string taskId, CancellationToken cancellationToken = default) => inner.WithdrawAsync(domain, taskId, cancellationToken);
+
+            public Task<AgentResult?> GetResultAsync(string taskId, CancellationToken cancellationToken = default) => inner.GetResultAsync(taskId, cancellationToken);
+
+            public Task AppendLogsAsync(string taskId, IReadOnlyList<string> lines, CancellationToken cancellationToken = default) => inner.AppendLogsAsync(taskId, lines, cancellationToken);
+
+            public Task<IReadOnlyList<string>> ReadLogsAsync(string taskId, long fromIndex, CancellationToken cancellationToken = default) => inner.ReadLogsAsync(taskId, fromIndex, cancellationToken);
+        }
     }
 
     [Fact]
