@@ -235,8 +235,23 @@ public sealed partial class DockerDomainRuntime(
         }
     }
 
-    /// <summary>Probes of any silo older than <see cref="LeftoverProbeAge"/>: a live one is never that old, so none in use goes.</summary>
+    /// <summary>
+    /// Probes of any silo older than <see cref="LeftoverProbeAge"/>: a live one is never that old, so none in use goes.
+    /// Best effort: a sweep that fails (another silo removing the same one, an engine error) fails no spawn.
+    /// </summary>
     private async Task RemoveLeftoverProbesAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await RemoveLeftoverProbesOnceAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (DockerApiException e)
+        {
+            LogProbeSweepFailed(e.Message);
+        }
+    }
+
+    private async Task RemoveLeftoverProbesOnceAsync(CancellationToken cancellationToken)
     {
         var probes = await _docker.Containers.ListContainersAsync(new ContainersListParameters
         {
@@ -303,7 +318,10 @@ public sealed partial class DockerDomainRuntime(
             passed = [.. passed.Union(run.AgentPassEnvironment, StringComparer.Ordinal)]; // what the agents get, the container must have
         }
 
-        foreach (var name in passed)
+        // Never over what the runtime sets itself: a name such as REDIS_URL listed here would hand the worker, and through
+        // it the agents, the silo's own credentials in place of the domain's.
+        var set = environment.Select(e => e[..e.IndexOf('=')]).ToHashSet(StringComparer.Ordinal);
+        foreach (var name in passed.Where(n => !set.Contains(n)))
         {
             if (Environment.GetEnvironmentVariable(name) is { } value)
             {
@@ -437,6 +455,9 @@ public sealed partial class DockerDomainRuntime(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not check the workspace's permissions with image {Image} before a spawn: {Reason}")]
     private partial void LogProbeSkipped(string image, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not remove leftover workspace probe containers before a spawn: {Reason}")]
+    private partial void LogProbeSweepFailed(string reason);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Removed workspace probe container {ContainerId} (created {Created:O}), left behind by a silo that stopped during a workspace check")]
     private partial void LogLeftoverProbeRemoved(string containerId, DateTime created);

@@ -121,7 +121,7 @@ public sealed partial record WorkerSettings
             MergeMode = mergeMode,
             KeepMergedBranches = TimeSpan.FromDays(NonNegative(Get("KEEP_MERGED_BRANCHES_DAYS"), "KEEP_MERGED_BRANCHES_DAYS")),
             MaxLineBytes = Positive(Get("MAX_LINE_BYTES"), "MAX_LINE_BYTES", 16 * 1024),
-            MaxLogBytes = Positive(Get("MAX_LOG_BYTES"), "MAX_LOG_BYTES", 4 * 1024 * 1024),
+            MaxLogBytes = PositiveLong(Get("MAX_LOG_BYTES"), "MAX_LOG_BYTES", 4 * 1024 * 1024),
             ShutdownGrace = TimeSpan.FromSeconds(Positive(Get("SHUTDOWN_GRACE_SECONDS"), "SHUTDOWN_GRACE_SECONDS", 30)),
             HeartbeatInterval = TimeSpan.FromSeconds(Positive(Get("HEARTBEAT_INTERVAL_SECONDS"), "HEARTBEAT_INTERVAL_SECONDS", 10)),
             RedisWait = TimeSpan.FromSeconds(Positive(Get("REDIS_WAIT_SECONDS"), "REDIS_WAIT_SECONDS", 30)),
@@ -138,6 +138,11 @@ public sealed partial record WorkerSettings
         text is null ? 0
         : int.TryParse(text, out var value) && value >= 0 ? value
         : throw new WorkerSettingsException(name, $"'{text}' is not a whole number of days (0 or more)");
+
+    private static long PositiveLong(string? text, string name, long fallback) =>
+        text is null ? fallback
+        : long.TryParse(text, out var value) && value > 0 ? value
+        : throw new WorkerSettingsException(name, $"'{text}' is not a positive whole number");
 
     private static int Positive(string? text, string name, int fallback) =>
         text is null ? fallback

@@ -106,6 +106,7 @@ public sealed class DockerRuntimeTests
     public async Task A_domain_containers_worker_runs_with_the_silos_agent_settings()
     {
         Environment.SetEnvironmentVariable("ORCHESTRATOR_TEST_AGENT_KEY", "agent-key-value");
+        Environment.SetEnvironmentVariable("AGENT_CONFIG", "/silo-value"); // a name the runtime sets itself, listed below
         await using var testbed = await DockerTestbed.StartAsync();
         await using var cluster = await OrchestratorCluster.StartAsync(_ => testbed.Settings(
             """mkdir -p out && printf '%s' "${ORCHESTRATOR_TEST_AGENT_KEY:-missing}" > "out/$DOMAIN_TYPE.txt" """,
@@ -114,11 +115,13 @@ public sealed class DockerRuntimeTests
             ("Domains:Agent:MaxLineBytes", "1000"),
             ("Domains:Agent:MaxLogBytes", "50000"),
             ("Domains:Agent:PassEnvironment:0", "ORCHESTRATOR_TEST_AGENT_KEY"),
+            ("Domains:Agent:PassEnvironment:1", "AGENT_CONFIG"),
             ("Domains:Agent:IgnorePatterns:0", "*.log"),
             ("Domains:Agent:IgnorePatterns:1", "dist")));
 
         var result = await cluster.ResultAsync((await cluster.Client.SubmitAsync(new TaskSubmission { Description = "Add an API endpoint" })).TaskId, seconds: 120);
         var environment = (await testbed.ContainersAsync()).Single().Config!.Env!;
+        Environment.SetEnvironmentVariable("AGENT_CONFIG", null);
         var branch = $"orchestrator/{result.TaskId[..8]}/backend-1";
 
         Assert.Equal(TaskState.Completed, result.State);
@@ -128,7 +131,8 @@ public sealed class DockerRuntimeTests
         Assert.Contains("KEEP_MERGED_BRANCHES_DAYS=2", environment); // whole days, rounded up
         Assert.Contains("MAX_LINE_BYTES=1000", environment);
         Assert.Contains("MAX_LOG_BYTES=50000", environment);
-        Assert.Contains("AGENT_PASS_ENVIRONMENT=ANTHROPIC_API_KEY,ORCHESTRATOR_TEST_AGENT_KEY", environment); // the binder adds to the default
+        Assert.Contains("AGENT_PASS_ENVIRONMENT=ANTHROPIC_API_KEY,ORCHESTRATOR_TEST_AGENT_KEY,AGENT_CONFIG", environment); // the binder adds to the default
+        Assert.Equal(["AGENT_CONFIG=/agent-config"], environment.Where(e => e.StartsWith("AGENT_CONFIG=", StringComparison.Ordinal))); // the runtime's own, not the silo's
         Assert.Contains("IGNORE_PATTERNS=*.log,dist", environment);
     }
 
