@@ -120,13 +120,22 @@ public sealed partial class TaskGrain(
 
     /// <summary>
     /// A part as its grain has it. One a running task never saw stored may never have been (its start failed with the
-    /// submit, and no repeat came): it is started, which stores and queues a missing one and only answers for one that
-    /// is there. A finished or cancelled task starts nothing.
+    /// submit, and no repeat came): it is started then. Asked first with <see cref="ISubtaskGrain.GetView"/>, which
+    /// interleaves, so that a part busy telling this task of a change never waits on this read; one with no record
+    /// waits on nothing. A finished or cancelled task starts nothing.
     /// </summary>
-    private Task<SubtaskView> SubtasksWordAsync(SubtaskView known) =>
-        known.Revision == 0 && !S.State.IsFinal() && !S.CancelRequested
-            ? GrainFactory.Reference<ISubtaskGrain>(known.TaskId).Start(RebuildSpecs([known.TaskId]).Single())
-            : GrainFactory.Reference<ISubtaskGrain>(known.TaskId).GetView();
+    private async Task<SubtaskView> SubtasksWordAsync(SubtaskView known)
+    {
+        var subtask = GrainFactory.Reference<ISubtaskGrain>(known.TaskId);
+        try
+        {
+            return await subtask.GetView();
+        }
+        catch (UnknownTaskException) when (known.Revision == 0 && !S.State.IsFinal() && !S.CancelRequested)
+        {
+            return await subtask.Start(RebuildSpecs([known.TaskId]).Single());
+        }
+    }
 
     public async Task<TaskView> Submit(TaskSubmission request)
     {

@@ -85,19 +85,13 @@ public sealed class DeadlineTests
     [Fact]
     public async Task A_result_whose_report_was_lost_is_taken_from_the_results_store_at_the_deadline_and_not_run_again()
     {
-        // The storage fails the write of the completed part once, as during a blip: the report is lost, and the part
-        // comes back from storage as pending — an attempt that ends before its log is first sent writes no start.
-        var failed = 0;
-        var blip = new GrainStorageInterceptor(state =>
-            state is SubtaskGrainState { State: SubtaskState.Completed } && Interlocked.Exchange(ref failed, 1) == 0
-                ? throw new IOException("storage blip")
-                : Task.CompletedTask);
-        await using var cluster = await OrchestratorCluster.StartAsync(_ => new() { ["Domains:Agent:Kind"] = "noop" }, blip.Install);
+        var lost = new LostCompletedReport();
+        await using var cluster = await OrchestratorCluster.StartAsync(_ => new() { ["Domains:Agent:Kind"] = "noop" }, lost.Install);
 
         var task = await cluster.Client.SubmitAsync(new TaskSubmission { Description = "Add an API endpoint", TimeoutSeconds = 1 });
         var result = await cluster.ResultAsync(task.TaskId, seconds: 30);
 
-        Assert.Equal(1, failed);
+        Assert.True(lost.Happened);
         Assert.Equal(TaskState.Completed, result.State);
         Assert.Equal(1, result.Subtasks.Single().Attempts); // its own result, not a second run of the agent
     }
@@ -105,15 +99,11 @@ public sealed class DeadlineTests
     [Fact]
     public async Task A_result_whose_report_was_lost_is_taken_when_its_domain_is_reported_unavailable_instead_of_failing_the_part()
     {
-        // As above, the report of the completed part is lost; its deadline is far off, and the domain goes away first.
-        var failed = 0;
-        var blip = new GrainStorageInterceptor(state =>
-            state is SubtaskGrainState { State: SubtaskState.Completed } && Interlocked.Exchange(ref failed, 1) == 0
-                ? throw new IOException("storage blip")
-                : Task.CompletedTask);
-        await using var cluster = await OrchestratorCluster.StartAsync(_ => new() { ["Domains:Agent:Kind"] = "noop" }, blip.Install);
+        // Its deadline is far off, and the domain goes away first.
+        var lost = new LostCompletedReport();
+        await using var cluster = await OrchestratorCluster.StartAsync(_ => new() { ["Domains:Agent:Kind"] = "noop" }, lost.Install);
         var task = await cluster.Client.SubmitAsync(new TaskSubmission { Description = "Add an API endpoint", TimeoutSeconds = 300 });
-        await Eventually.TrueAsync(() => Volatile.Read(ref failed) == 1, "the completed part's write never failed");
+        await Eventually.TrueAsync(() => lost.Happened, "the completed part's write never failed");
 
         var scheduler = cluster.Silo.GetRequiredService<IGrainFactory>().GetGrain<IDomainSchedulerGrain>("backend");
         await scheduler.SetCapacity(0); // its workers are gone: the part in its slot is waiting for a domain
@@ -122,6 +112,23 @@ public sealed class DeadlineTests
 
         Assert.Equal(TaskState.Completed, result.State);
         Assert.Equal(1, result.Subtasks.Single().Attempts); // its own result, neither failed with the reason nor run again
+    }
+
+    /// <summary>
+    /// The storage fails the write of the completed part once, as during a blip: the report is lost, and the part comes
+    /// back from storage as pending — an attempt that ends before its log is first sent writes no start.
+    /// </summary>
+    private sealed class LostCompletedReport
+    {
+        private int _failed;
+
+        public bool Happened => Volatile.Read(ref _failed) == 1;
+
+        public void Install(IServiceCollection services) =>
+            new GrainStorageInterceptor(state =>
+                state is SubtaskGrainState { State: SubtaskState.Completed } && Interlocked.Exchange(ref _failed, 1) == 0
+                    ? throw new IOException("storage blip")
+                    : Task.CompletedTask).Install(services);
     }
 
     /// <summary>Withdrawals fail the first times, as during a Redis blip.</summary>
