@@ -356,12 +356,18 @@ public sealed partial class TaskGrain(
         var views = await Task.WhenAll(newSpecs is null
             ? RebuildSpecs(ids).Select(s => GrainFactory.Reference<ISubtaskGrain>(s.TaskId).Start(s))
             : newSpecs.Where(s => ids.Contains(s.TaskId)).Select(s => GrainFactory.Reference<ISubtaskGrain>(s.TaskId).StartNew(s)));
+        var changed = false;
         foreach (var view in views)
         {
-            Apply(view);
+            changed |= Apply(view);
         }
 
-        await PublishAsync();
+        // Only what is new: a part that finished while it was being started has told this task already (this grain is
+        // reentrant), and a finished task published again would be written twice.
+        if (changed)
+        {
+            await PublishAsync();
+        }
     }
 
     private SubtaskSpec[] RebuildSpecs(HashSet<string> ids)
