@@ -53,8 +53,8 @@ public interface ISubtaskGrain : IGrainWithStringKey
 
     /// <summary>
     /// <see cref="Start"/> for a subtask whose id its parent has just made, so that no record of it can exist: its state
-    /// is stored side by side with its enqueue (and dispatch) instead of before them. Only for a fresh id; a repeat goes
-    /// through <see cref="Start"/>.
+    /// is stored side by side with its enqueue instead of before it (its dispatch still waits for that write). Only for a
+    /// fresh id; a repeat goes through <see cref="Start"/>.
     /// </summary>
     [Alias("StartNew")] Task<SubtaskView> StartNew(SubtaskSpec spec);
 

@@ -167,7 +167,7 @@ public sealed partial class DockerDomainRuntime(
             container.Labels[DomainIdLabel],
             domainType,
             instanceState,
-            new DateTimeOffset(DateTime.SpecifyKind(container.Created, DateTimeKind.Utc)),
+            AsUtc(container.Created),
             workerSettings(domainType).Concurrency,
             detail);
     }

@@ -48,8 +48,8 @@ public sealed class OrchestratorOptions
 
     /// <summary>
     /// The most instances of one domain a client may have running or starting: each spawn asked for past it is refused,
-    /// so that whoever holds the access token cannot start containers until the host gives out. Replacements of dead
-    /// instances and the spawn of a domain that has none never exceed it.
+    /// so that whoever holds the access token cannot start containers until the host gives out. Stopped instances do not
+    /// count; the pool's own spawns (the first instance for waiting work, a replacement of a dead one) are not refused by it.
     /// </summary>
     public int MaxInstancesPerDomain { get; set; } = 8;
 

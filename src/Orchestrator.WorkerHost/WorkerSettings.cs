@@ -1,4 +1,6 @@
 using System.Collections;
+using System.Globalization;
+using System.Numerics;
 using System.Text.RegularExpressions;
 using Orchestrator.Core.Domains;
 using Orchestrator.Worker.Agents;
@@ -121,7 +123,7 @@ public sealed partial record WorkerSettings
             MergeMode = mergeMode,
             KeepMergedBranches = TimeSpan.FromDays(NonNegative(Get("KEEP_MERGED_BRANCHES_DAYS"), "KEEP_MERGED_BRANCHES_DAYS")),
             MaxLineBytes = Positive(Get("MAX_LINE_BYTES"), "MAX_LINE_BYTES", 16 * 1024),
-            MaxLogBytes = PositiveLong(Get("MAX_LOG_BYTES"), "MAX_LOG_BYTES", 4 * 1024 * 1024),
+            MaxLogBytes = Positive(Get("MAX_LOG_BYTES"), "MAX_LOG_BYTES", 4L * 1024 * 1024),
             ShutdownGrace = TimeSpan.FromSeconds(Positive(Get("SHUTDOWN_GRACE_SECONDS"), "SHUTDOWN_GRACE_SECONDS", 30)),
             HeartbeatInterval = TimeSpan.FromSeconds(Positive(Get("HEARTBEAT_INTERVAL_SECONDS"), "HEARTBEAT_INTERVAL_SECONDS", 10)),
             RedisWait = TimeSpan.FromSeconds(Positive(Get("REDIS_WAIT_SECONDS"), "REDIS_WAIT_SECONDS", 30)),
@@ -139,14 +141,9 @@ public sealed partial record WorkerSettings
         : int.TryParse(text, out var value) && value >= 0 ? value
         : throw new WorkerSettingsException(name, $"'{text}' is not a whole number of days (0 or more)");
 
-    private static long PositiveLong(string? text, string name, long fallback) =>
+    private static T Positive<T>(string? text, string name, T fallback) where T : IBinaryInteger<T> =>
         text is null ? fallback
-        : long.TryParse(text, out var value) && value > 0 ? value
-        : throw new WorkerSettingsException(name, $"'{text}' is not a positive whole number");
-
-    private static int Positive(string? text, string name, int fallback) =>
-        text is null ? fallback
-        : int.TryParse(text, out var value) && value > 0 ? value
+        : T.TryParse(text, CultureInfo.InvariantCulture, out var value) && value > T.Zero ? value
         : throw new WorkerSettingsException(name, $"'{text}' is not a positive whole number");
 
     /// <summary>Inside a Docker container, its id appears in the mount table (the reference registers it as container_id).</summary>

@@ -106,7 +106,6 @@ public sealed class DockerRuntimeTests
     public async Task A_domain_containers_worker_runs_with_the_silos_agent_settings()
     {
         Environment.SetEnvironmentVariable("ORCHESTRATOR_TEST_AGENT_KEY", "agent-key-value");
-        Environment.SetEnvironmentVariable("AGENT_CONFIG", "/silo-value"); // a name the runtime sets itself, listed below
         await using var testbed = await DockerTestbed.StartAsync();
         await using var cluster = await OrchestratorCluster.StartAsync(_ => testbed.Settings(
             """mkdir -p out && printf '%s' "${ORCHESTRATOR_TEST_AGENT_KEY:-missing}" > "out/$DOMAIN_TYPE.txt" """,
@@ -119,9 +118,19 @@ public sealed class DockerRuntimeTests
             ("Domains:Agent:IgnorePatterns:0", "*.log"),
             ("Domains:Agent:IgnorePatterns:1", "dist")));
 
-        var result = await cluster.ResultAsync((await cluster.Client.SubmitAsync(new TaskSubmission { Description = "Add an API endpoint" })).TaskId, seconds: 120);
-        var environment = (await testbed.ContainersAsync()).Single().Config!.Env!;
-        Environment.SetEnvironmentVariable("AGENT_CONFIG", null);
+        TaskView result;
+        IList<string> environment;
+        Environment.SetEnvironmentVariable("AGENT_CONFIG", "/silo-value"); // a name the runtime sets itself, listed above
+        try
+        {
+            result = await cluster.ResultAsync((await cluster.Client.SubmitAsync(new TaskSubmission { Description = "Add an API endpoint" })).TaskId, seconds: 120);
+            environment = (await testbed.ContainersAsync()).Single().Config!.Env!;
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("AGENT_CONFIG", null); // the later tests' processes must not inherit it
+        }
+
         var branch = $"orchestrator/{result.TaskId[..8]}/backend-1";
 
         Assert.Equal(TaskState.Completed, result.State);
