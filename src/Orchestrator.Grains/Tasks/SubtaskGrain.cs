@@ -61,6 +61,8 @@ public sealed partial class SubtaskGrain(
 
     protected override string CreatingNewMethod => nameof(StartNew);
 
+    protected override bool IsFinished => S.State.IsFinal();
+
     // Kept: Orleans makes a new string of the key on each call.
     private string SubtaskId => field ??= this.GetPrimaryKeyString();
 
