@@ -17,10 +17,11 @@ namespace Orchestrator.Redis;
 public sealed partial class RedisTaskTransport(IConnectionMultiplexer redis, ITaskEventSink sink, ILogger<RedisTaskTransport> logger)
     : ITaskTransport, IAsyncDisposable
 {
-    // One round trip, atomic: a fresh pending result, the message on the pending list, the notification.
+    // One round trip, atomic: a fresh pending result, the log line, the message on the pending list, the notification.
     private const string PublishScript = """
         redis.call('DEL', KEYS[1])
         redis.call('HSET', KEYS[1], 'task_id', ARGV[1], 'status', 'pending')
+        redis.call('RPUSH', KEYS[3], ARGV[4])
         redis.call('LPUSH', KEYS[2], ARGV[2])
         redis.call('PUBLISH', ARGV[3], ARGV[2])
         return 1
@@ -55,12 +56,12 @@ public sealed partial class RedisTaskTransport(IConnectionMultiplexer redis, ITa
         redis.ConnectionRestored += OnConnectionRestored;
     }
 
-    public async Task PublishAsync(TaskMessage message, CancellationToken cancellationToken = default)
+    public async Task PublishAsync(TaskMessage message, string logLine, CancellationToken cancellationToken = default)
     {
         var json = message.ToJson();
         await Db.ScriptEvaluateAsync(PublishScript,
-            [RedisKeys.Result(message.TaskId), RedisKeys.Pending(message.Destination)],
-            [message.TaskId, json, RedisKeys.Notifications(message.Destination)]).ConfigureAwait(false);
+            [RedisKeys.Result(message.TaskId), RedisKeys.Pending(message.Destination), RedisKeys.Logs(message.TaskId)],
+            [message.TaskId, json, RedisKeys.Notifications(message.Destination), logLine]).ConfigureAwait(false);
     }
 
     public async Task WithdrawAsync(string domain, string taskId, CancellationToken cancellationToken = default)

@@ -10,8 +10,11 @@ namespace Orchestrator.Core.Transport;
 /// </summary>
 public interface ITaskTransport
 {
-    /// <summary>Queues a message for the domain's workers and records its result as pending.</summary>
-    Task PublishAsync(TaskMessage message, CancellationToken cancellationToken = default);
+    /// <summary>
+    /// Queues a message for the domain's workers, records its result as pending and appends <paramref name="logLine"/>
+    /// (already time-stamped) to the task's log, in one step: the line is there before any worker can log the task.
+    /// </summary>
+    Task PublishAsync(TaskMessage message, string logLine, CancellationToken cancellationToken = default);
 
     /// <summary>
     /// Takes a task back from the workers: removes it from the domain's pending and active lists and asks a worker

@@ -17,11 +17,11 @@ public sealed class InMemoryNetwork(ITaskEventSink sink, TimeProvider time, Time
 
     private DomainQueue QueueOf(string domain) => _queues.GetOrAdd(domain, _ => new DomainQueue());
 
-    public Task PublishAsync(TaskMessage message, CancellationToken cancellationToken = default)
+    public async Task PublishAsync(TaskMessage message, string logLine, CancellationToken cancellationToken = default)
     {
         _results.TryRemove(message.TaskId, out _);
+        await AppendLogsAsync(message.TaskId, [logLine], cancellationToken);
         QueueOf(message.Destination).Push(message.TaskId, message.ToJson());
-        return Task.CompletedTask;
     }
 
     public Task WithdrawAsync(string domain, string taskId, CancellationToken cancellationToken = default)

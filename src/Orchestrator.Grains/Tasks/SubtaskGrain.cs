@@ -150,7 +150,9 @@ public sealed partial class SubtaskGrain(
         {
             activity?.SetTag("orchestrator.domain", Spec.Domain).SetTag("orchestrator.attempt", attempt);
             var lease = AttemptLease.Compute(await clusterKey.GetAsync(), SubtaskId, attempt);
-            await transport.PublishAsync(TaskMessage.From(Spec, attempt, time.GetUtcNow(), lease, activity?.Id));
+            var now = time.GetUtcNow();
+            await transport.PublishAsync(
+                TaskMessage.From(Spec, attempt, now, lease, activity?.Id), WireFormat.LogLine(now, $"Dispatched to the {Spec.Domain} domain (attempt {attempt})"));
         }
 
         // Not written where our workers serve: a dispatch recorded or not is handled alike — the scheduler's slot holds
@@ -159,8 +161,11 @@ public sealed partial class SubtaskGrain(
         // The reference's runners send no start notice and no proof: there the dispatch is the only record a result
         // can be matched with after a restart, so it is written.
         S.State = SubtaskState.Dispatched;
-        var logLine = $"Dispatched to the {Spec.Domain} domain (attempt {attempt})";
-        await (options.Value.ReferenceCompatibleDomains.Contains(Spec.Domain) ? ChangedAsync(logLine) : AddLogAsync(logLine));
+        if (options.Value.ReferenceCompatibleDomains.Contains(Spec.Domain))
+        {
+            await ChangedAsync(null);
+        }
+
         return true;
     }
 

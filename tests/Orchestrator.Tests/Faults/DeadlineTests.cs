@@ -144,7 +144,7 @@ public sealed class DeadlineTests
 
         private sealed class Transport(ITaskTransport inner, WithdrawalBlips blips) : ITaskTransport
         {
-            public Task PublishAsync(TaskMessage message, CancellationToken cancellationToken = default) => inner.PublishAsync(message, cancellationToken);
+            public Task PublishAsync(TaskMessage message, string logLine, CancellationToken cancellationToken = default) => inner.PublishAsync(message, logLine, cancellationToken);
 
             public Task WithdrawAsync(string domain, string taskId, CancellationToken cancellationToken = default) =>
                 Interlocked.Increment(ref blips._failed) <= blips._failures

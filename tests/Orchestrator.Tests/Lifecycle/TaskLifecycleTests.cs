@@ -363,10 +363,10 @@ public sealed class TaskLifecycleTests
 
         private sealed class Transport(ITaskTransport inner, PublishCounter counter) : ITaskTransport
         {
-            public Task PublishAsync(TaskMessage message, CancellationToken cancellationToken = default)
+            public Task PublishAsync(TaskMessage message, string logLine, CancellationToken cancellationToken = default)
             {
                 Interlocked.Increment(ref counter._count);
-                return inner.PublishAsync(message, cancellationToken);
+                return inner.PublishAsync(message, logLine, cancellationToken);
             }
 
             public Task WithdrawAsync(string domain, string taskId, CancellationToken cancellationToken = default) => inner.WithdrawAsync(domain, taskId, cancellationToken);

@@ -94,6 +94,8 @@ public sealed class WireProtocolTests
         var result = await redis.Db.HashGetAllAsync($"results:{subtaskId}");
         Assert.Equal("pending", result.Single(f => f.Name == "status").Value.ToString());
         Assert.Equal(subtaskId, result.Single(f => f.Name == "task_id").Value.ToString());
+        // Queued in the same step as the message, so before any worker can log the task.
+        Assert.Contains((await redis.Db.ListRangeAsync($"results:{subtaskId}:logs")).Select(l => l.ToString()), l => l.EndsWith("] Dispatched to the backend domain (attempt 1)"));
     }
 
     [RedisFact]
