@@ -167,6 +167,8 @@ internal static class BenchCommand
             figures["redis_keys_per_finished_task"] = Math.Round((double)left.Keys / tasksRun, 2);
         }
 
+        // Every task is final by now: what the silo still holds of them (their grains are let go once finished).
+        figures["task_activations_left"] = await TaskActivations.CountAsync(embedded.Services);
         figures["warmup_tasks"] = warmup;
         figures["processors"] = Environment.ProcessorCount;
         return figures;
@@ -200,6 +202,9 @@ internal static class BenchCommand
             ["p99_ms"] = Percentile(latencies, 0.99),
             ["cpu_us_per_task"] = Math.Round(usage.Cpu.TotalMicroseconds / finishedInWindow, 1),
             ["allocated_kb_per_task"] = Math.Round(usage.AllocatedBytes / 1024.0 / finishedInWindow, 1),
+            // Every thread stands still while the collector pauses them: a share of the window no task moves in.
+            ["gc_paused_percent"] = Math.Round(100 * usage.GcPause / stopwatch.Elapsed, 1),
+            ["gc_collections"] = new JsonObject { ["gen0"] = usage.Gen0, ["gen1"] = usage.Gen1, ["gen2"] = usage.Gen2 },
         };
         if (redis is not null)
         {

@@ -1,22 +1,30 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using Microsoft.Extensions.DependencyInjection;
 using Orchestrator.Grains;
+using Orchestrator.Grains.Tasks;
 using Orchestrator.Redis;
 using StackExchange.Redis;
 
 namespace Orchestrator.Cli.Commands;
 
-/// <summary>What this process spent between two points: CPU time and bytes allocated (every thread, the silo's included).</summary>
-internal readonly record struct ProcessUsage(TimeSpan Cpu, long AllocatedBytes)
+/// <summary>
+/// What this process spent between two points (every thread, the silo's included): CPU time, bytes allocated, and the
+/// garbage collector's pauses and collections of each generation.
+/// </summary>
+internal readonly record struct ProcessUsage(TimeSpan Cpu, long AllocatedBytes, TimeSpan GcPause, int Gen0, int Gen1, int Gen2)
 {
     public static ProcessUsage Now()
     {
         using var process = Process.GetCurrentProcess();
-        return new ProcessUsage(process.TotalProcessorTime, GC.GetTotalAllocatedBytes(precise: true));
+        return new ProcessUsage(
+            process.TotalProcessorTime, GC.GetTotalAllocatedBytes(precise: true), GC.GetTotalPauseDuration(),
+            GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2));
     }
 
-    public static ProcessUsage operator -(ProcessUsage after, ProcessUsage before) =>
-        new(after.Cpu - before.Cpu, after.AllocatedBytes - before.AllocatedBytes);
+    public static ProcessUsage operator -(ProcessUsage after, ProcessUsage before) => new(
+        after.Cpu - before.Cpu, after.AllocatedBytes - before.AllocatedBytes, after.GcPause - before.GcPause,
+        after.Gen0 - before.Gen0, after.Gen1 - before.Gen1, after.Gen2 - before.Gen2);
 }
 
 /// <summary>
@@ -93,4 +101,15 @@ internal readonly record struct RedisFigures(long Commands, long UsedMemoryBytes
 {
     public static RedisFigures operator -(RedisFigures after, RedisFigures before) =>
         new(after.Commands - before.Commands, after.UsedMemoryBytes - before.UsedMemoryBytes, after.Keys - before.Keys);
+}
+
+/// <summary>The activations of task and subtask grains in the embedded silo.</summary>
+internal static class TaskActivations
+{
+    public static async Task<int> CountAsync(IServiceProvider silo)
+    {
+        string[] types = [typeof(TaskGrain).FullName!, typeof(SubtaskGrain).FullName!];
+        var statistics = await silo.GetRequiredService<IGrainFactory>().GetGrain<IManagementGrain>(0).GetSimpleGrainStatistics();
+        return statistics.Where(s => types.Contains(s.GrainType.Split(',')[0])).Sum(s => s.ActivationCount);
+    }
 }

@@ -1,6 +1,5 @@
-using Microsoft.Extensions.DependencyInjection;
+using Orchestrator.Cli.Commands;
 using Orchestrator.Contracts;
-using Orchestrator.Grains.Tasks;
 using Orchestrator.Tests.Support;
 
 namespace Orchestrator.Tests.Performance;
@@ -25,10 +24,5 @@ public sealed class FinishedTaskFootprintTests
         await Eventually.TrueAsync(async () => await TaskActivationsAsync(cluster) == 0, "reading the finished task kept its grains active");
     }
 
-    private static async Task<int> TaskActivationsAsync(OrchestratorCluster cluster)
-    {
-        string[] types = [typeof(TaskGrain).FullName!, typeof(SubtaskGrain).FullName!];
-        var statistics = await cluster.Silo.GetRequiredService<IGrainFactory>().GetGrain<IManagementGrain>(0).GetSimpleGrainStatistics();
-        return statistics.Where(s => types.Contains(s.GrainType.Split(',')[0])).Sum(s => s.ActivationCount);
-    }
+    private static Task<int> TaskActivationsAsync(OrchestratorCluster cluster) => TaskActivations.CountAsync(cluster.Silo);
 }
