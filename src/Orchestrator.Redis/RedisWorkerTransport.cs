@@ -51,10 +51,18 @@ public sealed class RedisWorkerTransport(IConnectionMultiplexer redis) : IWorker
         await ListenForWithdrawalsAsync().ConfigureAwait(false);
         var wakeup = await _wakeups.GetOrAdd(domain, d => new Lazy<Task<Wakeup>>(() => Wakeup.SubscribeAsync(_subscriber, d))).Value.ConfigureAwait(false);
         var deadline = DateTime.UtcNow + wait;
-        while (true)
+        for (var first = true; ; first = false)
         {
             // Registered before looking, so a notification that arrives in between is not lost.
-            var waiter = wakeup.Register();
+            var (waiter, mayFindWork) = wakeup.Register();
+            if (first && !mayFindWork && wait > TimeSpan.Zero)
+            {
+                // Takers already wait here and no notification went unheard: a message queued since is announced to
+                // them. Looking now would cost a round trip that finds nothing (each attempt's end came with one).
+                await WaitAsync(wakeup, waiter, deadline - DateTime.UtcNow, cancellationToken).ConfigureAwait(false);
+                continue;
+            }
+
             RedisValue raw;
             try
             {
@@ -73,21 +81,27 @@ public sealed class RedisWorkerTransport(IConnectionMultiplexer redis) : IWorker
                 return raw.IsNull ? null : Lease(domain, raw.ToString());
             }
 
-            try
-            {
-                await waiter.Value.Task.WaitAsync(remaining, cancellationToken).ConfigureAwait(false);
-            }
-            catch (TimeoutException)
-            {
-            }
-            catch (OperationCanceledException)
-            {
-                wakeup.Unregister(waiter, passOnWakeup: true);
-                throw;
-            }
-
-            wakeup.Unregister(waiter, passOnWakeup: false);
+            await WaitAsync(wakeup, waiter, remaining, cancellationToken).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>Until a notification wakes <paramref name="waiter"/> or <paramref name="remaining"/> has passed; then it looks again.</summary>
+    private static async Task WaitAsync(Wakeup wakeup, LinkedListNode<TaskCompletionSource> waiter, TimeSpan remaining, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await waiter.Value.Task.WaitAsync(remaining, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+        }
+        catch (OperationCanceledException)
+        {
+            wakeup.Unregister(waiter, passOnWakeup: true);
+            throw;
+        }
+
+        wakeup.Unregister(waiter, passOnWakeup: false);
     }
 
     public async Task MarkStartedAsync(TaskLease lease, string agentId, string? incarnation, DateTimeOffset startedAt, string? leaseProof, CancellationToken cancellationToken)
@@ -244,10 +258,15 @@ public sealed class RedisWorkerTransport(IConnectionMultiplexer redis) : IWorker
     /// Wakes one waiting consumer per message on a domain's notification channel (one message queued), not all of
     /// them: with many consumers, waking all would turn each task into as many list pops.
     /// </summary>
+    /// <summary>
+    /// The takers of one domain waiting for its notifications; each notification wakes the one that waited longest.
+    /// One that arrives while nobody waits is kept as unheard, so that the next taker looks rather than waits.
+    /// </summary>
     private sealed class Wakeup
     {
         private readonly object _gate = new();
         private readonly LinkedList<TaskCompletionSource> _waiters = new();
+        private int _unheard;
 
         public static async Task<Wakeup> SubscribeAsync(ISubscriber subscriber, string domain)
         {
@@ -256,11 +275,17 @@ public sealed class RedisWorkerTransport(IConnectionMultiplexer redis) : IWorker
             return wakeup;
         }
 
-        public LinkedListNode<TaskCompletionSource> Register()
+        /// <summary>
+        /// Adds a waiter. It may find work unless others waited already and no notification went unheard: a message
+        /// queued since then woke, or will wake, one of them.
+        /// </summary>
+        public (LinkedListNode<TaskCompletionSource> Waiter, bool MayFindWork) Register()
         {
             lock (_gate)
             {
-                return _waiters.AddLast(new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+                var mayFindWork = _waiters.Count == 0 || _unheard > 0;
+                _unheard = Math.Max(0, _unheard - 1);
+                return (_waiters.AddLast(new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)), mayFindWork);
             }
         }
 
@@ -291,6 +316,10 @@ public sealed class RedisWorkerTransport(IConnectionMultiplexer redis) : IWorker
                 if (first is not null)
                 {
                     _waiters.RemoveFirst();
+                }
+                else
+                {
+                    _unheard++;
                 }
             }
 

@@ -40,6 +40,60 @@ public sealed class WorkerTransportTests
         Assert.False(await redis.Db.KeyExistsAsync("results:sub-1"));
     }
 
+    [RedisFact]
+    public async Task A_taker_joining_others_that_wait_waits_with_them_and_the_notification_brings_one_of_them_the_message()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        await using var transport = new RedisWorkerTransport(redis.Connection);
+        var first = transport.TakeAsync("backend", TimeSpan.FromSeconds(30), CancellationToken.None);
+        await Eventually.TrueAsync(async () => await TakesAsync(redis) == 1, "the first taker never looked");
+        using var stop = new CancellationTokenSource();
+        var second = transport.TakeAsync("backend", TimeSpan.FromSeconds(30), stop.Token);
+
+        await QueueAsync(redis, Message);
+
+        Assert.Equal("sub-1", (await first.WaitAsync(TimeSpan.FromSeconds(10)))!.TaskId);
+        Assert.Equal(2, await TakesAsync(redis)); // the first taker's look, and its look when woken: the second never looked
+        await stop.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => second);
+    }
+
+    [RedisFact]
+    public async Task Notifications_that_found_nobody_waiting_make_the_next_takers_look_even_beside_one_that_waits()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        await using var transport = new RedisWorkerTransport(redis.Connection);
+        Assert.Null(await transport.TakeAsync("backend", TimeSpan.Zero, CancellationToken.None)); // listening, nobody waiting
+        var heard = 0;
+        // Handlers of one channel run in the order they subscribed: once this one has both, the transport's has too.
+        await redis.Connection.GetSubscriber().SubscribeAsync(StackExchange.Redis.RedisChannel.Literal("notifications:backend"), (_, _) => Interlocked.Increment(ref heard));
+        await QueueAsync(redis, Message);
+        await QueueAsync(redis, Message.Replace("sub-1", "sub-2"));
+        await Eventually.TrueAsync(() => Volatile.Read(ref heard) == 2, "the notifications never came");
+
+        var first = transport.TakeAsync("backend", TimeSpan.FromSeconds(30), CancellationToken.None);
+        var second = transport.TakeAsync("backend", TimeSpan.FromSeconds(30), CancellationToken.None); // while the first still looks
+
+        var taken = await Task.WhenAll(first, second).WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(["sub-1", "sub-2"], taken.Select(t => t!.TaskId).Order());
+    }
+
+    /// <summary>Queues a message as a producer does: onto the pending list, then announced.</summary>
+    private static async Task QueueAsync(RedisServer redis, string message)
+    {
+        await redis.Db.ListLeftPushAsync("tasks:pending:backend", message);
+        await redis.Db.PublishAsync(StackExchange.Redis.RedisChannel.Literal("notifications:backend"), message);
+    }
+
+    /// <summary>The looks into the pending list Redis has served.</summary>
+    private static async Task<long> TakesAsync(RedisServer redis)
+    {
+        var info = await redis.Connection.GetServers().Single().InfoAsync("commandstats");
+        return info.SelectMany(g => g).FirstOrDefault(p => p.Key == "cmdstat_rpoplpush") is { Value: { } value }
+            ? long.Parse(value.Split(',')[0]["calls=".Length..])
+            : 0;
+    }
+
     private static async Task<Orchestrator.Core.Transport.TaskLease> TakeAsync(RedisServer redis, RedisWorkerTransport transport)
     {
         await redis.Db.ListLeftPushAsync("tasks:pending:backend", Message);
