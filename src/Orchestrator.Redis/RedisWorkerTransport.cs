@@ -37,7 +37,7 @@ public sealed class RedisWorkerTransport(IConnectionMultiplexer redis) : IWorker
         """;
 
     private readonly ISubscriber _subscriber = redis.GetSubscriber();
-    private readonly ConcurrentDictionary<string, Lazy<Task<Wakeup>>> _wakeups = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Lazy<Task<TakerWakeup>>> _wakeups = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, CancellationTokenSource> _held = new(StringComparer.Ordinal);
     private int _listeningForWithdrawals;
 
@@ -49,17 +49,17 @@ public sealed class RedisWorkerTransport(IConnectionMultiplexer redis) : IWorker
     public async Task<TaskLease?> TakeAsync(string domain, TimeSpan wait, CancellationToken cancellationToken)
     {
         await ListenForWithdrawalsAsync().ConfigureAwait(false);
-        var wakeup = await _wakeups.GetOrAdd(domain, d => new Lazy<Task<Wakeup>>(() => Wakeup.SubscribeAsync(_subscriber, d))).Value.ConfigureAwait(false);
+        var wakeup = await _wakeups.GetOrAdd(domain, d => new Lazy<Task<TakerWakeup>>(() => TakerWakeup.SubscribeAsync(_subscriber, d))).Value.ConfigureAwait(false);
         var deadline = DateTime.UtcNow + wait;
         for (var first = true; ; first = false)
         {
             // Registered before looking, so a notification that arrives in between is not lost.
-            var (waiter, mayFindWork) = wakeup.Register();
-            if (first && !mayFindWork && wait > TimeSpan.Zero)
+            var (waiter, mayFindWork) = wakeup.Register(arriving: first);
+            if (!mayFindWork && deadline - DateTime.UtcNow is { } left && left > TimeSpan.Zero)
             {
                 // Takers already wait here and no notification went unheard: a message queued since is announced to
                 // them. Looking now would cost a round trip that finds nothing (each attempt's end came with one).
-                await WaitAsync(wakeup, waiter, deadline - DateTime.UtcNow, cancellationToken).ConfigureAwait(false);
+                await WaitAsync(wakeup, waiter, left, cancellationToken).ConfigureAwait(false);
                 continue;
             }
 
@@ -86,7 +86,7 @@ public sealed class RedisWorkerTransport(IConnectionMultiplexer redis) : IWorker
     }
 
     /// <summary>Until a notification wakes <paramref name="waiter"/> or <paramref name="remaining"/> has passed; then it looks again.</summary>
-    private static async Task WaitAsync(Wakeup wakeup, LinkedListNode<TaskCompletionSource> waiter, TimeSpan remaining, CancellationToken cancellationToken)
+    private static async Task WaitAsync(TakerWakeup wakeup, LinkedListNode<TaskCompletionSource> waiter, TimeSpan remaining, CancellationToken cancellationToken)
     {
         try
         {
@@ -252,78 +252,5 @@ public sealed class RedisWorkerTransport(IConnectionMultiplexer redis) : IWorker
         }
 
         await _subscriber.UnsubscribeAsync(RedisChannel.Literal(RedisKeys.WithdrawnChannel)).ConfigureAwait(false);
-    }
-
-    /// <summary>
-    /// Wakes one waiting consumer per message on a domain's notification channel (one message queued), not all of
-    /// them: with many consumers, waking all would turn each task into as many list pops.
-    /// </summary>
-    /// <summary>
-    /// The takers of one domain waiting for its notifications; each notification wakes the one that waited longest.
-    /// One that arrives while nobody waits is kept as unheard, so that the next taker looks rather than waits.
-    /// </summary>
-    private sealed class Wakeup
-    {
-        private readonly object _gate = new();
-        private readonly LinkedList<TaskCompletionSource> _waiters = new();
-        private int _unheard;
-
-        public static async Task<Wakeup> SubscribeAsync(ISubscriber subscriber, string domain)
-        {
-            var wakeup = new Wakeup();
-            await subscriber.SubscribeAsync(RedisChannel.Literal(RedisKeys.Notifications(domain)), (_, _) => wakeup.Signal()).ConfigureAwait(false);
-            return wakeup;
-        }
-
-        /// <summary>
-        /// Adds a waiter. It may find work unless others waited already and no notification went unheard: a message
-        /// queued since then woke, or will wake, one of them.
-        /// </summary>
-        public (LinkedListNode<TaskCompletionSource> Waiter, bool MayFindWork) Register()
-        {
-            lock (_gate)
-            {
-                var mayFindWork = _waiters.Count == 0 || _unheard > 0;
-                _unheard = Math.Max(0, _unheard - 1);
-                return (_waiters.AddLast(new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)), mayFindWork);
-            }
-        }
-
-        /// <summary>Withdraws a waiter; if it had been woken and will not look again, its wake-up goes to the next one.</summary>
-        public void Unregister(LinkedListNode<TaskCompletionSource> waiter, bool passOnWakeup)
-        {
-            lock (_gate)
-            {
-                if (waiter.List is not null)
-                {
-                    _waiters.Remove(waiter);
-                    return;
-                }
-            }
-
-            if (passOnWakeup)
-            {
-                Signal();
-            }
-        }
-
-        private void Signal()
-        {
-            TaskCompletionSource? first;
-            lock (_gate)
-            {
-                first = _waiters.First?.Value;
-                if (first is not null)
-                {
-                    _waiters.RemoveFirst();
-                }
-                else
-                {
-                    _unheard++;
-                }
-            }
-
-            first?.TrySetResult();
-        }
     }
 }
