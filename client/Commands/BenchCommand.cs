@@ -167,7 +167,8 @@ internal static class BenchCommand
             figures["redis_keys_per_finished_task"] = Math.Round((double)left.Keys / tasksRun, 2);
         }
 
-        // Every task is final by now: what the silo still holds of them (their grains are let go once finished).
+        // Every task is final by now: what the silo still holds of them (their grains are let go once finished). Read at
+        // once, so the last few may still be on their way out.
         figures["task_activations_left"] = await TaskActivations.CountAsync(embedded.Services);
         figures["warmup_tasks"] = warmup;
         figures["processors"] = Environment.ProcessorCount;

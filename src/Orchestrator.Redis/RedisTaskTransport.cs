@@ -18,10 +18,11 @@ public sealed partial class RedisTaskTransport(IConnectionMultiplexer redis, ITa
     : ITaskTransport, IAsyncDisposable
 {
     // One round trip, atomic: a fresh pending result, the log line, the message on the pending list, the notification.
+    // The log key is one a runner writes too: should it hold something else than a list, the line is lost, not the task.
     private const string PublishScript = """
         redis.call('DEL', KEYS[1])
         redis.call('HSET', KEYS[1], 'task_id', ARGV[1], 'status', 'pending')
-        redis.call('RPUSH', KEYS[3], ARGV[4])
+        redis.pcall('RPUSH', KEYS[3], ARGV[4])
         redis.call('LPUSH', KEYS[2], ARGV[2])
         redis.call('PUBLISH', ARGV[3], ARGV[2])
         return 1

@@ -47,26 +47,44 @@ public abstract class StateReadOnFirstCallGrain<TState>(string stateName, IGrain
     protected virtual Task OnStateReadAsync() => Task.CompletedTask;
 
     /// <summary>
-    /// The stored state says the grain's work is over (a final task or subtask). Such a grain is let go once the call
-    /// that found it so ends: a silo then holds nothing per finished task (Orleans keeps an idle activation for its
-    /// collection age, 15 minutes, and thousands of tasks a second made that a gigabyte of memory the collector walked
-    /// again and again), and a later call reads it again. True only once nothing waits in the grain for a change.
+    /// The stored state says the grain's work is over (a final task or subtask). Such a grain is let go once no call
+    /// runs in it: a silo then holds nothing per finished task (Orleans keeps an idle activation for its collection
+    /// age, 15 minutes, and thousands of tasks a second made that a gigabyte of memory the collector walked again and
+    /// again), and a later call reads it again.
     /// </summary>
     protected virtual bool IsFinished => false;
 
+    /// <summary>
+    /// The calls running in the grain (it may be reentrant). Only the last to end may let it go: once deactivation is
+    /// asked for, Orleans holds every new call until the running ones end, and one of them (a retry) may be waiting on
+    /// a call that now cannot get in.
+    /// </summary>
+    private int _running;
+
     public override Task Invoke(IIncomingGrainCallContext context)
     {
-        var call = InvokeWhenStateKnown(context);
-        if (!call.IsCompleted)
+        _running++;
+        Task call;
+        try
         {
-            return LetGoIfFinishedAfterAsync(call);
+            call = InvokeWhenStateKnown(context);
+        }
+        catch
+        {
+            CallEnded();
+            throw;
         }
 
-        LetGoIfFinished();
+        if (!call.IsCompleted)
+        {
+            return EndAfterAsync(call);
+        }
+
+        CallEnded();
         return call;
     }
 
-    private async Task LetGoIfFinishedAfterAsync(Task call)
+    private async Task EndAfterAsync(Task call)
     {
         try
         {
@@ -74,13 +92,13 @@ public abstract class StateReadOnFirstCallGrain<TState>(string stateName, IGrain
         }
         finally
         {
-            LetGoIfFinished();
+            CallEnded();
         }
     }
 
-    private void LetGoIfFinished()
+    private void CallEnded()
     {
-        if (_known && IsFinished)
+        if (--_running == 0 && _known && IsFinished)
         {
             DeactivateOnIdle();
         }

@@ -56,7 +56,6 @@ public sealed partial class TaskGrain(
 
     protected override string CreatingMethod => nameof(Submit);
 
-    // Storing the final state woke every waiter (WaitForChange, WaitForResult), and a finished task makes none wait.
     protected override bool IsFinished => _stored?.State.IsFinal() == true;
 
     /// <summary>A watcher's wait is cut here: a client cannot keep a timer of this grain alive for longer.</summary>
