@@ -58,6 +58,9 @@ public sealed partial class TaskGrain(
 
     protected override bool IsFinished => _stored?.State.IsFinal() == true;
 
+    /// <summary>How long reading a running task waits for its subtasks' word before it goes on with what it stored.</summary>
+    private static readonly TimeSpan SubtaskWordWait = TimeSpan.FromSeconds(5);
+
     /// <summary>A watcher's wait is cut here: a client cannot keep a timer of this grain alive for longer.</summary>
     private static readonly TimeSpan MaxWait = TimeSpan.FromMinutes(1);
 
@@ -85,21 +88,23 @@ public sealed partial class TaskGrain(
             return;
         }
 
-        if (!S.State.IsFinal() || !Retention.KeepsForever)
+        if (S.State.IsFinal() && !Retention.KeepsForever)
         {
-            // Notifications may have been lost while this task was not active: take the subtasks' own word. A final copy
-            // too, before its records' expiry is set: it may be older than its subtasks (a retry whose own write failed).
-            var wasFinal = S.State.IsFinal();
-            var views = await Task.WhenAll(S.Subtasks.Where(s => !NeverStarted(s)).Select(SubtasksWordAsync));
-            foreach (var view in views)
+            // A final copy may be older than its subtasks (a retry whose own write failed): their word, before its
+            // records' expiry is set.
+            foreach (var view in await Task.WhenAll(S.Subtasks.Where(s => !NeverStarted(s)).Select(SubtasksWordAsync)))
             {
                 Apply(view);
             }
 
-            if (wasFinal && !S.State.IsFinal())
+            if (!S.State.IsFinal())
             {
                 S.ExpiresAt = null; // it runs again: the retry lifted the expiry before it restarted them
             }
+        }
+        else if (!S.State.IsFinal())
+        {
+            await TakeRunningSubtasksWordAsync();
         }
 
         if (!S.State.IsFinal())
@@ -117,6 +122,50 @@ public sealed partial class TaskGrain(
         catch (Exception)
         {
             // Logged; reading the task must not fail for it. The next activation or repeated report hands it over.
+        }
+    }
+
+    /// <summary>
+    /// Notifications may have been lost while this task was not active: the subtasks' own word is taken. The read waits
+    /// for it only so long (<see cref="SubtaskWordWait"/>): a part may itself be waiting on this task — telling it of a
+    /// change, which waits for this read — while it cannot answer (its activation being let go or its silo stopping
+    /// holds every call to it, its interleaving <see cref="ISubtaskGrain.GetView"/> too). Seen as a silo's stop held
+    /// for 30 s, and a watcher's read failing at Orleans' response timeout. A word that comes later is taken then, as
+    /// the part's report would be.
+    /// </summary>
+    private async Task TakeRunningSubtasksWordAsync()
+    {
+        var words = S.Subtasks.Where(s => !NeverStarted(s)).Select(SubtasksWordAsync).ToArray();
+        try
+        {
+            foreach (var view in await Task.WhenAll(words).WaitAsync(SubtaskWordWait, time))
+            {
+                Apply(view);
+            }
+        }
+        catch (TimeoutException)
+        {
+            foreach (var word in words.Where(w => w.IsCompleted))
+            {
+                Apply(await word); // one that failed fails the read, as before: the next call reads again
+            }
+
+            foreach (var word in words.Where(w => !w.IsCompleted))
+            {
+                _ = TakeLateWordAsync(word);
+            }
+        }
+    }
+
+    private async Task TakeLateWordAsync(Task<SubtaskView> word)
+    {
+        try
+        {
+            await OnSubtaskChanged(await word);
+        }
+        catch (Exception e)
+        {
+            LogLateWordFailed(e, TaskId); // the part reports its next change itself; the next activation asks again
         }
     }
 
@@ -535,4 +584,7 @@ public sealed partial class TaskGrain(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Task {TaskId} finished: {State}")]
     private partial void LogFinished(string taskId, TaskState state);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "A subtask's word that came late to the read of task {TaskId} could not be taken")]
+    private partial void LogLateWordFailed(Exception exception, string taskId);
 }

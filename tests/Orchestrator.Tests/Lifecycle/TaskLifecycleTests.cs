@@ -281,6 +281,8 @@ public sealed class TaskLifecycleTests
             {
                 throw new IOException("storage blip");
             }
+
+            return Task.CompletedTask;
         });
         await using var cluster = await OrchestratorCluster.StartAsync(_ => new() { ["Domains:Agent:Kind"] = "noop" }, storage.Install);
         var request = new TaskSubmission { Description = "Build the API endpoint", Domains = ["backend"] };

@@ -59,7 +59,7 @@ public sealed class StateWriteTests
         {
             // Held until the reads are counted: a finished task's grains are let go, and a call after that reads them.
             ["Domains:Agent:Command"] = dir.Script("agent.sh", $"echo working; read go < '{dir.File("go")}'"),
-        }, new GrainStorageInterceptor(_ => Task.CompletedTask, reads.Enqueue).Install);
+        }, new GrainStorageInterceptor(_ => Task.CompletedTask, Counted(reads)).Install);
         await cluster.Dir.FifoAsync("go");
 
         var task = await cluster.Client.SubmitAsync(new TaskSubmission { Description = "Build the API endpoint", Domains = ["backend"] });
@@ -77,7 +77,7 @@ public sealed class StateWriteTests
         var reads = new ConcurrentQueue<string>();
         await using var cluster = await OrchestratorCluster.StartAsync(
             _ => new() { ["Domains:Agent:Kind"] = "noop" }, // the benchmark's agent: not isolated, so no diff
-            new GrainStorageInterceptor(_ => Task.CompletedTask, reads.Enqueue).Install);
+            new GrainStorageInterceptor(_ => Task.CompletedTask, Counted(reads)).Install);
 
         var task = await cluster.Client.SubmitAsync(new TaskSubmission { Description = "Build the API endpoint", Domains = ["backend"] });
         var result = await cluster.ResultAsync(task.TaskId, seconds: 30);
@@ -118,4 +118,11 @@ public sealed class StateWriteTests
 
         return Task.CompletedTask;
     });
+
+    /// <summary>Each read's state name, in <paramref name="reads"/>.</summary>
+    private static Func<string, Task> Counted(ConcurrentQueue<string> reads) => name =>
+    {
+        reads.Enqueue(name);
+        return Task.CompletedTask;
+    };
 }
