@@ -16,4 +16,6 @@ var root = new RootCommand("orchestrator: route coding tasks to domain agents (b
     AgentsCommand.Create(),
     BenchCommand.Create(),
 };
-return await root.Parse(args).InvokeAsync();
+// Ctrl+C cancels the command's token, and the command then ends its work (a task cancelled, an embedded silo and its
+// agents stopped) before the process exits: given this long, past which it exits with 130 all the same.
+return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromSeconds(15) });

@@ -80,6 +80,41 @@ public sealed class CliTests
     }
 
     [Fact]
+    public async Task Run_interrupted_with_ctrl_c_stops_its_agent_removes_its_worktree_and_exits_130_saying_so()
+    {
+        using var dir = new TempDirectory();
+        Directory.CreateDirectory(dir.File("workspace"));
+        var started = dir.File("agent.pid");
+        await using var run = ProgramProcess.Start(Path.Combine(AppContext.BaseDirectory, "orchestrator.dll"),
+            ["run", "Add an API endpoint", "--workspace", dir.File("workspace")],
+            new Dictionary<string, string?> { ["Domains__Agent__Command"] = dir.Script("agent.sh", $"echo $$ > '{started}'\nexec sleep 300") });
+        await Eventually.TrueAsync(() => File.Exists(started) && File.ReadAllText(started).Trim().Length > 0, $"the agent never started:\n{run.Output}", seconds: 60);
+        var agent = int.Parse(File.ReadAllText(started));
+
+        await run.InterruptAsync();
+        await run.WaitForExitAsync(seconds: 30);
+
+        Assert.True(run.ExitCode == 130, run.Output);
+        Assert.Contains("error: Interrupted.", run.Output);
+        await Eventually.TrueAsync(() => !Runs(agent), "the agent still runs", seconds: 10);
+        Assert.Empty(Directory.Exists(dir.File("workspace/.orchestrator/worktrees")) ? Directory.GetFileSystemEntries(dir.File("workspace/.orchestrator/worktrees")) : []);
+    }
+
+    /// <summary>Whether the process exists and is no zombie waiting to be reaped.</summary>
+    private static bool Runs(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            return stat[(stat.LastIndexOf(')') + 2)..][0] != 'Z';
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
+
+    [Fact]
     public async Task The_main_job_prints_nothing_on_stderr_but_what_the_user_asked_for()
     {
         // Late state writes at shutdown made Orleans log a screen of warnings in about every other run: try a few.

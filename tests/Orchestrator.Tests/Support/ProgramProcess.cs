@@ -4,7 +4,7 @@ using System.Text;
 namespace Orchestrator.Tests.Support;
 
 /// <summary>
-/// One of this repository's programs running in its own process: its combined output, SIGTERM, SIGKILL (of it alone
+/// One of this repository's programs running in its own process: its combined output, SIGINT, SIGTERM, SIGKILL (of it alone
 /// or of its whole tree), and a kill of the tree on dispose so that nothing outlives a test.
 /// </summary>
 public sealed class ProgramProcess : IAsyncDisposable
@@ -75,6 +75,9 @@ public sealed class ProgramProcess : IAsyncDisposable
         await SignalAsync("TERM");
         await WaitForExitAsync();
     }
+
+    /// <summary>SIGINT, as Ctrl+C in a terminal sends it.</summary>
+    public Task InterruptAsync() => SignalAsync("INT");
 
     /// <summary>SIGSTOP: the program is frozen, its sockets open, as a stalled machine or a long GC pause looks to its peers.</summary>
     public Task PauseAsync() => SignalAsync("STOP");
