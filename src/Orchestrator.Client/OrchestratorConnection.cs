@@ -92,6 +92,7 @@ public sealed class OrchestratorConnection : IAsyncDisposable
 
         builder.Logging.AddFilter("Orleans", LogLevel.Error).AddFilter("Microsoft", LogLevel.Warning);
         builder.AddOrchestratorClient();
+        builder.Services.AddSingleton<IHostLifetime, CallerOwnedLifetime>(); // Ctrl+C is the calling program's
         var host = builder.Build();
         try
         {

@@ -47,8 +47,7 @@ public sealed class EmbeddedOrchestrator : IAsyncDisposable
         builder.Services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
         builder.AddOrchestratorSilo(OrchestratorSiloHost.FreePort(), OrchestratorSiloHost.FreePort());
         // The command that embeds it owns the process's signals: Ctrl+C ends the command, which then stops this silo.
-        // The host's own console lifetime would take the signal, keep the process alive and stop nothing.
-        builder.Services.AddSingleton<IHostLifetime, CommandOwnedLifetime>();
+        builder.Services.AddSingleton<IHostLifetime, CallerOwnedLifetime>();
         // This process is the only client; a token nobody else knows closes the gateway to every other process.
         builder.Services.AddSingleton(new AccessToken(Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)), Generated: false));
         var host = builder.Build();
@@ -67,10 +66,3 @@ public sealed class EmbeddedOrchestrator : IAsyncDisposable
     }
 }
 
-/// <summary>A host lifetime that leaves signals to the command around it: started and stopped by its owner only.</summary>
-internal sealed class CommandOwnedLifetime : IHostLifetime
-{
-    public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-}

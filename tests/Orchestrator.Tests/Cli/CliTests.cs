@@ -100,6 +100,35 @@ public sealed class CliTests
         Assert.Empty(Directory.Exists(dir.File("workspace/.orchestrator/worktrees")) ? Directory.GetFileSystemEntries(dir.File("workspace/.orchestrator/worktrees")) : []);
     }
 
+    [Fact]
+    public async Task Submit_wait_interrupted_with_ctrl_c_exits_130_and_the_task_runs_on_in_the_silo()
+    {
+        using var dir = new TempDirectory();
+        Directory.CreateDirectory(dir.File("workspace"));
+        await using var silo = await SiloProcess.StartAsync(new Dictionary<string, string>
+        {
+            ["Domains:Workspace"] = dir.File("workspace"),
+            ["Domains:Agent:Command"] = "sleep 300",
+        });
+        var gateway = new Dictionary<string, string>
+        {
+            ["Cluster__Gateway"] = $"127.0.0.1:{silo.GatewayPort}",
+            ["Cluster__AccessToken"] = silo.AccessToken,
+        };
+        await using var submit = ProgramProcess.Start(Path.Combine(AppContext.BaseDirectory, "orchestrator.dll"),
+            ["submit", "Add an API endpoint", "--wait"], gateway.ToDictionary(e => e.Key, e => (string?)e.Value));
+        await Eventually.TrueAsync(() => submit.Output.Contains("in_progress"), $"the task never showed in progress:\n{submit.Output}", seconds: 60);
+
+        await submit.InterruptAsync();
+        await submit.WaitForExitAsync(seconds: 30);
+        var (listed, tasks, listErr) = await RunCliAsync(gateway, "tasks", "--json");
+
+        Assert.True(submit.ExitCode == 130, submit.Output);
+        Assert.Contains("error: Interrupted.", submit.Output);
+        Assert.True(listed == 0, listErr);
+        Assert.Equal("in_progress", (string?)JsonNode.Parse(tasks)!.AsArray().Single()!["status"]);
+    }
+
     /// <summary>Whether the process exists and is no zombie waiting to be reaped.</summary>
     private static bool Runs(int pid)
     {
