@@ -65,4 +65,3 @@ public sealed class EmbeddedOrchestrator : IAsyncDisposable
         _host.Dispose();
     }
 }
-

@@ -58,8 +58,13 @@ public sealed partial class TaskGrain(
 
     protected override bool IsFinished => _stored?.State.IsFinal() == true;
 
-    /// <summary>How long reading a running task waits for its subtasks' word before it goes on with what it stored.</summary>
+    /// <summary>How long reading a running task waits for its subtasks' word before it goes on with what it stored, and how often it asks those it did not hear from again.</summary>
     private static readonly TimeSpan SubtaskWordWait = TimeSpan.FromSeconds(5);
+
+    /// <summary>The parts a read did not hear from in time (<see cref="TakeRunningSubtasksWordAsync"/>); null when none.</summary>
+    private HashSet<string>? _unheard;
+
+    private IGrainTimer? _askAgain;
 
     /// <summary>A watcher's wait is cut here: a client cannot keep a timer of this grain alive for longer.</summary>
     private static readonly TimeSpan MaxWait = TimeSpan.FromMinutes(1);
@@ -91,7 +96,7 @@ public sealed partial class TaskGrain(
         if (S.State.IsFinal() && !Retention.KeepsForever)
         {
             // A final copy may be older than its subtasks (a retry whose own write failed): their word, before its
-            // records' expiry is set.
+            // records' expiry is set; waited for without a bound, since an expiry set on a stale copy would stand.
             foreach (var view in await Task.WhenAll(S.Subtasks.Where(s => !NeverStarted(s)).Select(SubtasksWordAsync)))
             {
                 Apply(view);
@@ -130,43 +135,64 @@ public sealed partial class TaskGrain(
     /// for it only so long (<see cref="SubtaskWordWait"/>): a part may itself be waiting on this task — telling it of a
     /// change, which waits for this read — while it cannot answer (its activation being let go or its silo stopping
     /// holds every call to it, its interleaving <see cref="ISubtaskGrain.GetView"/> too). Seen as a silo's stop held
-    /// for 30 s, and a watcher's read failing at Orleans' response timeout. A word that comes later is taken then, as
-    /// the part's report would be.
+    /// for 30 s, and a watcher's read failing at Orleans' response timeout. The parts that did not answer are asked
+    /// again until each has (<see cref="AskUnheardAsync"/>): a part whose report was lost reports nothing more.
     /// </summary>
     private async Task TakeRunningSubtasksWordAsync()
     {
-        var words = S.Subtasks.Where(s => !NeverStarted(s)).Select(SubtasksWordAsync).ToArray();
+        var asked = S.Subtasks.Where(s => !NeverStarted(s)).Select(s => (Known: s, Word: SubtasksWordAsync(s))).ToArray();
+        var all = Task.WhenAll(asked.Select(a => a.Word));
         try
         {
-            foreach (var view in await Task.WhenAll(words).WaitAsync(SubtaskWordWait, time))
+            foreach (var view in await all.WaitAsync(SubtaskWordWait, time))
             {
                 Apply(view);
             }
-        }
-        catch (TimeoutException)
-        {
-            foreach (var word in words.Where(w => w.IsCompleted))
-            {
-                Apply(await word); // one that failed fails the read, as before: the next call reads again
-            }
 
-            foreach (var word in words.Where(w => !w.IsCompleted))
-            {
-                _ = TakeLateWordAsync(word);
-            }
+            return;
         }
+        catch (TimeoutException) when (!all.IsCompleted)
+        {
+        }
+
+        foreach (var (_, word) in asked.Where(a => a.Word.IsCompleted))
+        {
+            Apply(await word); // one that failed fails the read, as before: the next call reads again
+        }
+
+        _unheard = asked.Where(a => !a.Word.IsCompleted).Select(a => a.Known.TaskId).ToHashSet();
+        foreach (var (known, word) in asked.Where(a => !a.Word.IsCompleted))
+        {
+            _ = HearLateAsync(known.TaskId, word);
+        }
+
+        _askAgain ??= this.RegisterGrainTimer(AskUnheardAsync, new GrainTimerCreationOptions(SubtaskWordWait, SubtaskWordWait) { KeepAlive = true });
     }
 
-    private async Task TakeLateWordAsync(Task<SubtaskView> word)
+    /// <summary>A part's word that came after the read: told to this grain as the part's own report is, through a call (after the read, counted, checked).</summary>
+    private async Task HearLateAsync(string subtaskId, Task<SubtaskView> word)
     {
         try
         {
-            await OnSubtaskChanged(await word);
+            await this.AsReference<ITaskGrain>().OnSubtaskChanged(await word);
+            _unheard?.Remove(subtaskId);
         }
         catch (Exception e)
         {
-            LogLateWordFailed(e, TaskId); // the part reports its next change itself; the next activation asks again
+            LogSubtaskUnheard(e, TaskId, subtaskId); // asked again at the next tick
         }
+    }
+
+    private async Task AskUnheardAsync(CancellationToken cancellationToken)
+    {
+        if (_unheard is not { Count: > 0 } || S.State.IsFinal())
+        {
+            _askAgain?.Dispose();
+            (_askAgain, _unheard) = (null, null);
+            return;
+        }
+
+        await Task.WhenAll(S.Subtasks.Where(s => _unheard.Contains(s.TaskId)).Select(s => HearLateAsync(s.TaskId, SubtasksWordAsync(s))));
     }
 
     /// <summary>
@@ -585,6 +611,6 @@ public sealed partial class TaskGrain(
     [LoggerMessage(Level = LogLevel.Information, Message = "Task {TaskId} finished: {State}")]
     private partial void LogFinished(string taskId, TaskState state);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "A subtask's word that came late to the read of task {TaskId} could not be taken")]
-    private partial void LogLateWordFailed(Exception exception, string taskId);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Task {TaskId} could not hear from its part {SubtaskId} since it was read; asking again")]
+    private partial void LogSubtaskUnheard(Exception exception, string taskId, string subtaskId);
 }

@@ -90,13 +90,23 @@ public sealed class CliTests
             new Dictionary<string, string?> { ["Domains__Agent__Command"] = dir.Script("agent.sh", $"echo $$ > '{started}'\nexec sleep 300") });
         await Eventually.TrueAsync(() => File.Exists(started) && File.ReadAllText(started).Trim().Length > 0, $"the agent never started:\n{run.Output}", seconds: 60);
         var agent = int.Parse(File.ReadAllText(started));
+        try
+        {
+            await run.InterruptAsync();
+            await run.WaitForExitAsync(seconds: 30);
 
-        await run.InterruptAsync();
-        await run.WaitForExitAsync(seconds: 30);
+            Assert.True(run.ExitCode == 130, run.Output);
+            Assert.Contains("error: Interrupted.", run.Output);
+            await Eventually.TrueAsync(() => !Runs(agent), "the agent still runs", seconds: 10);
+        }
+        finally
+        {
+            if (Runs(agent))
+            {
+                System.Diagnostics.Process.GetProcessById(agent).Kill(); // outlives the command's process tree otherwise
+            }
+        }
 
-        Assert.True(run.ExitCode == 130, run.Output);
-        Assert.Contains("error: Interrupted.", run.Output);
-        await Eventually.TrueAsync(() => !Runs(agent), "the agent still runs", seconds: 10);
         Assert.Empty(Directory.Exists(dir.File("workspace/.orchestrator/worktrees")) ? Directory.GetFileSystemEntries(dir.File("workspace/.orchestrator/worktrees")) : []);
     }
 

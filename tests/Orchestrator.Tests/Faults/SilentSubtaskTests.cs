@@ -11,29 +11,95 @@ public sealed class SilentSubtaskTests
     [Fact]
     public async Task A_running_task_read_while_its_part_cannot_answer_shows_what_it_stored_and_still_completes()
     {
-        var holdSubtaskReads = 0;
-        var freed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var storage = new GrainStorageInterceptor(_ => Task.CompletedTask,
-            name => name == SubtaskGrain.StateName && Volatile.Read(ref holdSubtaskReads) == 1 ? freed.Task : Task.CompletedTask);
+        var part = new HeldSubtaskReads();
         await using var cluster = await OrchestratorCluster.StartAsync(dir => new()
         {
             ["Domains:Agent:Command"] = dir.Script("agent.sh", $"while [ ! -f '{dir.File("release")}' ]; do sleep 0.05; done"),
-        }, storage.Install);
-        var task = await cluster.Client.SubmitAsync(new TaskSubmission { Description = "Build the API endpoint" });
-        await Eventually.TrueAsync(async () => (await cluster.Client.GetAsync(task.TaskId)).Subtasks.Single().State == SubtaskState.InProgress,
-            "the part never started");
-        // The task and its part come back from storage at their next call; the part's read then hangs.
-        await cluster.Silo.GetRequiredService<IGrainFactory>().GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero);
-        Volatile.Write(ref holdSubtaskReads, 1);
+        }, part.Install);
+        var task = await StartedAsync(cluster);
+        await ReadAgainAtNextCallAsync(cluster);
+        part.Hold();
 
         // Without a bound the read waits for the part until Orleans' response timeout (30 s), and fails.
         var read = await cluster.Client.GetAsync(task.TaskId).WaitAsync(TimeSpan.FromSeconds(20));
-        Volatile.Write(ref holdSubtaskReads, 0);
-        freed.SetResult();
+        Assert.True(part.WasHeld, "the part's read was never held: the test did not test");
+        part.Release();
         File.WriteAllText(cluster.Dir.File("release"), "");
         var result = await cluster.ResultAsync(task.TaskId, seconds: 30);
 
         Assert.False(read.State.IsFinal());
         Assert.Equal(TaskState.Completed, result.State);
+    }
+
+    [Fact]
+    public async Task A_part_whose_report_was_lost_and_that_could_not_answer_the_read_is_asked_again_until_it_does()
+    {
+        var part = new HeldSubtaskReads();
+        await using var cluster = await OrchestratorCluster.StartAsync(_ => new() { ["Domains:Agent:Command"] = "sleep 300" }, part.Install);
+        var task = await StartedAsync(cluster);
+        // What a silo that died after the part stored its end, before the task heard of it, leaves: the part completed
+        // in storage, its report lost, its agent still running (it reports nothing more).
+        await cluster.ChangeStoredSubtaskAsync(task.Subtasks.Single().TaskId, stored =>
+        {
+            stored.State = SubtaskState.Completed;
+            stored.CompletedAt = DateTimeOffset.UtcNow;
+            stored.Revision++;
+        });
+        await ReadAgainAtNextCallAsync(cluster);
+        part.Hold();
+
+        var read = await cluster.Client.GetAsync(task.TaskId).WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.True(part.WasHeld, "the part's read was never held: the test did not test");
+        part.Fail(); // the late answer fails too: only asking again can hear it
+        var result = await cluster.ResultAsync(task.TaskId, seconds: 30);
+
+        Assert.False(read.State.IsFinal());
+        Assert.Equal(TaskState.Completed, result.State);
+    }
+
+    private static async Task<TaskView> StartedAsync(OrchestratorCluster cluster)
+    {
+        var task = await cluster.Client.SubmitAsync(new TaskSubmission { Description = "Build the API endpoint" });
+        await Eventually.TrueAsync(async () => (await cluster.Client.GetAsync(task.TaskId)).Subtasks.Single().State == SubtaskState.InProgress,
+            "the part never started");
+        return task;
+    }
+
+    /// <summary>The task and its part are let go: both come back from storage at their next call.</summary>
+    private static Task ReadAgainAtNextCallAsync(OrchestratorCluster cluster) =>
+        cluster.Silo.GetRequiredService<IGrainFactory>().GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero);
+
+    /// <summary>Holds the subtasks' state reads while asked to, then lets them go on or fail.</summary>
+    private sealed class HeldSubtaskReads
+    {
+        private readonly TaskCompletionSource _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private int _holding;
+
+        public bool WasHeld { get; private set; }
+
+        public void Install(IServiceCollection services) => new GrainStorageInterceptor(_ => Task.CompletedTask, name =>
+        {
+            if (name != SubtaskGrain.StateName || Volatile.Read(ref _holding) == 0)
+            {
+                return Task.CompletedTask;
+            }
+
+            WasHeld = true;
+            return _released.Task;
+        }).Install(services);
+
+        public void Hold() => Volatile.Write(ref _holding, 1);
+
+        public void Release()
+        {
+            Volatile.Write(ref _holding, 0);
+            _released.SetResult();
+        }
+
+        public void Fail()
+        {
+            Volatile.Write(ref _holding, 0);
+            _released.SetException(new IOException("simulated: the store did not answer"));
+        }
     }
 }

@@ -32,6 +32,7 @@ public sealed class FinishedTaskFootprintTests
         var freed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var storage = new GrainStorageInterceptor(state =>
         {
+            // Attempt 2 is the retry's: the test cluster allows one attempt (Retry:MaxAttempts 1), so no automatic retry writes it.
             if (state is SubtaskGrainState { State: SubtaskState.Pending, Attempt: 2 })
             {
                 retryHeld.TrySetResult();
