@@ -42,8 +42,19 @@ public sealed class AgentOptions
     /// <summary>Globs left out of the file lists and the attempt's commit, beside the repository's own ignore rules.</summary>
     public List<string> IgnorePatterns { get; set; } = [];
 
-    /// <summary>Names of the silo's environment variables the agent gets (the model key); nothing else of the silo's environment reaches it.</summary>
-    public List<string> PassEnvironment { get; set; } = ["ANTHROPIC_API_KEY"];
+    /// <summary>
+    /// Names of the silo's environment variables the agent gets; nothing else of the silo's environment reaches it.
+    /// Unset, the model key (<see cref="DefaultPassEnvironment"/>). Configured, it replaces that default rather than
+    /// adding to it (the configuration binder appends to a list it finds filled); a blank name is none, so that
+    /// <c>Domains__Agent__PassEnvironment__0=</c> gives the agent no variable at all (configuration has no empty list).
+    /// </summary>
+    public List<string>? PassEnvironment { get; set; }
+
+    public static IReadOnlyList<string> DefaultPassEnvironment { get; } = ["ANTHROPIC_API_KEY"];
+
+    /// <summary>What the agent gets: <see cref="PassEnvironment"/> as configured, or its default.</summary>
+    public IReadOnlyList<string> PassedEnvironment =>
+        PassEnvironment is null ? DefaultPassEnvironment : PassEnvironment.Where(name => !string.IsNullOrWhiteSpace(name)).ToArray();
 
     /// <summary><c>merge</c>: a completed attempt's branch is merged into the workspace's current branch; <c>branch</c>: left for review.</summary>
     public MergeMode Merge { get; set; } = MergeMode.Merge;

@@ -106,7 +106,7 @@ public sealed class EmbeddedDomainRuntime : IDomainRuntime, IAsyncDisposable
         "process" => new ProcessAgentRunner(new AgentCommandOptions
         {
             Command = agent.Command,
-            PassEnvironment = agent.PassEnvironment,
+            PassEnvironment = [.. agent.PassedEnvironment],
             MaxLineBytes = agent.MaxLineBytes,
             StallTimeout = agent.StallTimeout,
             Usage = agent.ParsedUsageFormat(),

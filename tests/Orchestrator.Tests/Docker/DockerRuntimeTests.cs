@@ -140,7 +140,7 @@ public sealed class DockerRuntimeTests
         Assert.Contains("KEEP_MERGED_BRANCHES_DAYS=2", environment); // whole days, rounded up
         Assert.Contains("MAX_LINE_BYTES=1000", environment);
         Assert.Contains("MAX_LOG_BYTES=50000", environment);
-        Assert.Contains("AGENT_PASS_ENVIRONMENT=ANTHROPIC_API_KEY,ORCHESTRATOR_TEST_AGENT_KEY,AGENT_CONFIG", environment); // the binder adds to the default
+        Assert.Contains("AGENT_PASS_ENVIRONMENT=ORCHESTRATOR_TEST_AGENT_KEY,AGENT_CONFIG", environment); // in place of the default, not added to it
         Assert.Equal(["AGENT_CONFIG=/agent-config"], environment.Where(e => e.StartsWith("AGENT_CONFIG=", StringComparison.Ordinal))); // the runtime's own, not the silo's
         Assert.Contains("IGNORE_PATTERNS=*.log,dist", environment);
     }

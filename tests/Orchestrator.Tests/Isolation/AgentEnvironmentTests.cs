@@ -55,4 +55,26 @@ public sealed class AgentEnvironmentTests
         Assert.DoesNotContain("Redis__ConnectionString", seen);
         Assert.Contains("ANTHROPIC_API_KEY=sk-ant-test-key", seen);
     }
+
+    [Theory]
+    [InlineData("ORCHESTRATOR_TEST_MODEL_KEY")]
+    [InlineData("")]
+    public async Task A_configured_pass_environment_replaces_the_default_model_key_and_a_blank_one_passes_nothing(string configured)
+    {
+        using var dir = new TempDirectory();
+        Directory.CreateDirectory(dir.File("workspace"));
+
+        var (exit, _, stderr) = await CliProcess.RunAsync(new Dictionary<string, string>
+        {
+            ["ANTHROPIC_API_KEY"] = "sk-ant-test-key",
+            ["ORCHESTRATOR_TEST_MODEL_KEY"] = "other-model-key",
+            ["Domains__Agent__PassEnvironment__0"] = configured,
+            ["Domains__Agent__Command"] = dir.Script("agent.sh", $"env > '{dir.File("seen")}'"),
+        }, "run", "Add an API endpoint", "--workspace", dir.File("workspace"));
+
+        Assert.True(exit == 0, stderr);
+        var seen = File.ReadAllText(dir.File("seen"));
+        Assert.DoesNotContain("sk-ant-test-key", seen);
+        Assert.Equal(configured.Length > 0, seen.Contains("ORCHESTRATOR_TEST_MODEL_KEY=other-model-key"));
+    }
 }
