@@ -161,6 +161,7 @@ public sealed partial class TaskGrain(
         }
 
         _unheard = asked.Where(a => !a.Word.IsCompleted).Select(a => a.Known.TaskId).ToHashSet();
+        LogReadWithoutWord(TaskId, SubtaskWordWait.TotalSeconds, string.Join(", ", _unheard));
         foreach (var (known, word) in asked.Where(a => !a.Word.IsCompleted))
         {
             _ = HearLateAsync(known.TaskId, word);
@@ -610,6 +611,9 @@ public sealed partial class TaskGrain(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Task {TaskId} finished: {State}")]
     private partial void LogFinished(string taskId, TaskState state);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Task {TaskId} was read without the word of {SubtaskIds}, silent for {Seconds} s; it goes on with what it stored and asks them again")]
+    private partial void LogReadWithoutWord(string taskId, double seconds, string subtaskIds);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Task {TaskId} could not hear from its part {SubtaskId} since it was read; asking again")]
     private partial void LogSubtaskUnheard(Exception exception, string taskId, string subtaskId);
