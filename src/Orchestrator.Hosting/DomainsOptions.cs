@@ -25,6 +25,16 @@ public sealed class DomainsOptions
 
     public AgentOptions AgentFor(string domainType) => Types.TryGetValue(domainType, out var specific) ? specific : Agent;
 
+    /// <summary>
+    /// The names of the silo's variables a domain type's agents get: its own <see cref="AgentOptions.PassEnvironment"/>,
+    /// else <see cref="Agent"/>'s, else the default. Unlike the other settings a type override inherits it, so that
+    /// narrowing it for every agent cannot be undone by a type override that never mentions it.
+    /// </summary>
+    public IReadOnlyList<string> PassedEnvironmentFor(string domainType) =>
+        (AgentFor(domainType).PassEnvironment ?? Agent.PassEnvironment) is { } configured
+            ? configured.Select(name => name.Trim()).Where(name => name.Length > 0).ToArray()
+            : AgentOptions.DefaultPassEnvironment;
+
     public string WorkspacePath => Path.GetFullPath(Workspace);
 }
 
@@ -47,14 +57,11 @@ public sealed class AgentOptions
     /// Unset, the model key (<see cref="DefaultPassEnvironment"/>). Configured, it replaces that default rather than
     /// adding to it (the configuration binder appends to a list it finds filled); a blank name is none, so that
     /// <c>Domains__Agent__PassEnvironment__0=</c> gives the agent no variable at all (configuration has no empty list).
+    /// What an agent gets is <see cref="DomainsOptions.PassedEnvironmentFor"/>.
     /// </summary>
     public List<string>? PassEnvironment { get; set; }
 
     public static IReadOnlyList<string> DefaultPassEnvironment { get; } = ["ANTHROPIC_API_KEY"];
-
-    /// <summary>What the agent gets: <see cref="PassEnvironment"/> as configured, or its default.</summary>
-    public IReadOnlyList<string> PassedEnvironment =>
-        PassEnvironment is null ? DefaultPassEnvironment : PassEnvironment.Where(name => !string.IsNullOrWhiteSpace(name)).ToArray();
 
     /// <summary><c>merge</c>: a completed attempt's branch is merged into the workspace's current branch; <c>branch</c>: left for review.</summary>
     public MergeMode Merge { get; set; } = MergeMode.Merge;

@@ -132,7 +132,7 @@ public static class OrchestratorSiloExtensions
                             (int)Math.Ceiling(agent.KeepMergedBranches.TotalDays), // the worker keeps whole days
                             agent.MaxLineBytes,
                             agent.MaxLogBytes,
-                            agent.PassedEnvironment,
+                            domains.PassedEnvironmentFor(type),
                             agent.IgnorePatterns));
                 },
                 sp.GetRequiredService<TimeProvider>(),

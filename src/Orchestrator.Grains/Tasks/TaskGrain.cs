@@ -66,6 +66,10 @@ public sealed partial class TaskGrain(
 
     private IGrainTimer? _askAgain;
 
+    private TimeSpan _askEvery = SubtaskWordWait;
+
+    private static readonly TimeSpan MaxAskEvery = TimeSpan.FromMinutes(1);
+
     /// <summary>A watcher's wait is cut here: a client cannot keep a timer of this grain alive for longer.</summary>
     private static readonly TimeSpan MaxWait = TimeSpan.FromMinutes(1);
 
@@ -149,6 +153,7 @@ public sealed partial class TaskGrain(
                 Apply(view);
             }
 
+            _unheard = null; // all heard: a timer from an earlier read stops at its next tick
             return;
         }
         catch (TimeoutException) when (!all.IsCompleted)
@@ -178,22 +183,34 @@ public sealed partial class TaskGrain(
             await this.AsReference<ITaskGrain>().OnSubtaskChanged(await word);
             _unheard?.Remove(subtaskId);
         }
+        catch (UnknownTaskException e)
+        {
+            _unheard?.Remove(subtaskId); // its record is gone: there is no word to wait for
+            LogSubtaskUnheard(e, TaskId, subtaskId);
+        }
         catch (Exception e)
         {
             LogSubtaskUnheard(e, TaskId, subtaskId); // asked again at the next tick
         }
     }
 
+    /// <summary>
+    /// A tick of <see cref="_askAgain"/>: the parts still unheard are asked again, less and less often (up to once a
+    /// minute). A tick is a call of this grain, so it waits for the state like any other: should the read itself have
+    /// failed since, the tick reads again.
+    /// </summary>
     private async Task AskUnheardAsync(CancellationToken cancellationToken)
     {
         if (_unheard is not { Count: > 0 } || S.State.IsFinal())
         {
             _askAgain?.Dispose();
-            (_askAgain, _unheard) = (null, null);
+            (_askAgain, _unheard, _askEvery) = (null, null, SubtaskWordWait);
             return;
         }
 
         await Task.WhenAll(S.Subtasks.Where(s => _unheard.Contains(s.TaskId)).Select(s => HearLateAsync(s.TaskId, SubtasksWordAsync(s))));
+        _askEvery = TimeSpan.FromTicks(Math.Min(_askEvery.Ticks * 2, MaxAskEvery.Ticks));
+        _askAgain?.Change(_askEvery, _askEvery);
     }
 
     /// <summary>
@@ -615,6 +632,6 @@ public sealed partial class TaskGrain(
     [LoggerMessage(Level = LogLevel.Warning, Message = "Task {TaskId} was read without the word of {SubtaskIds}, silent for {Seconds} s; it goes on with what it stored and asks them again")]
     private partial void LogReadWithoutWord(string taskId, double seconds, string subtaskIds);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Task {TaskId} could not hear from its part {SubtaskId} since it was read; asking again")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Task {TaskId} could not take the word of its part {SubtaskId} since it was read")]
     private partial void LogSubtaskUnheard(Exception exception, string taskId, string subtaskId);
 }

@@ -59,7 +59,7 @@ public sealed class EmbeddedDomainRuntime : IDomainRuntime, IAsyncDisposable
             },
             transport,
             directory,
-            CreateRunner(agent),
+            CreateRunner(agent, options.Value.PassedEnvironmentFor(domainType)),
             CreateIsolation(domainType, agent),
             time,
             loggers.CreateLogger<DomainWorker>());
@@ -100,13 +100,13 @@ public sealed class EmbeddedDomainRuntime : IDomainRuntime, IAsyncDisposable
         await Task.WhenAll(_instances.Values.Select(i => i.StopAsync())).ConfigureAwait(false);
     }
 
-    private IAgentRunner CreateRunner(AgentOptions agent) => agent.Kind.ToLowerInvariant() switch
+    private IAgentRunner CreateRunner(AgentOptions agent, IReadOnlyList<string> passEnvironment) => agent.Kind.ToLowerInvariant() switch
     {
         "noop" => new NoOpAgentRunner(),
         "process" => new ProcessAgentRunner(new AgentCommandOptions
         {
             Command = agent.Command,
-            PassEnvironment = [.. agent.PassedEnvironment],
+            PassEnvironment = [.. passEnvironment],
             MaxLineBytes = agent.MaxLineBytes,
             StallTimeout = agent.StallTimeout,
             Usage = agent.ParsedUsageFormat(),

@@ -57,19 +57,23 @@ public sealed class AgentEnvironmentTests
     }
 
     [Theory]
-    [InlineData("ORCHESTRATOR_TEST_MODEL_KEY")]
-    [InlineData("")]
-    public async Task A_configured_pass_environment_replaces_the_default_model_key_and_a_blank_one_passes_nothing(string configured)
+    [InlineData("ORCHESTRATOR_TEST_MODEL_KEY", false)]
+    [InlineData("", false)]
+    [InlineData("", true)]
+    public async Task A_configured_pass_environment_replaces_the_default_model_key_and_a_blank_one_passes_nothing_also_to_a_type_override(
+        string configured, bool typeOverride)
     {
         using var dir = new TempDirectory();
         Directory.CreateDirectory(dir.File("workspace"));
+        var agent = dir.Script("agent.sh", $"env > '{dir.File("seen")}'");
 
         var (exit, _, stderr) = await CliProcess.RunAsync(new Dictionary<string, string>
         {
             ["ANTHROPIC_API_KEY"] = "sk-ant-test-key",
             ["ORCHESTRATOR_TEST_MODEL_KEY"] = "other-model-key",
             ["Domains__Agent__PassEnvironment__0"] = configured,
-            ["Domains__Agent__Command"] = dir.Script("agent.sh", $"env > '{dir.File("seen")}'"),
+            // A type's own agent settings replace Domains:Agent's, but not what Domains:Agent passes.
+            [typeOverride ? "Domains__Types__backend__Command" : "Domains__Agent__Command"] = agent,
         }, "run", "Add an API endpoint", "--workspace", dir.File("workspace"));
 
         Assert.True(exit == 0, stderr);
