@@ -74,7 +74,8 @@ public static class OrchestratorSiloExtensions
     {
         services.AddOptions<OrchestratorOptions>().Bind(configuration.GetSection(OrchestratorOptions.SectionName)).ValidateOnStart();
         services.AddSingleton<IValidateOptions<OrchestratorOptions>, OrchestratorOptionsValidator>();
-        services.AddOptions<DomainsOptions>().Bind(configuration.GetSection(DomainsOptions.SectionName));
+        services.AddOptions<DomainsOptions>().Bind(configuration.GetSection(DomainsOptions.SectionName)).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<DomainsOptions>, DomainsOptionsValidator>();
         services.AddOptions<WebhookOptions>().Bind(configuration.GetSection(WebhookOptions.SectionName)).ValidateOnStart();
         services.AddSingleton<IValidateOptions<WebhookOptions>, WebhookOptionsValidator>();
         services.AddSingleton<WebhookSecret>();
@@ -206,4 +207,40 @@ internal sealed class OrchestratorOptionsValidator : IValidateOptions<Orchestrat
 
     private static string? ValidateInstanceCap(int cap) =>
         cap >= 1 ? null : $"Orchestrator:MaxInstancesPerDomain is {cap}; it must be at least 1 (a domain with no instance can run nothing).";
+}
+
+/// <summary>
+/// Refuses a silo start that would hand agents one of the orchestrator's own settings: a pass-through name that is one
+/// of them in the environment's form (<c>Redis__ConnectionString</c>, <c>Web__ApiKey</c>, <c>Webhooks__Secret</c>, …)
+/// or a worker's Redis address. Agents are untrusted; such a name is a mistake whose cost is a leaked password.
+/// </summary>
+internal sealed class DomainsOptionsValidator : IValidateOptions<DomainsOptions>
+{
+    private static readonly string[] OwnSections = ["Redis", "Web", "Webhooks", "Cluster", "ControlPlane", "Orchestrator", "Domains"];
+
+    private static readonly string[] OwnVariables = ["REDIS_URL"];
+
+    public ValidateOptionsResult Validate(string? name, DomainsOptions options)
+    {
+        IEnumerable<(string Setting, List<string>? Names)> lists =
+            [("Domains:Agent:PassEnvironment", options.Agent.PassEnvironment), .. options.Types.Select(t => ($"Domains:Types:{t.Key}:PassEnvironment", t.Value.PassEnvironment))];
+        foreach (var (setting, names) in lists)
+        {
+            if (names?.FirstOrDefault(IsOwn) is { } own)
+            {
+                return ValidateOptionsResult.Fail(
+                    $"{setting} names {own.Trim()}, a setting of the orchestrator itself (a password or key may be in it); agents never get those. Remove it from the list.");
+            }
+        }
+
+        return ValidateOptionsResult.Success;
+    }
+
+    private static bool IsOwn(string variable)
+    {
+        var trimmed = variable.Trim();
+        var separator = trimmed.IndexOf("__", StringComparison.Ordinal);
+        return OwnVariables.Contains(trimmed, StringComparer.OrdinalIgnoreCase)
+            || (separator > 0 && OwnSections.Contains(trimmed[..separator], StringComparer.OrdinalIgnoreCase));
+    }
 }

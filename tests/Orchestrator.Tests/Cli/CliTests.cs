@@ -266,6 +266,17 @@ public sealed class CliTests
     }
 
     [Fact]
+    public async Task Run_refuses_to_pass_an_orchestrator_setting_to_its_agents_naming_the_setting_and_exit_code_2()
+    {
+        using var dir = new TempDirectory();
+        var (exit, _, stderr) = await RunCliAsync(new Dictionary<string, string> { ["Domains__Agent__PassEnvironment__0"] = "Redis__ConnectionString" },
+            "run", "Add an API endpoint", "--workspace", dir.Path);
+
+        Assert.Equal(2, exit);
+        Assert.Contains("error: Domains:Agent:PassEnvironment names Redis__ConnectionString, a setting of the orchestrator itself", stderr);
+    }
+
+    [Fact]
     public async Task Commands_against_a_silo_that_is_not_running_say_how_to_start_one()
     {
         var nobodyListens = $"127.0.0.1:{Orchestrator.Hosting.OrchestratorSiloHost.FreePort()}";
