@@ -216,7 +216,9 @@ internal sealed class OrchestratorOptionsValidator : IValidateOptions<Orchestrat
 /// </summary>
 internal sealed class DomainsOptionsValidator : IValidateOptions<DomainsOptions>
 {
-    private static readonly string[] OwnSections = ["Redis", "Web", "Webhooks", "Cluster", "ControlPlane", "Orchestrator", "Domains"];
+    // "Redis" is the section of RedisConnection.SettingKey; "Web" is the web side's, which this project does not reference.
+    private static readonly string[] OwnSections =
+        ["Redis", "Web", WebhookOptions.SectionName, Orchestrator.Client.ClusterConnectionOptions.SectionName, OrchestratorOptions.SectionName, DomainsOptions.SectionName];
 
     private static readonly string[] OwnVariables = ["REDIS_URL"];
 
