@@ -85,9 +85,8 @@ public sealed class CliTests
         using var dir = new TempDirectory();
         Directory.CreateDirectory(dir.File("workspace"));
         var started = dir.File("agent.pid");
-        await using var run = ProgramProcess.Start(Path.Combine(AppContext.BaseDirectory, "orchestrator.dll"),
-            ["run", "Add an API endpoint", "--workspace", dir.File("workspace")],
-            new Dictionary<string, string?> { ["Domains__Agent__Command"] = dir.Script("agent.sh", $"echo $$ > '{started}'\nexec sleep 300") });
+        await using var run = CliProcess.Start(new Dictionary<string, string> { ["Domains__Agent__Command"] = dir.Script("agent.sh", $"echo $$ > '{started}'\nexec sleep 300") },
+            "run", "Add an API endpoint", "--workspace", dir.File("workspace"));
         await Eventually.TrueAsync(() => File.Exists(started) && File.ReadAllText(started).Trim().Length > 0, $"the agent never started:\n{run.Output}", seconds: 60);
         var agent = int.Parse(File.ReadAllText(started));
         try
@@ -114,19 +113,9 @@ public sealed class CliTests
     public async Task Submit_wait_interrupted_with_ctrl_c_exits_130_and_the_task_runs_on_in_the_silo()
     {
         using var dir = new TempDirectory();
-        Directory.CreateDirectory(dir.File("workspace"));
-        await using var silo = await SiloProcess.StartAsync(new Dictionary<string, string>
-        {
-            ["Domains:Workspace"] = dir.File("workspace"),
-            ["Domains:Agent:Command"] = "sleep 300",
-        });
-        var gateway = new Dictionary<string, string>
-        {
-            ["Cluster__Gateway"] = $"127.0.0.1:{silo.GatewayPort}",
-            ["Cluster__AccessToken"] = silo.AccessToken,
-        };
-        await using var submit = ProgramProcess.Start(Path.Combine(AppContext.BaseDirectory, "orchestrator.dll"),
-            ["submit", "Add an API endpoint", "--wait"], gateway.ToDictionary(e => e.Key, e => (string?)e.Value));
+        await using var silo = await StartSiloAsync(dir, agentCommand: "sleep 300");
+        var gateway = silo.CliEnvironment;
+        await using var submit = CliProcess.Start(gateway, "submit", "Add an API endpoint", "--wait");
         await Eventually.TrueAsync(() => submit.Output.Contains("in_progress"), $"the task never showed in progress:\n{submit.Output}", seconds: 60);
 
         await submit.InterruptAsync();
@@ -137,6 +126,17 @@ public sealed class CliTests
         Assert.Contains("error: Interrupted.", submit.Output);
         Assert.True(listed == 0, listErr);
         Assert.Equal("in_progress", (string?)JsonNode.Parse(tasks)!.AsArray().Single()!["status"]);
+    }
+
+    /// <summary>A silo process whose agents run <paramref name="agentCommand"/> in <paramref name="dir"/>'s workspace.</summary>
+    private static Task<SiloProcess> StartSiloAsync(TempDirectory dir, string agentCommand)
+    {
+        Directory.CreateDirectory(dir.File("workspace"));
+        return SiloProcess.StartAsync(new Dictionary<string, string>
+        {
+            ["Domains:Workspace"] = dir.File("workspace"),
+            ["Domains:Agent:Command"] = agentCommand,
+        });
     }
 
     /// <summary>Whether the process exists and is no zombie waiting to be reaped.</summary>
@@ -227,17 +227,8 @@ public sealed class CliTests
     public async Task Tasks_prune_removes_a_finished_task_prints_it_as_json_and_its_status_then_says_it_is_gone()
     {
         using var dir = new TempDirectory();
-        Directory.CreateDirectory(dir.File("workspace"));
-        await using var silo = await SiloProcess.StartAsync(new Dictionary<string, string>
-        {
-            ["Domains:Workspace"] = dir.File("workspace"),
-            ["Domains:Agent:Command"] = "demo",
-        });
-        var gateway = new Dictionary<string, string>
-        {
-            ["Cluster__Gateway"] = $"127.0.0.1:{silo.GatewayPort}",
-            ["Cluster__AccessToken"] = silo.AccessToken,
-        };
+        await using var silo = await StartSiloAsync(dir, agentCommand: "demo");
+        var gateway = silo.CliEnvironment;
         var (submitted, submitOut, submitErr) = await RunCliAsync(gateway, "submit", "Add an API endpoint", "--domain", "backend", "--wait", "--json");
         Assert.True(submitted == 0, submitErr);
         var taskId = (string)JsonNode.Parse(submitOut)!["task_id"]!;

@@ -37,7 +37,7 @@ public sealed class DiffScenario : IAsyncLifetime
             ["Domains:Workspace"] = workspace,
             ["Domains:Agent:Command"] = _dir.Script("agent.sh", Agent),
         });
-        Gateway = new Dictionary<string, string> { ["Cluster__Gateway"] = $"127.0.0.1:{Silo.GatewayPort}", ["Cluster__AccessToken"] = Silo.AccessToken };
+        Gateway = Silo.CliEnvironment;
         var (_, stdout, stderr) = await CliProcess.RunAsync(Gateway, "submit", "Create user registration with form and API", "--wait", "--json");
         var result = JsonNode.Parse(stdout) ?? throw new InvalidOperationException(stderr);
         Assert.True((string?)result["status"] == "partially_completed", stdout + stderr); // one domain's shared.txt conflicts

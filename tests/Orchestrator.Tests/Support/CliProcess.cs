@@ -5,8 +5,14 @@ namespace Orchestrator.Tests.Support;
 /// <summary>The `orchestrator` command as a user runs it: a real process, its exit code, stdout and stderr.</summary>
 public static class CliProcess
 {
+    private static string Program => Path.Combine(AppContext.BaseDirectory, "orchestrator.dll");
+
     public static Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(IReadOnlyDictionary<string, string> environment, params string[] args) =>
-        RunProgramAsync("dotnet", [Path.Combine(AppContext.BaseDirectory, "orchestrator.dll"), .. args], TimeSpan.FromMinutes(2), environment: environment);
+        RunProgramAsync("dotnet", [Program, .. args], TimeSpan.FromMinutes(2), environment: environment);
+
+    /// <summary>The command started and left running, for a test that signals it or reads its output as it goes.</summary>
+    public static ProgramProcess Start(IReadOnlyDictionary<string, string> environment, params string[] args) =>
+        ProgramProcess.Start(Program, args, environment.ToDictionary(e => e.Key, e => (string?)e.Value));
 
     /// <summary>Any program, in <paramref name="directory"/> (default: the current one), stopped waiting for after <paramref name="bound"/>.</summary>
     public static async Task<(int ExitCode, string Stdout, string Stderr)> RunProgramAsync(

@@ -123,6 +123,13 @@ public sealed class SiloProcess : IAsyncDisposable
     /// <summary>SIGTERM: the silo leaves the cluster and stops its domains gracefully.</summary>
     public Task StopAsync() => _process.TerminateAsync();
 
+    /// <summary>The environment of an `orchestrator` command that talks to this silo's gateway with its access token.</summary>
+    public Dictionary<string, string> CliEnvironment => new()
+    {
+        ["Cluster__Gateway"] = $"127.0.0.1:{GatewayPort}",
+        ["Cluster__AccessToken"] = AccessToken,
+    };
+
     /// <summary>A client that finds the cluster's gateways through Redis and presents this silo's access token.</summary>
     public Task<OrchestratorConnection> ConnectAsync(string redis) =>
         OrchestratorConnection.ConnectAsync(new ConfigurationBuilder()
