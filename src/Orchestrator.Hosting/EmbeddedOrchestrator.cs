@@ -43,7 +43,10 @@ public sealed class EmbeddedOrchestrator : IAsyncDisposable
             .AddFilter("Orleans.Runtime.Watchdog", LogLevel.Error)
             // This silo lives for one command and stops while its grains' timers may still tick; a tick caught out by the
             // stop is not the user's concern here (seen once in CI before a bad-input error line). A standing silo logs them.
-            .AddFilter("Orleans.Runtime.GrainTimer", LogLevel.Error);
+            .AddFilter("Orleans.Runtime.GrainTimer", LogLevel.Error)
+            // Orleans retries some of its own work with Polly, which logs every handled attempt as a warning under its own
+            // name (seen in CI, under load, before a bad-input error line); a retry that fails for good is Orleans' error.
+            .AddFilter("Polly", LogLevel.Error);
         builder.Services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
         builder.AddOrchestratorSilo(OrchestratorSiloHost.FreePort(), OrchestratorSiloHost.FreePort());
         // The command that embeds it owns the process's signals: Ctrl+C ends the command, which then stops this silo.
