@@ -447,9 +447,19 @@ public sealed partial class SubtaskGrain(
 
     private bool HeldBy(string agentId) => S.State == SubtaskState.InProgress && S.AgentId == agentId;
 
-    /// <summary>Its agent is gone: the message comes out of the domain's lists, and the retry policy decides.</summary>
+    /// <summary>
+    /// Its agent is gone: a result it left is taken (it may have finished, its notification or this grain's write of
+    /// it lost); otherwise the message comes out of the domain's lists, and the retry policy decides.
+    /// </summary>
     private async Task LoseAttemptAsync(string reason)
     {
+        var attempt = S.Attempt;
+        await TakeMissedResultAsync();
+        if (attempt != S.Attempt || S.State != SubtaskState.InProgress)
+        {
+            return;
+        }
+
         await transport.WithdrawAsync(Spec.Domain, SubtaskId);
         await FailOrRetryAsync(reason, SubtaskState.Failed);
     }

@@ -3,6 +3,7 @@ using Orchestrator.Contracts;
 using Orchestrator.Grains;
 using Orchestrator.Grains.Tasks;
 using Orchestrator.Tests.Support;
+using Orchestrator.Worker.Agents;
 using Orleans.Storage;
 
 namespace Orchestrator.Tests.Faults;
@@ -78,6 +79,42 @@ public sealed class StateConflictTests
 
         Assert.NotEqual(SubtaskState.Completed, seen.Subtasks.Single().State);
         Assert.Equal(TaskState.Completed, completed.State);
+    }
+
+    [Fact]
+    public async Task A_part_whose_write_of_its_result_failed_takes_that_result_when_its_agent_is_lost_instead_of_running_again()
+    {
+        var storage = new FailsOneSubtaskWrite(SubtaskState.Completed);
+        await using var cluster = await OrchestratorCluster.StartAsync(dir => new() { ["Domains:Agent:Command"] = dir.Script("agent.sh", "echo done > api.txt") }, storage.Install);
+        // Reports its start (its first output line is sent), finishes, and then stops heart-beating.
+        var agent = new FinishesAfterItsStartIsSent();
+        cluster.StartExternalWorker("backend-5113e47a", "backend", agent, heartbeat: TimeSpan.FromHours(1));
+
+        var task = await cluster.Client.SubmitAsync(new TaskSubmission { Description = "Add an API endpoint" });
+        var result = await cluster.ResultAsync(task.TaskId);
+        Assert.True(storage.Failed); // the part's record still says its agent holds it
+        var subtaskId = task.Subtasks.Single().TaskId;
+        await Eventually.TrueAsync(async () => (await cluster.StoredSubtaskAsync(subtaskId)).State.IsFinal(), "the part's record never ended", seconds: 30);
+
+        var stored = await cluster.StoredSubtaskAsync(subtaskId);
+        Assert.Equal(TaskState.Completed, result.State);
+        Assert.Equal((SubtaskState.Completed, 1), (stored.State, stored.Attempt));
+        Assert.Equal(1, agent.Runs);
+    }
+
+    private sealed class FinishesAfterItsStartIsSent : IAgentRunner
+    {
+        private int _runs;
+
+        public int Runs => _runs;
+
+        public async Task<AgentOutcome> RunAsync(AgentRun run, Action<string> output, CancellationToken cancellationToken)
+        {
+            Interlocked.Increment(ref _runs);
+            output("working");
+            await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken); // past the first log flush, which reports the start
+            return new AgentOutcome(0, null, "", TimeSpan.FromSeconds(1));
+        }
     }
 
     /// <summary>Fails the first write of a subtask in the <paramref name="failing"/> state, as a storage blip would.</summary>
