@@ -36,10 +36,20 @@ public sealed class ProgramProcess : IAsyncDisposable
         }
     }
 
-    /// <summary>Starts <c>dotnet <paramref name="program"/> <paramref name="args"/></c> with the environment changed as given (null removes).</summary>
+    /// <summary>
+    /// Starts <c>dotnet <paramref name="program"/> <paramref name="args"/></c> with the environment changed as given (null
+    /// removes). On Linux its SIGINT is the default, as under a terminal: a test run started in the background by a
+    /// non-interactive shell ignores SIGINT, and every process it starts would inherit that.
+    /// </summary>
     public static ProgramProcess Start(string program, IEnumerable<string> args, IReadOnlyDictionary<string, string?> environment)
     {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        var start = new ProcessStartInfo(OperatingSystem.IsLinux() ? "env" : "dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        if (OperatingSystem.IsLinux())
+        {
+            start.ArgumentList.Add("--default-signal=INT");
+            start.ArgumentList.Add("dotnet");
+        }
+
         start.ArgumentList.Add(program);
         foreach (var arg in args)
         {
