@@ -234,14 +234,14 @@ public sealed partial class SubtaskGrain(
             S.OutputJson = result.OutputJson;
             S.Error = null;
             S.CompletedAt = result.CompletedAt ?? time.GetUtcNow();
-            await ChangedAsync("Completed", resultStored: true);
+            await ChangedAsync("Completed");
             return;
         }
 
         S.OutputJson = result.OutputJson;
         await FailOrRetryAsync(string.IsNullOrWhiteSpace(result.Error) ? "The worker reported a failure without a reason" : Capped(result.Error),
             OutputFlag(output, "timed_out") ? SubtaskState.TimedOut : SubtaskState.Failed,
-            retryable: !OutputFlag(output, "budget_exceeded"), resultStored: true);
+            retryable: !OutputFlag(output, "budget_exceeded"));
     }
 
     /// <summary>
@@ -565,8 +565,7 @@ public sealed partial class SubtaskGrain(
         return true;
     }
 
-    /// <param name="resultStored">The failure is a result's, which the results store holds (see <see cref="ChangedAsync"/>).</param>
-    private async Task FailOrRetryAsync(string reason, SubtaskState finalState, bool retryable = true, bool resultStored = false)
+    private async Task FailOrRetryAsync(string reason, SubtaskState finalState, bool retryable = true)
     {
         var retry = options.Value.Retry;
         var attemptsUsed = S.Attempt - S.RunFirstAttempt + 1;
@@ -586,7 +585,7 @@ public sealed partial class SubtaskGrain(
 
         S.State = finalState;
         S.CompletedAt = time.GetUtcNow();
-        await ChangedAsync(retryable ? $"{reason}; no attempts left ({attemptsUsed} made)" : $"{reason}; not retried", resultStored: resultStored);
+        await ChangedAsync(retryable ? $"{reason}; no attempts left ({attemptsUsed} made)" : $"{reason}; not retried");
     }
 
     /// <summary>
@@ -602,19 +601,7 @@ public sealed partial class SubtaskGrain(
         await Scheduler.Enqueue(new QueueEntry(SubtaskId, Spec.Priority, Spec.TimeoutSeconds, S.Attempt, notBefore));
     }
 
-    /// <summary>
-    /// Stores a change, then, side by side (each one a round trip, none waiting for another): the slot's release — only
-    /// once stored, since until then the slot's deadline brings the result again, and never held up by a failing log or
-    /// parent — the log line, and the parent.
-    /// </summary>
-    /// <param name="resultStored">
-    /// The change is a final one taken from a result, which the results store already holds, proved for this attempt:
-    /// the parent is told beside this grain's write instead of after it, one round trip fewer before a task's end is
-    /// known. What it is told is kept all the same: should the write fail, this activation is let go, the next one reads
-    /// the attempt as still in flight, and whatever ends it first takes that result again — its deadline, a reconcile,
-    /// a domain reported unavailable, its agent lost — to the same end and revision, which the parent already has.
-    /// </param>
-    private async Task ChangedAsync(string? logText, bool notifyParent = true, bool resultStored = false)
+    private async Task ChangedAsync(string? logText, bool notifyParent = true)
     {
         S.Revision++;
         if (S.State.IsFinal())
@@ -622,20 +609,10 @@ public sealed partial class SubtaskGrain(
             OrchestratorMetrics.SubtaskFinished(Spec.Domain, S.State);
         }
 
-        var stored = Writer.WriteAsync();
-        if (notifyParent && resultStored && S.State.IsFinal())
-        {
-            await Task.WhenAll(OnceStoredAsync(stored, logText, notifyParent: false), Parent.OnSubtaskChanged(View()));
-        }
-        else
-        {
-            await OnceStoredAsync(stored, logText, notifyParent);
-        }
-    }
-
-    private async Task OnceStoredAsync(Task stored, string? logText, bool notifyParent)
-    {
-        await stored;
+        await Writer.WriteAsync();
+        // Once stored, and side by side (each one a round trip, none waiting for another): the slot's release — only
+        // once stored, since until then the slot's deadline brings the result again, and never held up by a failing
+        // log or parent — the log line, and the parent.
         await Task.WhenAll(
             S.State.IsFinal() ? Scheduler.Release(SubtaskId) : Task.CompletedTask,
             logText is not null ? AddLogAsync(logText) : Task.CompletedTask,
