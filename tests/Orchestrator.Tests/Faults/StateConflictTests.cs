@@ -85,47 +85,58 @@ public sealed class StateConflictTests
     public async Task A_part_whose_write_of_its_result_failed_takes_that_result_when_its_agent_is_lost_instead_of_running_again()
     {
         var storage = new FailsOneSubtaskWrite(SubtaskState.Completed);
-        await using var cluster = await OrchestratorCluster.StartAsync(dir => new() { ["Domains:Agent:Command"] = dir.Script("agent.sh", "echo done > api.txt") }, storage.Install);
-        // Reports its start (its first output line is sent), finishes, and then stops heart-beating.
-        var agent = new FinishesAfterItsStartIsSent();
-        cluster.StartExternalWorker("backend-5113e47a", "backend", agent, heartbeat: TimeSpan.FromHours(1));
-
+        await using var cluster = await OrchestratorCluster.StartAsync(dir => new()
+        {
+            ["Orchestrator:Retry:MaxAttempts"] = "2",
+            ["Domains:Agent:Command"] = dir.Script("agent.sh", "echo done > api.txt"),
+        }, storage.Install);
+        var agent = new RunsUntilReleased();
+        cluster.StartExternalWorker("backend-5113e47a", "backend", agent, heartbeat: TimeSpan.FromMilliseconds(200));
         var task = await cluster.Client.SubmitAsync(new TaskSubmission { Description = "Add an API endpoint" });
-        var result = await cluster.ResultAsync(task.TaskId);
-        Assert.True(storage.Failed); // the part's record still says its agent holds it
-        var subtaskId = task.Subtasks.Single().TaskId;
-        await Eventually.TrueAsync(async () => (await cluster.StoredSubtaskAsync(subtaskId)).State.IsFinal(), "the part's record never ended", seconds: 30);
+        await cluster.WaitUntilAsync(task.TaskId, t => t.Subtasks.Single().State == SubtaskState.InProgress);
 
-        var stored = await cluster.StoredSubtaskAsync(subtaskId);
+        // The agent finishes and its result is stored, but the part's write of it fails: its record still says the
+        // agent holds it. Then the agent is reported lost, as when its heartbeat lapses.
+        agent.Release();
+        await storage.Failure.WaitAsync(TimeSpan.FromSeconds(30));
+        await cluster.Silo.GetRequiredService<IGrainFactory>().GetGrain<IDomainSchedulerGrain>("backend").AgentLost("backend-5113e47a");
+        var result = await cluster.ResultAsync(task.TaskId);
+
         Assert.Equal(TaskState.Completed, result.State);
-        Assert.Equal((SubtaskState.Completed, 1), (stored.State, stored.Attempt));
+        Assert.Equal(1, result.Subtasks.Single().Attempts);
         Assert.Equal(1, agent.Runs);
     }
 
-    private sealed class FinishesAfterItsStartIsSent : IAgentRunner
+    private sealed class RunsUntilReleased : IAgentRunner
     {
+        private readonly TaskCompletionSource _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private int _runs;
 
         public int Runs => _runs;
 
+        public void Release() => _released.TrySetResult();
+
         public async Task<AgentOutcome> RunAsync(AgentRun run, Action<string> output, CancellationToken cancellationToken)
         {
             Interlocked.Increment(ref _runs);
-            output("working");
-            await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken); // past the first log flush, which reports the start
-            return new AgentOutcome(0, null, "", TimeSpan.FromSeconds(1));
+            output("working"); // its first line sent reports the start
+            await _released.Task.WaitAsync(cancellationToken);
+            return new AgentOutcome(0, null, "", TimeSpan.Zero);
         }
     }
 
     /// <summary>Fails the first write of a subtask in the <paramref name="failing"/> state, as a storage blip would.</summary>
     private sealed class FailsOneSubtaskWrite(SubtaskState failing)
     {
-        private int _failed;
+        private readonly TaskCompletionSource _failure = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-        public bool Failed => _failed > 0;
+        public bool Failed => _failure.Task.IsCompleted;
+
+        /// <summary>Completes once the write has been failed.</summary>
+        public Task Failure => _failure.Task;
 
         public void Install(IServiceCollection services) => new GrainStorageInterceptor(state =>
-            state is SubtaskGrainState subtask && subtask.State == failing && Interlocked.Exchange(ref _failed, 1) == 0
+            state is SubtaskGrainState subtask && subtask.State == failing && _failure.TrySetResult()
                 ? Task.FromException(new TimeoutException("simulated: the store did not answer"))
                 : Task.CompletedTask).Install(services);
     }
