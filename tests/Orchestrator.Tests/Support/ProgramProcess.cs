@@ -36,15 +36,30 @@ public sealed class ProgramProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>GNU env (coreutils 8.31 or later) can give the program it runs SIGINT's default disposition back.</summary>
+    private static readonly Lazy<bool> EnvRestoresSigint = new(() =>
+    {
+        try
+        {
+            using var probe = Process.Start(new ProcessStartInfo("env", ["--default-signal=INT", "true"]) { RedirectStandardError = true })!;
+            probe.WaitForExit();
+            return probe.ExitCode == 0;
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            return false; // no env on the path
+        }
+    });
+
     /// <summary>
     /// Starts <c>dotnet <paramref name="program"/> <paramref name="args"/></c> with the environment changed as given (null
-    /// removes). On Linux its SIGINT is the default, as under a terminal: a test run started in the background by a
-    /// non-interactive shell ignores SIGINT, and every process it starts would inherit that.
+    /// removes). Its SIGINT is the default where env can give it back, as under a terminal: a test run started in the
+    /// background by a non-interactive shell ignores SIGINT, and every process it starts would inherit that.
     /// </summary>
     public static ProgramProcess Start(string program, IEnumerable<string> args, IReadOnlyDictionary<string, string?> environment)
     {
-        var start = new ProcessStartInfo(OperatingSystem.IsLinux() ? "env" : "dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        if (OperatingSystem.IsLinux())
+        var start = new ProcessStartInfo(EnvRestoresSigint.Value ? "env" : "dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        if (EnvRestoresSigint.Value)
         {
             start.ArgumentList.Add("--default-signal=INT");
             start.ArgumentList.Add("dotnet");
