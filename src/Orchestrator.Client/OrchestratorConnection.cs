@@ -2,6 +2,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Orchestrator.Contracts;
 using Orchestrator.Core.Routing;
 using Orchestrator.Redis;
 using Orleans.Configuration;
@@ -39,6 +40,7 @@ public static class OrchestratorClientHosting
                     connection.UseClientTls(tls.ForClient("gateway", ClusterTls.Logger(connection)))));
             }
         });
+        builder.Services.AddContractCopiers();
         builder.Services.AddTaskRouting(builder.Configuration);
         builder.Services.AddSingleton<OrchestratorClient>();
         return builder;

@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Orchestrator.Contracts;
 using Orchestrator.Core.Domains;
 using Orchestrator.Core.Routing;
 using Orchestrator.Core.Transport;
@@ -72,6 +73,7 @@ public static class OrchestratorSiloExtensions
     /// <summary>Options, routing, validation, the grains' event sink and the domain runtime.</summary>
     private static IServiceCollection AddOrchestratorServices(this IServiceCollection services, IConfiguration configuration)
     {
+        services.AddContractCopiers();
         services.AddOptions<OrchestratorOptions>().Bind(configuration.GetSection(OrchestratorOptions.SectionName)).ValidateOnStart();
         services.AddSingleton<IValidateOptions<OrchestratorOptions>, OrchestratorOptionsValidator>();
         services.AddOptions<DomainsOptions>().Bind(configuration.GetSection(DomainsOptions.SectionName)).ValidateOnStart();
