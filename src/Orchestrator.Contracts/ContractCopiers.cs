@@ -5,13 +5,19 @@ using Orleans.Serialization.Cloning;
 namespace Orchestrator.Contracts;
 
 /// <summary>
-/// The copiers Orleans generated for these contracts, each registered once. A generated grain reference asks the
-/// services for the copier of its methods' arguments when it is made, and builds one by reflection
-/// (<c>ActivatorUtilities</c>) when none is registered: every reference made — several per task — built its copiers
-/// that way (2 % of the process's samples in a profile of <c>bench</c>). Copiers hold no state of their own.
+/// Orleans' generated copiers for these contracts, registered as singletons: a grain reference asks the services for
+/// its arguments' copiers when it is made, and one that is not registered is built by reflection for every reference.
+/// Generated copiers hold no state of their own, so one serves every thread. All are registered, not only those
+/// today's grain interfaces take, so that an argument added later is covered too.
 /// </summary>
 public static class ContractCopiers
 {
+    private static readonly Type[] Generated = typeof(ContractCopiers).Assembly.GetTypes()
+        .Where(type => type is { IsClass: true, IsAbstract: false, ContainsGenericParameters: false }
+            && type.Namespace?.StartsWith("OrleansCodeGen", StringComparison.Ordinal) == true
+            && type.GetInterfaces().Any(i => i.IsGenericType && i.GetGenericTypeDefinition() == typeof(IDeepCopier<>)))
+        .ToArray();
+
     public static IServiceCollection AddContractCopiers(this IServiceCollection services)
     {
         foreach (var copier in Generated)
@@ -22,10 +28,4 @@ public static class ContractCopiers
         return services;
     }
 
-    /// <summary>The concrete copier types the Orleans code generator made for this assembly.</summary>
-    public static IReadOnlyList<Type> Generated { get; } = typeof(ContractCopiers).Assembly.GetTypes()
-        .Where(type => type is { IsClass: true, IsAbstract: false, ContainsGenericParameters: false }
-            && type.Namespace?.StartsWith("OrleansCodeGen", StringComparison.Ordinal) == true
-            && type.GetInterfaces().Any(i => i.IsGenericType && i.GetGenericTypeDefinition() == typeof(IDeepCopier<>)))
-        .ToArray();
 }

@@ -70,7 +70,7 @@ public static class OrchestratorSiloExtensions
     /// </summary>
     private static OrleansGrainStorageSerializer StateSerializer(Serializer serializer) => new(serializer);
 
-    /// <summary>Options, routing, validation, the grains' event sink and the domain runtime.</summary>
+    /// <summary>Options, routing, validation, the grains' event sink, the domain runtime and the contracts' copiers.</summary>
     private static IServiceCollection AddOrchestratorServices(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddContractCopiers();
