@@ -27,5 +27,4 @@ public static class ContractCopiers
 
         return services;
     }
-
 }
