@@ -59,8 +59,7 @@ public sealed class SilentSubtaskTests
     private static async Task<TaskView> StartedAsync(OrchestratorCluster cluster)
     {
         var task = await cluster.Client.SubmitAsync(new TaskSubmission { Description = "Build the API endpoint" });
-        await Eventually.TrueAsync(async () => (await cluster.Client.GetAsync(task.TaskId)).Subtasks.Single().State == SubtaskState.InProgress,
-            "the part never started");
+        await cluster.WaitUntilAsync(task.TaskId, t => t.Subtasks.Single().State == SubtaskState.InProgress);
         return task;
     }
 
